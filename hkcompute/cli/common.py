@@ -1,0 +1,112 @@
+"""What every command shares: the error boundary, the consoles, and site resolution."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from hkcompute.errors import HkError, InputError, UsageError
+
+# Data goes to stdout; progress, logs and messages to stderr (so pipes get clean data).
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def log_dir() -> Path:
+    base = os.environ.get("HKCOMPUTE_LOG_DIR")
+    if base:
+        return Path(base)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "hkcompute" / "logs"
+
+
+def write_crash_log(exc: BaseException) -> Path:
+    """Write the traceback (never local variables: inventories hold secrets) to a log file."""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    try:
+        d = log_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        path = d / f"crash-{stamp}-{os.getpid()}.log"
+    except OSError:
+        path = Path(tempfile.gettempdir()) / f"hkcompute-crash-{stamp}-{os.getpid()}.log"
+    path.write_text(f"hkcompute {' '.join(sys.argv[1:])}\n{text}", encoding="utf-8")
+    return path
+
+
+def boundary(fn: Callable[P, R]) -> Callable[P, R]:
+    """Map expected errors to a message and exit code; an unexpected one to a crash log."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except HkError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # the boundary: anything else is a bug, reported as one
+            path = write_crash_log(exc)
+            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+                      f"(traceback written to {path}; please report it)")
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper
+
+
+def resolve_site(site: str) -> Path:
+    """A site is a folder or file path; a bare name also finds ``inventories/<name>``."""
+    p = Path(site)
+    if p.exists():
+        return p
+    alt = Path("inventories") / site
+    if os.sep not in site and alt.exists():
+        return alt
+    raise InputError(f"no such site: {site} (give the folder of its YAML files)")
+
+
+def check_phase(site_phases: tuple[int, ...], phase: int | None) -> None:
+    if phase is not None and phase not in site_phases:
+        raise UsageError(f"phase {phase} is not defined; phases: "
+                         f"{', '.join(map(str, site_phases)) or 'none'}")
+
+
+def emit(text: str) -> None:
+    """Write data to stdout exactly (no Rich wrapping or markup)."""
+    sys.stdout.write(text)
+    if not text.endswith("\n"):
+        sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def jsonable(obj: Any) -> Any:
+    if isinstance(obj, dt.date):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -1,0 +1,1 @@
+"""The site inventory: located YAML loading, schema, expansion and the hardware catalogue."""

@@ -1,0 +1,224 @@
+"""The expanded site model: typed, immutable, free of I/O.
+
+Everything downstream (checks, plan, render, deploy) reads this, never the YAML. Devices
+keep the location of the line that produced them (a range, a unit, a cluster) so findings
+point at what the user wrote.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from hkcompute.findings import UNKNOWN, Location
+from hkcompute.inventory import schema as S
+
+SWITCH_ROLES = frozenset({
+    "leaf", "spine", "core", "storage_leaf", "storage_spine", "inband_switch", "oob_switch",
+})
+SERVER_ROLES = frozenset({"gpu_node", "service"})
+
+
+@dataclass(frozen=True, slots=True)
+class HallInfo:
+    name: str
+    feed_mw: float
+    cooling: str
+    pue: float
+    phase: int
+    loc: Location = UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class RackInfo:
+    name: str
+    hall: str
+    phase: int
+    row: str
+    x_m: float
+    y_m: float
+    units: int
+    power_kw: float
+    cooling: str
+    loc: Location = UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseInfo:
+    id: int
+    name: str
+    due: dt.date
+    target_pflops: float
+    description: str = ""
+    loc: Location = UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One physical device. ``index`` is the node slot, the leaf's rail, or the switch number
+    within its set (0-based); ``group`` is the spine group of a unit's devices and spines."""
+
+    name: str
+    role: str
+    model: str
+    rack: str
+    u: int
+    height: int
+    phase: int
+    status: str
+    hall: str
+    cluster: str | None = None
+    unit: str | None = None
+    index: int = 0
+    group: int | None = None
+    tenant: str | None = None
+    serial: str | None = None
+    mac: str | None = None
+    bmc: S.Bmc | None = None
+    addresses: tuple[tuple[str, str], ...] = ()
+    loc: Location = UNKNOWN
+
+    @property
+    def is_switch(self) -> bool:
+        return self.role in SWITCH_ROLES
+
+    @property
+    def top_u(self) -> int:
+        return self.u + self.height - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A scalable unit: one instance of a unit template inside a cluster."""
+
+    name: str
+    cluster: str
+    index: int
+    group: int
+    phase: int
+    status: str
+    network_racks: tuple[str, ...]
+    node_racks: tuple[str, ...]
+    nodes: int
+    tenant: str | None
+    loc: Location = UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterInfo:
+    name: str
+    template_name: str
+    template: S.UnitTemplate
+    hall: str
+    vendor: str
+    accelerator: str | None
+    units: tuple[Unit, ...]
+    groups: int
+    core: S.Core | None
+    tenants: tuple[str, ...]
+    network_racks: tuple[str, ...]
+    loc: Location = UNKNOWN
+
+    @property
+    def fabric(self) -> str:
+        return self.template.fabric
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    spec: S.LinkSpec
+    loc: Location = UNKNOWN
+
+
+@dataclass(frozen=True, slots=True)
+class TenantInfo:
+    spec: S.Tenant
+    loc: Location = UNKNOWN
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyInfo:
+    spec: S.EnergyAsset
+    loc: Location = UNKNOWN
+
+
+@dataclass(frozen=True)
+class Catalog:
+    accelerators: dict[str, S.Accelerator] = field(default_factory=dict)
+    servers: dict[str, S.Server] = field(default_factory=dict)
+    switches: dict[str, S.SwitchModel] = field(default_factory=dict)
+    optics: dict[str, S.Optic] = field(default_factory=dict)
+    storage: dict[str, S.StorageModel] = field(default_factory=dict)
+    locs: dict[tuple[str, str], Location] = field(default_factory=dict)
+
+    def model_kind(self, model: str) -> str | None:
+        for kind in ("servers", "switches", "storage"):
+            if model in getattr(self, kind):
+                return kind
+        return None
+
+    def power_kw(self, model: str) -> float:
+        for kind in ("servers", "switches", "storage"):
+            entry = getattr(self, kind).get(model)
+            if entry is not None:
+                return float(entry.power_kw)
+        return 0.0
+
+    def rack_units(self, model: str) -> int:
+        for kind in ("servers", "switches", "storage"):
+            entry = getattr(self, kind).get(model)
+            if entry is not None:
+                return int(entry.rack_units)
+        return 1
+
+
+@dataclass(frozen=True)
+class Site:
+    """The whole expanded site. Mappings keep a deterministic order (the order written)."""
+
+    info: S.SiteInfo
+    catalog: Catalog
+    halls: dict[str, HallInfo]
+    racks: dict[str, RackInfo]
+    phases: tuple[PhaseInfo, ...]
+    templates: dict[str, S.UnitTemplate]
+    clusters: tuple[ClusterInfo, ...]
+    devices: dict[str, Device]
+    links: tuple[LinkInfo, ...]
+    networks: S.Networks
+    tenants: dict[str, TenantInfo]
+    energy: tuple[EnergyInfo, ...]
+    files: tuple[str, ...] = ()
+    inventory_hash: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def phase_ids(self) -> tuple[int, ...]:
+        return tuple(sorted(p.id for p in self.phases))
+
+    def phase(self, pid: int) -> PhaseInfo | None:
+        return next((p for p in self.phases if p.id == pid), None)
+
+    def devices_upto(self, phase: int | None) -> Iterator[Device]:
+        """Devices present once ``phase`` is built (all when ``phase`` is None)."""
+        for d in self.devices.values():
+            if phase is None or d.phase <= phase:
+                yield d
+
+    def cluster(self, name: str) -> ClusterInfo | None:
+        return next((c for c in self.clusters if c.name == name), None)
+
+    def accelerators_of(self, device: Device) -> tuple[S.Accelerator | None, int, str | None]:
+        """(accelerator model, count, accelerator model name) of a device."""
+        server = self.catalog.servers.get(device.model)
+        if server is None or not server.accelerator or not server.accelerators:
+            return None, 0, None
+        return self.catalog.accelerators.get(server.accelerator), server.accelerators, \
+            server.accelerator

@@ -1,0 +1,1 @@
+"""Presentation of results: findings, tables, runbooks, pictures."""
