@@ -79,6 +79,7 @@ class Device:
     mac: str | None = None
     bmc: S.Bmc | None = None
     addresses: tuple[tuple[str, str], ...] = ()
+    services: tuple[str, ...] = ()
     loc: Location = UNKNOWN
 
     @property

@@ -253,6 +253,9 @@ class Bmc(Spec):
     mac: str | None = None
 
 
+ServiceName = Literal["dns", "dhcp", "ntp", "prometheus", "slurmctld", "login", "opensm"]
+SERVICES: tuple[str, ...] = ("dns", "dhcp", "ntp", "prometheus", "slurmctld", "opensm")
+
 MAC_PATTERN = r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$"
 
 
@@ -270,6 +273,9 @@ class DeviceSpec(Spec):
     mac: Annotated[str, Field(pattern=MAC_PATTERN)] | None = None
     bmc: Bmc | None = None
     addresses: dict[Literal["oob", "inband", "storage", "loopback"], str] = {}
+    services: list[ServiceName] = Field(
+        default=[], description="what a service node runs; when no device names any, the "
+        "first service node runs them all")
 
     @field_validator("addresses")
     @classmethod

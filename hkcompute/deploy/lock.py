@@ -1,0 +1,131 @@
+"""One deploy per site at a time.
+
+The lock is a file created with O_EXCL and held with ``flock`` for the life of the run. Its
+content names the holder (user, host, pid, run id, command). If the holder dies, the kernel
+drops the flock but the file stays: that is how a *stale* lock is recognised. A stale lock
+is never broken silently; ``break_stale`` does it when the user asks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import getpass
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from hkcompute.errors import LockHeld
+
+LOCK_NAME = "deploy.lock"
+
+
+@dataclass(frozen=True)
+class Holder:
+    user: str
+    host: str
+    pid: int
+    run_id: str
+    started: str
+    command: str
+
+    def describe(self) -> str:
+        return (f"run {self.run_id} by {self.user}@{self.host} (pid {self.pid}, started "
+                f"{self.started}): {self.command}")
+
+
+def read_holder(path: Path) -> Holder | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return Holder(str(doc["user"]), str(doc["host"]), int(doc["pid"]), str(doc["run_id"]),
+                      str(doc["started"]), str(doc["command"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def is_stale(path: Path) -> bool:
+    """True when a lock file exists but nobody holds its flock (the holder died)."""
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+class SiteLock:
+    """``with SiteLock(state, run_id, command):`` holds the site's deploy lock."""
+
+    def __init__(self, state: Path, run_id: str, command: str) -> None:
+        self.path = state / LOCK_NAME
+        self.run_id = run_id
+        self.command = command
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            holder = read_holder(self.path)
+            who = holder.describe() if holder else "an unreadable lock file"
+            if is_stale(self.path):
+                raise LockHeld(
+                    f"a stale deploy lock is left by {who}; that process is gone. Check the "
+                    f"run with `hkcompute runs`, then break it with --break-lock") from None
+            raise LockHeld(f"another deploy of this site is running: {who}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # pragma: no cover - we just created it
+            os.close(fd)
+            raise LockHeld("lost a race for the deploy lock") from None
+        record = {
+            "user": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(),
+            "run_id": self.run_id,
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "command": self.command,
+        }
+        os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> SiteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.release()
+
+
+def break_stale(state: Path) -> Holder | None:
+    """Remove a stale lock (only if stale). Returns who held it; raises if it is live."""
+    path = state / LOCK_NAME
+    if not path.exists():
+        return None
+    holder = read_holder(path)
+    if not is_stale(path):
+        who = holder.describe() if holder else "an unknown holder"
+        raise LockHeld(f"the lock is held by a live process: {who}; not breaking it")
+    path.unlink()
+    return holder

@@ -1,0 +1,108 @@
+"""The rendered tree: deterministic, incremental (mtimes kept), atomic, safe paths, --check."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from hkcompute.errors import InputError, RenderError
+from hkcompute.render.tree import RenderedFile, check_tree, read_manifest, write_tree
+
+META = {"site": "t", "inventory_hash": "abc"}
+
+
+def files(b_content: bytes = b"b\n") -> list[RenderedFile]:
+    return [RenderedFile("h1", "/etc/a.conf", b"a\n"),
+            RenderedFile("h2", "/etc/frr/frr.conf", b_content, 0o640)]
+
+
+def test_tree_mirrors_host_filesystem_with_manifest(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_tree(out, files(), META)
+    assert (out / "hosts/h1/etc/a.conf").read_bytes() == b"a\n"
+    assert (out / "hosts/h2/etc/frr/frr.conf").stat().st_mode & 0o777 == 0o640
+    manifest = read_manifest(out)
+    assert manifest is not None
+    assert manifest["inventory_hash"] == "abc"
+    assert set(manifest["files"]) == {"hosts/h1/etc/a.conf", "hosts/h2/etc/frr/frr.conf"}
+
+
+def test_same_input_gives_byte_identical_trees(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_tree(a, files(), META)
+    write_tree(b, files(), META)
+    assert (a / "manifest.json").read_bytes() == (b / "manifest.json").read_bytes()
+
+
+def test_incremental_render_keeps_mtime_of_unchanged_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_tree(out, files(), META)
+    a = out / "hosts/h1/etc/a.conf"
+    os.utime(a, (1_000_000, 1_000_000))
+    res = write_tree(out, files(b"changed\n"), META)
+    assert res.written == ["hosts/h2/etc/frr/frr.conf"]
+    assert res.unchanged == 1
+    assert a.stat().st_mtime == 1_000_000
+    assert (out / "hosts/h2/etc/frr/frr.conf").read_bytes() == b"changed\n"
+
+
+def test_nothing_changed_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_tree(out, files(), META)
+    res = write_tree(out, files(), META)
+    assert not res.changed and res.unchanged == 2
+
+
+def test_removed_files_disappear_and_old_generations_are_cleaned(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_tree(out, files(), META)
+    res = write_tree(out, files()[:1], META)
+    assert res.removed == ["hosts/h2/etc/frr/frr.conf"]
+    assert not (out / "hosts/h2").exists()
+    gens = [p for p in out.iterdir() if p.name.startswith(".gen-")]
+    assert len(gens) == 1
+
+
+@pytest.mark.parametrize("host,path", [
+    ("..", "/etc/x"), ("a/b", "/etc/x"), ("h", "etc/relative"), ("h", "/etc/../../x"),
+])
+def test_paths_cannot_escape_the_output_folder(tmp_path: Path, host: str, path: str) -> None:
+    with pytest.raises(RenderError):
+        write_tree(tmp_path / "out", [RenderedFile(host, path, b"x")], META)
+    assert not any((tmp_path / "out").glob("hosts/**/x"))
+
+
+def test_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "hosts").mkdir(parents=True)
+    with pytest.raises(InputError):
+        write_tree(out, files(), META)
+
+
+def test_check_lists_changed_missing_and_extra_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    write_tree(out, files(), META)
+    assert check_tree(out, files()).ok
+    res = check_tree(out, [*files(b"new\n")[:2], RenderedFile("h3", "/etc/n", b"n")])
+    assert res.differ == ["hosts/h2/etc/frr/frr.conf"]
+    assert res.missing == ["hosts/h3/etc/n"]
+    res = check_tree(out, files()[:1])
+    assert res.extra == ["hosts/h2/etc/frr/frr.conf"]
+
+
+def test_interrupted_render_leaves_previous_tree(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    write_tree(out, files(), META)
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("hkcompute.render.tree._swap_link", boom)
+    with pytest.raises(RenderError, match="previous tree is untouched"):
+        write_tree(out, files(b"new\n"), META)
+    monkeypatch.undo()
+    assert (out / "hosts/h2/etc/frr/frr.conf").read_bytes() == b"b\n"
+    assert check_tree(out, files()).ok
