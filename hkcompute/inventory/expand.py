@@ -338,7 +338,7 @@ class _Expander:
                 self.add_device(M.Device(
                     name, d.role, d.model, rack, u, h, phase, str(d.status or "planned"),
                     rinfo.hall if rinfo else "", None, None, i, None, d.tenant, d.serial, d.mac,
-                    d.bmc, tuple(sorted(d.addresses.items())), loc))
+                    d.bmc, tuple(sorted(d.addresses.items())), tuple(d.services), loc))
 
     def _override(self, dev: M.Device, d: S.DeviceSpec, loc: Location) -> M.Device:
         """An explicit entry for an expanded device overrides what it states."""
@@ -353,6 +353,8 @@ class _Expander:
             changes["rack"] = d.rack
         if d.addresses:
             changes["addresses"] = tuple(sorted(d.addresses.items()))
+        if d.services:
+            changes["services"] = tuple(d.services)
         return replace(dev, **changes)
 
     def links(self) -> tuple[M.LinkInfo, ...]:
@@ -391,5 +393,7 @@ def build_site(parsed: Parsed, src: Source, defaults: Source | None = None,
         templates=dict(parsed.templates), clusters=clusters, devices=ex.devices,
         links=ex.links(), networks=parsed.networks, tenants=ex.tenants(), energy=ex.energy(),
         files=tuple(src.files), inventory_hash=inventory_hash,
-        extra={"broken": frozenset(parsed.broken)})
+        # "locate" maps a path of the written YAML to its Location, so checks can point at
+        # the exact key (a template's switch model, say) rather than the enclosing item.
+        extra={"broken": frozenset(parsed.broken), "locate": src.locate})
     return site, ex.findings
