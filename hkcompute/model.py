@@ -196,6 +196,7 @@ class Site:
     networks: S.Networks
     tenants: dict[str, TenantInfo]
     energy: tuple[EnergyInfo, ...]
+    secrets: dict[str, S.SecretRef] = field(default_factory=dict)
     files: tuple[str, ...] = ()
     inventory_hash: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

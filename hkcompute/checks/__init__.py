@@ -33,9 +33,20 @@ def register(name: str) -> Callable[[CheckFn], CheckFn]:
     return deco
 
 
+_loaded = False
+
+
 def _load_modules() -> None:
-    # Importing registers; the list is explicit so the order (and output) is stable.
+    """Import every check module once. Importing registers; the list is explicit so the
+    order (and output) is stable. A flag, not "is the registry empty": a caller that
+    imported one module directly must not make run_checks skip all the others."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
     from hkcompute.checks import (  # noqa: F401
+        addressing,
+        fabric,
         naming,
         phases,
         racks,
@@ -44,8 +55,7 @@ def _load_modules() -> None:
 
 def run_checks(site: Site, phase: int | None = None,
                extras: dict[str, object] | None = None) -> list[Finding]:
-    if not _CHECKS:
-        _load_modules()
+    _load_modules()
     ctx = CheckContext(site, phase, dict(extras or {}))
     seen: set[Finding] = set()
     out: list[Finding] = []

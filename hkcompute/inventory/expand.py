@@ -40,6 +40,7 @@ class _Expander:
         self.defaults = defaults
         self.findings: list[Finding] = []
         self.devices: dict[str, M.Device] = {}
+        self._catalog: M.Catalog | None = None
 
     # --- helpers ---------------------------------------------------------------------------
     def loc(self, path: PathKey) -> Location:
@@ -292,6 +293,7 @@ class _Expander:
             next_u += h
 
     def explicit_devices(self, racks: dict[str, M.RackInfo], catalog: M.Catalog) -> None:
+        self._catalog = catalog
         for path, d in self.p.items.get("devices", []):
             loc = self.loc(path)
             names = self.names(d.name, loc, d.name)
@@ -355,6 +357,8 @@ class _Expander:
             changes["addresses"] = tuple(sorted(d.addresses.items()))
         if d.services:
             changes["services"] = tuple(d.services)
+        if "model" in changes and self._catalog is not None:
+            changes["height"] = self._catalog.rack_units(changes["model"])
         return replace(dev, **changes)
 
     def links(self) -> tuple[M.LinkInfo, ...]:
@@ -392,7 +396,7 @@ def build_site(parsed: Parsed, src: Source, defaults: Source | None = None,
         info=parsed.site, catalog=catalog, halls=halls, racks=racks, phases=phases,
         templates=dict(parsed.templates), clusters=clusters, devices=ex.devices,
         links=ex.links(), networks=parsed.networks, tenants=ex.tenants(), energy=ex.energy(),
-        files=tuple(src.files), inventory_hash=inventory_hash,
+        secrets=dict(parsed.secrets), files=tuple(src.files), inventory_hash=inventory_hash,
         # "locate" maps a path of the written YAML to its Location, so checks can point at
         # the exact key (a template's switch model, say) rather than the enclosing item.
         extra={"broken": frozenset(parsed.broken), "locate": src.locate})

@@ -39,6 +39,7 @@ class Parsed:
     catalog_paths: dict[tuple[str, str], PathKey] = field(default_factory=dict)
     templates: dict[str, S.UnitTemplate] = field(default_factory=dict)
     items: dict[str, list[tuple[PathKey, Any]]] = field(default_factory=dict)
+    secrets: dict[str, S.SecretRef] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
 
 
@@ -137,6 +138,25 @@ def parse(src: Source, defaults: Source | None = None) -> tuple[Parsed, list[Fin
             return None
 
     parsed.site = single("site", S.SiteInfo)
+    raw_secrets = data.get("secrets")
+    if raw_secrets is not None:
+        if not isinstance(raw_secrets, dict):
+            findings.append(make(BAD_VALUE, "secrets: must be a mapping",
+                                 src.locate(("secrets",))))
+        else:
+            for sname, sval in raw_secrets.items():
+                try:
+                    ref = S.SecretRef.model_validate(sval)
+                except ValidationError as exc:
+                    findings.extend(_errors_to_findings(exc, S.SecretRef, ("secrets", sname),
+                                                        src))
+                    continue
+                if sname not in S.SECRET_NAMES:
+                    findings.append(make(UNKNOWN_KEY, f"unknown secret {sname!r}",
+                                         src.locate(("secrets", sname)),
+                                         hint=f"secrets: {', '.join(S.SECRET_NAMES)}"))
+                    continue
+                parsed.secrets[sname] = ref
     parsed.networks = single("networks", S.Networks)
 
     # The catalogue: bundled defaults first, then the site's own entries replace or add.

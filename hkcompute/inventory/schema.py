@@ -55,6 +55,10 @@ class SiteInfo(Spec):
         "hkcompute.internal")
     timezone: str = "Asia/Hong_Kong"
     description: str = ""
+    ntp_upstream: list[str] = Field(
+        default=["stdtime.gov.hk"], description="upstream NTP servers of the services hosts "
+        "(default: the Hong Kong Observatory's)")
+    admin_users: list[str] = Field(default=["root"], description="accounts sshd admits")
 
 
 # --- catalogue -------------------------------------------------------------------------------
@@ -247,6 +251,9 @@ class SecretRef(Spec):
         return self
 
 
+SecretName = Literal["munge_key", "bmc_password", "switch_password", "monitoring_token"]
+
+
 class Bmc(Spec):
     user: str = "admin"
     password: SecretRef | None = None
@@ -365,6 +372,10 @@ class SiteSpec(Spec):
     networks: Networks
     tenants: list[Tenant] = []
     energy: list[EnergyAsset] = []
+    secrets: dict[SecretName, SecretRef] = Field(
+        default={}, description="site-wide secrets, as vault values or references")
 
 
 TOP_LEVEL_KEYS = tuple(SiteSpec.model_fields)
+SECRET_NAMES: tuple[str, ...] = ("munge_key", "bmc_password", "switch_password",
+                                 "monitoring_token")

@@ -123,7 +123,9 @@ class _Converter:
         tag = node.tag
         if tag.startswith("!") or (tag.startswith(_TAG) and tag not in _STD_TAGS):
             raise _Fatal(f"tag {tag!r} is not allowed in an inventory", _loc(self.path, node))
-        if node.style is not None:  # quoted or block scalar: a string unless tagged otherwise
+        # Plain scalars have style None (pure-Python loader) or '' (the C loader): test for
+        # truth, or every plain scalar would take the YAML 1.1 resolver's tag (no -> False).
+        if node.style:  # quoted or block scalar: a string unless tagged otherwise
             if tag == _TAG + "str":
                 return node.value
             return self._explicit(node, tag)
@@ -165,6 +167,9 @@ class _Converter:
                          limit=True)
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, where)
+        if node.tag.startswith("!") or node.tag not in _STD_TAGS:
+            raise _Fatal(f"tag {node.tag!r} is not allowed in an inventory",
+                         _loc(self.path, node))
         if isinstance(node, yaml.SequenceNode):
             out: list[Any] = []
             for i, item in enumerate(node.value):
@@ -296,6 +301,12 @@ def load_source(root: Path, *, base: Path | None = None) -> Source:
                 YAML_SYNTAX, "a site file must be a mapping of top-level keys",
                 _loc(shown, node)))
             continue
+        # Size the alias-expanded tree on the node graph first (shared nodes are counted
+        # once per use, computed once): a billion-laughs file is refused in milliseconds
+        # instead of after converting MAX_NODES values one by one.
+        if _expanded_size(node, {}, shown, 0) + budget.nodes > MAX_NODES:
+            raise InputError(f"more than {MAX_NODES:,} values after alias expansion "
+                             "(an alias bomb?)", location=shown)
         conv = _Converter(shown, src, budget)
         try:
             data = conv.mapping(node, (), 0)
@@ -316,6 +327,30 @@ def load_source(root: Path, *, base: Path | None = None) -> Source:
             owner[key] = loc
             src.data[key] = value
     return src
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], shown: str, depth: int) -> int:
+    """How many values ``node`` becomes once aliases are expanded (capped above MAX_NODES)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    if depth > MAX_DEPTH:  # aliases can nest deeper than the text: the converter refuses it
+        raise InputError(f"nesting deeper than {MAX_DEPTH} levels (through aliases)",
+                         location=str(_loc(shown, node)))
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            size += _expanded_size(item, memo, shown, depth + 1)
+            if size > MAX_NODES:
+                break
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            size += _expanded_size(key, memo, shown, depth + 1)
+            size += _expanded_size(value, memo, shown, depth + 1)
+            if size > MAX_NODES:
+                break
+    memo[id(node)] = size
+    return size
 
 
 def _check_depth(text: str, shown: str) -> None:

@@ -1,0 +1,19 @@
+"""HK5xx: address pools, assignments and ASNs, over the plan (rules in plan.rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hkcompute.checks import CheckContext, register
+from hkcompute.findings import Finding
+from hkcompute.plan import plan_for
+from hkcompute.plan.addressing import check_pools, check_unique
+
+
+@register("addressing")
+def check(ctx: CheckContext) -> Iterable[Finding]:
+    plan = plan_for(ctx.site, ctx.phase)
+    out = [f for f in plan.findings if f.code.startswith("HK5")]
+    out.extend(check_pools(ctx.site))
+    out.extend(check_unique(ctx.site, plan.addresses))
+    return out
