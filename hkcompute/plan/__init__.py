@@ -1,0 +1,50 @@
+"""The plan: everything derived from the site model to cable and number the centre.
+
+``build_plan(site, phase)`` gives the links (with ports, optics and lengths), the addresses and
+the ASNs of the site as built up to ``phase``, plus the findings met while building. It is a
+pure function of the site and the phase; allocation is stable across phases (see
+``plan.order``, ``plan.fabric``, ``plan.addressing`` and ``plan.asn`` for the conventions).
+"""
+
+from __future__ import annotations
+
+import time
+
+from hkcompute.model import Site
+from hkcompute.plan.addressing import allocate
+from hkcompute.plan.asn import allocate_asns
+from hkcompute.plan.cabling import OpticChooser
+from hkcompute.plan.fabric import build_links
+from hkcompute.plan.model import Address, Asn, Link, Plan
+from hkcompute.plan.order import owners
+
+__all__ = ["Address", "Asn", "Link", "Plan", "build_plan", "plan_for"]
+
+_CACHE_KEY = "_plans"
+
+
+def build_plan(site: Site, phase: int | None = None) -> Plan:
+    t0 = time.perf_counter()
+    order = owners(site)
+    plan = Plan(site.info.name, phase)
+    links, f1 = build_links(site, phase, order, OpticChooser(site.catalog.optics))
+    t1 = time.perf_counter()
+    addresses, f2, _pools = allocate(site, phase, order)
+    asns, f3 = allocate_asns(site, phase, order)
+    t2 = time.perf_counter()
+    plan.links, plan.addresses, plan.asns = links, addresses, asns
+    plan.findings = [*f1, *f2, *f3]
+    plan.timings = {"links_s": t1 - t0, "addresses_s": t2 - t1}
+    return plan
+
+
+def plan_for(site: Site, phase: int | None = None) -> Plan:
+    """``build_plan`` memoised on the site object: validate's checks and the command that runs
+    after them share one plan instead of building it twice. The site is immutable, so the
+    plan cannot go stale."""
+    cache = site.extra.setdefault(_CACHE_KEY, {})
+    got = cache.get(phase)
+    if not isinstance(got, Plan):
+        got = build_plan(site, phase)
+        cache[phase] = got
+    return got

@@ -1,0 +1,106 @@
+"""Checks over the plan's links: ports, speeds, port counts, optics, reach and fibre.
+
+Built links are right by construction unless the catalogue or an explicit entry says
+otherwise; the checks still run over every link (they are what proves it), memoised where a
+site has few distinct cases (optic, speed, length).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hkcompute.findings import Finding, Rule, make
+from hkcompute.model import Site
+from hkcompute.plan import rules as R
+from hkcompute.plan.fabric import ports_by_model
+from hkcompute.plan.model import Link
+
+
+def _optic_problems(site: Site, optic: str, speed: float, length: float) -> list[
+        tuple[Rule, str]]:
+    parts = optic.split("+")
+    out: list[tuple[Rule, str]] = []
+    found = []
+    for name in parts:
+        o = site.catalog.optics.get(name)
+        if o is None:
+            out.append((R.UNKNOWN_OPTIC, f"optic {name!r} is not in the catalogue"))
+            continue
+        found.append((name, o))
+        if float(o.speed_gbps) != float(speed):
+            out.append((R.OPTIC_SPEED, f"optic {name!r} is {o.speed_gbps:g} Gb/s on a "
+                        f"{speed:g} Gb/s link"))
+        if length > o.reach_m:
+            r = R.BEYOND_REACH if o.kind == "transceiver" else R.CABLE_TOO_LONG
+            what = "reaches" if o.kind == "transceiver" else f"({o.kind}) is at most"
+            out.append((r, f"{length:.1f} m is beyond {name!r}, which {what} "
+                        f"{o.reach_m:g} m"))
+    if len(found) == 2 and found[0][1].fibre != found[1][1].fibre:
+        out.append((R.FIBRE_MISMATCH, f"{found[0][0]!r} ({found[0][1].fibre}) at one end, "
+                    f"{found[1][0]!r} ({found[1][1].fibre}) at the other"))
+    return out
+
+
+def check_links(site: Site, links: list[Link]) -> list[Finding]:
+    agg = R.Aggregator()
+    findings: list[Finding] = []
+    ports = ports_by_model(site)
+    devices = site.devices
+    used: dict[tuple[str, str], Link] = {}
+    per_device: Counter[str] = Counter()
+    memo: dict[tuple[str, float, float], list[tuple[Rule, str]]] = {}
+    speed_memo: dict[tuple[str, str], float | None] = {}
+
+    def port_speed(model: str, port: str) -> float | None:
+        key = (model, port)
+        if key not in speed_memo:
+            p = ports.get(model)
+            speed_memo[key] = p.speed(port) if p is not None else None
+        return speed_memo[key]
+
+    for link in links:
+        where = f"{link.a}:{link.a_port} - {link.b}:{link.b_port}"
+        for dev_name, port in ((link.a, link.a_port), (link.b, link.b_port)):
+            key = (dev_name, port)
+            first = used.get(key)
+            if first is not None:
+                findings.append(make(
+                    R.PORT_REUSED, f"{dev_name}:{port} is used by {where} and by "
+                    f"{first.a}:{first.a_port} - {first.b}:{first.b_port}", link.loc,
+                    subject=dev_name))
+            else:
+                used[key] = link
+            dev = devices.get(dev_name)
+            if dev is None:
+                continue
+            per_device[dev_name] += 1
+            sp = port_speed(dev.model, port)
+            model_ports = ports.get(dev.model)
+            if model_ports is None or not model_ports.described:
+                continue
+            if sp is None:
+                if dev.model in ports:
+                    agg.add(R.BAD_PORT, f"{dev.model}:{port[:3]}",
+                            f"{where}: {dev_name} ({dev.model}) has no port {port!r}",
+                            link.loc, dev_name)
+            elif sp != link.speed_gbps:
+                agg.add(R.SPEED_MISMATCH, f"{dev.model}:{sp}:{link.speed_gbps}",
+                        f"{where}: {dev_name}:{port} runs at {sp:g} Gb/s, the link at "
+                        f"{link.speed_gbps:g} Gb/s", link.loc, dev_name)
+        if link.optic:
+            mk = (link.optic, link.speed_gbps, link.length_m)
+            probs = memo.get(mk)
+            if probs is None:
+                probs = memo[mk] = _optic_problems(site, link.optic, link.speed_gbps,
+                                                   link.length_m)
+            for rule, msg in probs:
+                agg.add(rule, f"{link.optic}:{msg}", f"{where}: {msg}", link.loc, link.a)
+    for name, n in per_device.items():
+        dev = devices[name]
+        sw = site.catalog.switches.get(dev.model)
+        if sw is not None and n > sw.ports + 1:  # + the management port
+            findings.append(make(
+                R.TOO_MANY_LINKS, f"{name} ({dev.model}) has {n} links for {sw.ports} ports "
+                "and a management port", dev.loc, subject=name))
+    findings.extend(agg.findings())
+    return findings

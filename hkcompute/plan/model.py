@@ -1,0 +1,105 @@
+"""The plan's records: links, addresses, ASNs. Frozen and slotted: the full site has a quarter
+of a million links, so every byte per record counts (see bench/bench_plan.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hkcompute.findings import UNKNOWN, Finding, Location
+
+# Link kinds: which builder made the link (used by checks, BOM and render).
+NODE_LEAF = "node-leaf"
+LEAF_SPINE = "leaf-spine"
+SPINE_CORE = "spine-core"
+ACCESS = "access"        # a server or storage port to a storage/in-band/OOB switch
+UPLINK = "uplink"        # a unit's storage/in-band/OOB switch to a site-level switch
+EXPLICIT = "explicit"    # written in the inventory's `links:`
+
+CABLING_COLUMNS = ("a_device", "a_port", "b_device", "b_port", "network", "speed_gbps", "optic",
+                   "cable", "length_m", "phase")
+ADDRESS_COLUMNS = ("device", "interface", "network", "address")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One cable. ``a`` is the lower tier (node, leaf, spine) and ``b`` the upper one for
+    built links; explicit links keep the order written. ``optic`` is None when nothing in the
+    catalogue reaches (a finding says so); ``cable`` is smf/mmf for transceivers, else the
+    assembly kind (aoc, dac, utp)."""
+
+    a: str
+    a_port: str
+    b: str
+    b_port: str
+    network: str
+    speed_gbps: float
+    optic: str | None
+    cable: str
+    length_m: float
+    phase: int
+    kind: str
+    cluster: str | None = None
+    loc: Location = UNKNOWN
+
+    def row(self) -> tuple[str, str, str, str, str, str, str, str, str, str]:
+        """The CSV row (see CABLING_COLUMNS); numbers formatted so output is byte-stable."""
+        return (self.a, self.a_port, self.b, self.b_port, self.network, fmt_num(self.speed_gbps),
+                self.optic or "", self.cable, f"{self.length_m:.1f}", str(self.phase))
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.a, self.a_port, self.b, self.b_port)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One assignment; ``address`` is written with its prefix length (10.0.0.1/31)."""
+
+    device: str
+    interface: str
+    network: str
+    address: str
+    phase: int
+
+    def row(self) -> tuple[str, str, str, str]:
+        return (self.device, self.interface, self.network, self.address)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.device, self.interface, self.network)
+
+
+@dataclass(frozen=True, slots=True)
+class Asn:
+    device: str
+    asn: int
+    tier: str   # leaf, spine or core
+    phase: int
+
+
+@dataclass
+class Plan:
+    """Everything derived for a site up to ``phase`` (None = every phase)."""
+
+    site: str
+    phase: int | None
+    links: list[Link] = field(default_factory=list)
+    addresses: list[Address] = field(default_factory=list)
+    asns: list[Asn] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def links_upto(self, phase: int | None) -> list[Link]:
+        return self.links if phase is None else [x for x in self.links if x.phase <= phase]
+
+    def addresses_upto(self, phase: int | None) -> list[Address]:
+        return self.addresses if phase is None else [
+            x for x in self.addresses if x.phase <= phase]
+
+    def asns_upto(self, phase: int | None) -> list[Asn]:
+        return self.asns if phase is None else [x for x in self.asns if x.phase <= phase]
+
+
+def fmt_num(v: float) -> str:
+    """400.0 -> '400', 2.5 -> '2.5': integers print without a decimal point."""
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
