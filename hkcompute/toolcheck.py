@@ -1040,6 +1040,8 @@ _SLURM_BENIGN = (
     "Could not open reservation state file",
     "Could not open trigger state file",
     "NOTE: Trying backup state save file",
+    # A loaded virtual machine, not the configuration.
+    "High latency for 1000 calls to gettimeofday",
 )
 _SLURM_ACCEL_DEVICES = re.compile(
     r"^/dev/(nvidia\d+|nvidiactl|nvidia-uvm|davinci\d+|davinci_manager|devmm_svm|hisi_hdc"
@@ -1246,6 +1248,33 @@ def check_slurm_topology(topology_conf: Path, *, timeout: float = 30.0) -> ToolR
     return ToolResult(kind, str(topology_conf), running and read and not errors, cmd, out)
 
 
+def _expand_hostlist(expr: str) -> list[str]:
+    from hkcompute.inventory.ranges import RangeError, expand
+
+    out: list[str] = []
+    for part in re.split(r",(?![^\[]*\])", expr):
+        try:
+            out.extend(expand(part))
+        except RangeError:
+            out.append(part)
+    return out
+
+
+def _slurm_node_names(slurm_conf: Path) -> set[str]:
+    text = slurm_conf.read_text(encoding="utf-8", errors="surrogateescape")
+    return {n for v in _slurm_values(text, "NodeName") for n in _expand_hostlist(v)}
+
+
+def _gres_first_nodes(gres_conf: Path) -> list[str]:
+    text = gres_conf.read_text(encoding="utf-8", errors="surrogateescape")
+    firsts = []
+    for v in _slurm_values(text, "NodeName"):
+        names = _expand_hostlist(v)
+        if names and names[0] not in firsts:
+            firsts.append(names[0])
+    return firsts
+
+
 def check_slurm_gres(
     gres_conf: Path, node: str | None = None, *, timeout: float = DEFAULT_TIMEOUT
 ) -> ToolResult:
@@ -1272,6 +1301,18 @@ def check_slurm_gres(
             f"no slurm.conf beside {gres_conf}; slurmd reads gres.conf from there",
         )
     node = node or _host_root(gres_conf).name
+    if node not in _slurm_node_names(slurm_conf):
+        # A controller or login host is no node: check gres.conf as the first node of each
+        # of its NodeName lines sees it (one per server model).
+        firsts = _gres_first_nodes(gres_conf)
+        if not firsts:
+            return ToolResult(kind, str(gres_conf), True, [], f"{node} is not a Slurm node "
+                              "and gres.conf names no node: nothing to check")
+        results = [check_slurm_gres(gres_conf, n, timeout=timeout) for n in firsts]
+        return ToolResult(kind, str(gres_conf), all(r.ok for r in results),
+                          results[0].command,
+                          "\n".join(f"as {n}:\n{r.output}" for n, r in zip(firsts, results,
+                                                                             strict=True)))
     with tempfile.TemporaryDirectory(prefix="hk-slurmd-") as tmp:
         work = Path(tmp)
         etc = work / "etc"

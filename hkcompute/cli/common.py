@@ -20,7 +20,7 @@ from hkcompute.errors import HkError, InputError, UsageError
 
 # Data goes to stdout; progress, logs and messages to stderr (so pipes get clean data).
 out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -70,6 +70,11 @@ def boundary(fn: Callable[P, R]) -> Callable[P, R]:
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, as Unix tools do on SIGPIPE.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except Exception as exc:  # the boundary: anything else is a bug, reported as one
             path = write_crash_log(exc)
             err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "

@@ -136,6 +136,9 @@ def write_tree(out: Path, files: list[RenderedFile], meta: Mapping[str, object])
     try:
         tmp.mkdir()
         made_dirs: set[Path] = set()
+        # Identical files (slurm.conf on every node) are written once and hard-linked: a
+        # full site's tree shrinks from gigabytes to what is really different.
+        first_copy: dict[tuple[str, int], Path] = {}
         for f in files:
             rel = safe_rel(f.host, f.path)
             dst = tmp / rel
@@ -148,10 +151,17 @@ def write_tree(out: Path, files: list[RenderedFile], meta: Mapping[str, object])
             if (old_gen is not None and isinstance(prev, dict) and prev == entry
                     and _link_same(old_gen / rel, dst, entry["sha256"])):
                 result.unchanged += 1
+                first_copy.setdefault((entry["sha256"], f.mode), dst)
+                continue
+            key = (entry["sha256"], f.mode)
+            same = first_copy.get(key)
+            if same is not None and _link_same(same, dst, entry["sha256"]):
+                result.written.append(rel)
                 continue
             with open(dst, "wb") as fh:
                 fh.write(f.content)
             os.chmod(dst, f.mode)
+            first_copy[key] = dst
             result.written.append(rel)
         result.removed = sorted(set(old_files) - set(new_files))
         with open(tmp / MANIFEST, "wb") as fh:

@@ -18,3 +18,10 @@ def test_committed_schema_matches_the_command() -> None:
     committed = json.loads((ROOT / "docs" / "inventory.schema.json").read_text())
     assert json.loads(result.stdout) == committed, (
         "docs/inventory.schema.json is stale: run `hkcompute schema > docs/inventory.schema.json`")
+
+
+def test_committed_rule_list_is_current() -> None:
+    from hkcompute.cli.rules import rules_markdown
+
+    assert (ROOT / "docs" / "rules.md").read_text() == rules_markdown(), (
+        "docs/rules.md is stale: run `hkcompute rules -f markdown > docs/rules.md`")

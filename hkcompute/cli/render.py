@@ -1,0 +1,59 @@
+"""`hkcompute render`: every device's files into a tree per host."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hkcompute.cli.common import boundary, emit, err, resolve_site
+from hkcompute.render.run import render_site
+from hkcompute.validate import load_valid_site
+
+
+@boundary
+def render_cmd(
+    site: Annotated[str, typer.Argument(help="site folder")],
+    phase: Annotated[int, typer.Option(help="render the site as built up to phase N")],
+    out: Annotated[Path, typer.Option(help="output folder (DIR/hosts/<host>/etc/...)")],
+    host: Annotated[str | None, typer.Option(
+        "--host", help="only hosts matching this shell pattern, e.g. 'nv-a-su01-*'")] = None,
+    check: Annotated[bool, typer.Option(
+        "--check", help="write nothing; exit 1 if the tree on disk differs")] = False,
+) -> None:
+    """Render configuration files for every host of a phase (atomic, incremental)."""
+    s, _ = load_valid_site(resolve_site(site), phase)
+    t0 = time.perf_counter()
+    with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True,
+                  disable=not err.is_terminal) as bar:
+        task = bar.add_task("render", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        outcome = render_site(s, phase, out, hosts=host, check=check, progress=progress)
+    took = time.perf_counter() - t0
+    if outcome.check is not None:
+        c = outcome.check
+        for label, items in (("differs", c.differ), ("missing", c.missing),
+                             ("not rendered", c.extra)):
+            for rel in items:
+                emit(f"{label}: {out / rel}")
+        verdict = "up to date" if c.ok else (
+            f"{len(c.differ)} differ, {len(c.missing)} missing, {len(c.extra)} extra")
+        err.print(f"{out}: {verdict} ({len(outcome.files):,} files, {outcome.hosts:,} hosts, "
+                  f"{took:.1f}s)")
+        raise typer.Exit(0 if c.ok else 1)
+    w = outcome.write
+    assert w is not None
+    err.print(f"{out}: {len(w.written):,} written, {w.unchanged:,} unchanged, "
+              f"{len(w.removed):,} removed; {len(outcome.files):,} files for "
+              f"{outcome.hosts:,} hosts in {took:.1f}s")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("render")(render_cmd)

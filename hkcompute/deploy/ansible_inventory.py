@@ -1,0 +1,134 @@
+"""The Ansible inventory derived from the plan, as `ansible-inventory --list` prints it.
+
+JSON with ``_meta.hostvars`` (Ansible's INI/YAML parsing was measured at about a minute for
+5,000 hosts in older releases; JSON with _meta skips per-host script calls). Host vars stay
+small: large per-host vars cost about 200 ms per host per task in ``get_vars``; everything
+a role needs in bulk comes from the rendered tree that ``hk_tree`` points at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from hkcompute.model import Device, Site
+from hkcompute.plan.model import Plan
+from hkcompute.render.context import _services
+
+MANAGED_ROLES = ("gpu_node", "storage", "service", "leaf", "spine", "core")
+_BAD = re.compile(r"[^A-Za-z0-9_]")
+
+
+def group_name(*parts: object) -> str:
+    """Ansible group names must be identifiers: 'hall-a' -> 'hall_a'."""
+    return _BAD.sub("_", "_".join(str(p) for p in parts if p != ""))
+
+
+def managed_devices(site: Site, phase: int | None) -> list[Device]:
+    """What Ansible manages: servers, and fabric switches that run a Linux NOS (RoCE) or
+    host an InfiniBand subnet manager."""
+    out = []
+    sm_hosts = set(_sm(site, phase))
+    for d in site.devices_upto(phase):
+        if d.role not in MANAGED_ROLES or d.status in ("retired", "failed"):
+            continue
+        if d.role in ("leaf", "spine", "core"):
+            c = site.cluster(d.cluster or "")
+            if c is None:
+                continue
+            if c.fabric != "roce" and d.name not in sm_hosts:
+                continue
+        out.append(d)
+    return out
+
+
+def build_inventory(site: Site, plan: Plan, phase: int | None, tree: Path,
+                    connections: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``tree`` is the render output (its ``hosts/<name>`` folders); ``connections`` overrides
+    how to reach a host (the container lab publishes sshd on 127.0.0.1 ports)."""
+    addr: dict[tuple[str, str], str] = {}
+    for a in plan.addresses_upto(phase):
+        addr.setdefault((a.device, a.network), a.address.split("/")[0])
+    services = _services(site, phase)
+    runs: dict[str, list[str]] = defaultdict(list)
+    for svc, hosts in services.items():
+        for h in hosts:
+            runs[h.name].append(svc)
+    groups: dict[str, set[str]] = defaultdict(set)
+    hostvars: dict[str, dict[str, Any]] = {}
+    devices = managed_devices(site, phase)
+    sm = set(_sm(site, phase))
+    tree = tree.resolve()
+    for d in devices:
+        acc, _n, _m = site.accelerators_of(d)
+        c = site.cluster(d.cluster or "")
+        hv: dict[str, Any] = {
+            "hk_tree": str(tree / "hosts" / d.name),
+            "hk_role": d.role,
+            "hk_phase": d.phase,
+        }
+        if d.role in ("leaf", "spine", "core"):
+            hv["ansible_host"] = addr.get((d.name, "oob")) or addr.get((d.name, "loopback"))
+            hv["hk_fabric"] = c.fabric if c else "roce"
+            if d.name in sm:
+                hv["hk_subnet_manager"] = True
+            groups["fabric"].add(d.name)
+        else:
+            hv["ansible_host"] = addr.get((d.name, "inband")) or addr.get((d.name, "oob"))
+            groups["servers"].add(d.name)
+        if acc is not None:
+            hv["hk_vendor"] = acc.vendor
+            groups[group_name("vendor", acc.vendor)].add(d.name)
+            groups["slurm"].add(d.name)
+            hv["hk_slurm_role"] = "compute"
+        if d.name in runs:
+            hv["hk_services"] = sorted(runs[d.name])
+            if "slurmctld" in runs[d.name]:
+                groups["slurm"].add(d.name)
+                hv["hk_slurm_role"] = "controller"
+        if hv.get("ansible_host") is None:
+            hv.pop("ansible_host")
+        if connections and d.name in connections:
+            hv.update(connections[d.name])
+        hostvars[d.name] = hv
+        groups[d.role].add(d.name)
+        groups[group_name("phase", d.phase)].add(d.name)
+        groups[group_name("hall", d.hall)].add(d.name)
+        groups[group_name("rack", d.rack)].add(d.name)
+        if d.unit:
+            groups[group_name("unit", d.unit)].add(d.name)
+        if d.cluster:
+            groups[group_name("cluster", d.cluster)].add(d.name)
+        tenant = d.tenant or (c.tenants[0] if c is not None and len(c.tenants) == 1 else None)
+        if tenant:
+            groups[group_name("tenant", tenant)].add(d.name)
+    doc: dict[str, Any] = {"_meta": {"hostvars": dict(sorted(hostvars.items()))}}
+    names = sorted(groups)
+    # Exactly what `ansible-inventory --list` prints for it (an empty 'ungrouped' is listed
+    # under all.children but has no entry of its own).
+    doc["all"] = {"children": ["ungrouped", *names]}
+    for g in names:
+        doc[g] = {"hosts": sorted(groups[g])}
+    return doc
+
+
+def write_inventory(inventory: dict[str, Any], folder: Path) -> Path:
+    """Write the JSON and the executable that hands it to Ansible's script plugin (the fast
+    path: one call with _meta, no per-host calls). Returns the path to give ``-i``."""
+    from hkcompute.atomic import write_json, write_text
+
+    data = folder / "inventory.json"
+    write_json(data, inventory, mode=0o600)
+    script = folder / "inventory.sh"
+    write_text(script, "#!/bin/sh\n# Written by hkcompute: Ansible's script inventory.\n"
+               'if [ "$1" = "--host" ]; then echo "{}"; else cat "$(dirname "$0")/'
+               'inventory.json"; fi\n', mode=0o700)
+    return script
+
+
+def _sm(site: Site, phase: int | None) -> dict[str, int]:
+    from hkcompute.render.engine import Renderer
+
+    return Renderer._subnet_managers_of(site, phase)

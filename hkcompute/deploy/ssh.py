@@ -1,0 +1,152 @@
+"""The toolkit's own SSH work (host-key scans, preflight) with paramiko.
+
+Host keys are checked by default against a known_hosts file kept with the site state and
+filled only by an explicit ``hkcompute hostkeys --scan``; a changed key is never accepted
+silently. ``AutoAddPolicy`` is used only when the caller passes ``accept_new=True`` (an
+explicit command-line flag).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import paramiko
+
+from hkcompute.atomic import write_text
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    address: str
+    port: int = 22
+    user: str = "root"
+
+    @property
+    def known_hosts_name(self) -> str:
+        return self.address if self.port == 22 else f"[{self.address}]:{self.port}"
+
+
+def targets_from_inventory(inventory: dict[str, Any]) -> list[Target]:
+    out = []
+    for host, hv in sorted(inventory["_meta"]["hostvars"].items()):
+        addr = hv.get("ansible_host")
+        if not addr:
+            continue
+        out.append(Target(host, str(addr), int(hv.get("ansible_port", 22)),
+                          str(hv.get("ansible_user", "root"))))
+    return out
+
+
+def load_known_hosts(path: Path) -> paramiko.HostKeys:
+    keys = paramiko.HostKeys()
+    if path.is_file():
+        keys.load(str(path))
+    return keys
+
+
+@dataclass
+class ScanResult:
+    target: Target
+    key_type: str = ""
+    fingerprint: str = ""
+    status: str = ""  # new, same, changed, error
+    message: str = ""
+    key: paramiko.PKey | None = field(default=None, repr=False)
+
+
+def fetch_host_key(t: Target, timeout: float = 10.0) -> paramiko.PKey:
+    sock = socket.create_connection((t.address, t.port), timeout=timeout)
+    transport = paramiko.Transport(sock)
+    try:
+        transport.start_client(timeout=timeout)
+        return transport.get_remote_server_key()
+    finally:
+        transport.close()
+
+
+def _fp(key: paramiko.PKey) -> str:
+    return key.fingerprint if hasattr(key, "fingerprint") else key.get_base64()[:16]
+
+
+def scan(targets: Iterable[Target], known: paramiko.HostKeys, workers: int = 16,
+         progress: Callable[[int, int], None] | None = None) -> list[ScanResult]:
+    def one(t: Target) -> ScanResult:
+        try:
+            key = fetch_host_key(t)
+        except (OSError, paramiko.SSHException) as exc:
+            return ScanResult(t, status="error", message=str(exc) or type(exc).__name__)
+        recorded = known.lookup(t.known_hosts_name)
+        res = ScanResult(t, key.get_name(), _fp(key), key=key)
+        if recorded is None or key.get_name() not in recorded:
+            res.status = "new"
+        elif recorded[key.get_name()] == key:
+            res.status = "same"
+        else:
+            res.status = "changed"
+            res.message = "the host key differs from the one on record: NOT accepted"
+        return res
+
+    return parallel(list(targets), one, workers, progress)
+
+
+def record(path: Path, known: paramiko.HostKeys, results: Iterable[ScanResult]) -> int:
+    """Add the keys of hosts seen for the first time; never overwrite a recorded key."""
+    added = 0
+    for r in results:
+        if r.status == "new" and r.key is not None:
+            known.add(r.target.known_hosts_name, r.key.get_name(), r.key)
+            added += 1
+    if added:
+        lines = []
+        for name in sorted(known.keys()):
+            for ktype, key in sorted(known[name].items()):
+                lines.append(f"{name} {ktype} {key.get_base64()}")
+        write_text(path, "\n".join(lines) + "\n")
+    return added
+
+
+def parallel(items: list[T], fn: Callable[[T], Any], workers: int,
+             progress: Callable[[int, int], None] | None = None) -> list[Any]:
+    results: list[Any] = [None] * len(items)
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1))) as pool:
+        futures = {pool.submit(fn, it): i for i, it in enumerate(items)}
+        from concurrent.futures import as_completed
+
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            done += 1
+            if progress is not None:
+                progress(done, len(items))
+    return results
+
+
+def connect(t: Target, known_hosts: Path, key_file: Path | None, *, accept_new: bool = False,
+            timeout: float = 10.0) -> paramiko.SSHClient:
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(known_hosts)) if known_hosts.is_file() else None
+    # Reject unknown keys unless the user explicitly asked to accept new ones.
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if accept_new
+                                       else paramiko.RejectPolicy())
+    client.connect(t.address, port=t.port, username=t.user,
+                   key_filename=str(key_file) if key_file else None, timeout=timeout,
+                   banner_timeout=timeout, auth_timeout=timeout, allow_agent=key_file is None,
+                   look_for_keys=key_file is None)
+    return client
+
+
+def run(client: paramiko.SSHClient, command: str, timeout: float = 20.0) -> tuple[int, str]:
+    _stdin, stdout, stderr = client.exec_command(command, timeout=timeout)
+    out = stdout.read().decode(errors="replace")
+    rc = stdout.channel.recv_exit_status()
+    if rc != 0 and not out:
+        out = stderr.read().decode(errors="replace")
+    return rc, out

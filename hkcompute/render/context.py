@@ -1,0 +1,344 @@
+"""Build each host's template context from the site and its plan (pure: no I/O).
+
+Keys every template may use: ``site`` {name, domain, timezone, inventory_hash}, ``host``
+{name, fqdn, role, model, vendor, rack, hall, phase, cluster, unit, tenant}, ``services``
+{dns, ntp: [addresses], prometheus_host}, ``ssh`` {allow_users}, ``hosts_file``
+[{address, names}], ``interfaces`` [{name, network, address, mtu, mac, routes, policy, dns}].
+Role-specific: ``accel`` (GPU/NPU nodes), ``bgp``/``ports``/``loopback`` (RoCE switches),
+``sm`` (InfiniBand subnet managers), ``dhcp``/``dns``/``ntp``/``prometheus`` (services
+host), ``slurm`` (controller and nodes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hkcompute.inventory.schema import SERVICES
+from hkcompute.model import Device, Site
+from hkcompute.plan.model import Address, Link, Plan
+from hkcompute.render.slurm import slurm_context
+
+MTU = {"compute": 9000, "storage": 9000, "inband": 1500}
+HOST_NETWORKS = ("inband", "storage", "compute")
+RAIL_TABLE_BASE = 100  # policy-routing table of rail r is 100 + r
+
+
+@dataclass
+class Index:
+    """The plan, indexed for per-host lookups (built once; O(links + addresses))."""
+
+    by_device: dict[str, list[Address]] = field(default_factory=lambda: defaultdict(list))
+    links_of: dict[str, list[Link]] = field(default_factory=lambda: defaultdict(list))
+    addr_at: dict[tuple[str, str], Address] = field(default_factory=dict)
+    asn: dict[str, int] = field(default_factory=dict)
+    # switch address per subnet: a node's gateway is its leaf's address in the node's subnet
+    gateway: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, site: Site, plan: Plan, phase: int | None) -> Index:
+        ix = cls()
+        for a in plan.addresses_upto(phase):
+            ix.by_device[a.device].append(a)
+            ix.addr_at[(a.device, a.interface)] = a
+            dev = site.devices.get(a.device)
+            if dev is not None and dev.is_switch and a.network == "compute":
+                net = str(ipaddress.ip_interface(a.address).network)
+                ix.gateway.setdefault(net, a.address.split("/")[0])
+        for link in plan.links_upto(phase):
+            ix.links_of[link.a].append(link)
+            ix.links_of[link.b].append(link)
+        for asn in plan.asns_upto(phase):
+            ix.asn[asn.device] = asn.asn
+        return ix
+
+    def primary(self, device: str, network: str = "inband") -> str | None:
+        addrs = sorted((a for a in self.by_device.get(device, ()) if a.network == network),
+                       key=lambda a: a.interface)
+        return addrs[0].address.split("/")[0] if addrs else None
+
+
+def _services(site: Site, phase: int | None) -> dict[str, list[Device]]:
+    """Which service node runs what: as declared, else the first service node runs all."""
+    nodes = [d for d in site.devices_upto(phase) if d.role == "service"]
+    out: dict[str, list[Device]] = {s: [] for s in SERVICES}
+    out["login"] = []
+    declared = any(d.services for d in nodes)
+    for d in nodes:
+        for s in (d.services if declared else (SERVICES if d is nodes[0] else ())):
+            out.setdefault(s, []).append(d)
+    return out
+
+
+class ContextBuilder:
+    def __init__(self, site: Site, plan: Plan, phase: int | None) -> None:
+        self.site = site
+        self.plan = plan
+        self.phase = phase
+        self.ix = Index.build(site, plan, phase)
+        self.services = _services(site, phase)
+        self.domain = site.info.domain
+        dns_hosts = self.services.get("dns", [])
+        ntp_hosts = self.services.get("ntp", [])
+        self.dns = [a for a in (self.ix.primary(d.name) for d in dns_hosts) if a]
+        self.ntp = [a for a in (self.ix.primary(d.name) for d in ntp_hosts) if a]
+        prom = self.services.get("prometheus", [])
+        self.prometheus_host = prom[0].name if prom else ""
+        ctl = self.services.get("slurmctld", [])
+        self.controller = (ctl[0].name, self.ix.primary(ctl[0].name) or "") if ctl else ("", "")
+        self._slurm: dict[str, Any] | None = None
+        self._hosts_common = self._common_hosts()
+
+    # --- shared pieces ---------------------------------------------------------------------
+    def base(self, d: Device) -> dict[str, Any]:
+        server = self.site.catalog.servers.get(d.model)
+        acc, _n, _name = self.site.accelerators_of(d)
+        vendor = acc.vendor if acc else (server.vendor if server else "")
+        return {
+            "site": {"name": self.site.info.name, "domain": self.domain,
+                     "timezone": self.site.info.timezone,
+                     "inventory_hash": self.site.inventory_hash},
+            "host": {"name": d.name, "fqdn": f"{d.name}.{self.domain}", "role": d.role,
+                     "model": d.model, "vendor": vendor, "rack": d.rack, "hall": d.hall,
+                     "phase": d.phase, "cluster": d.cluster, "unit": d.unit,
+                     "tenant": d.tenant},
+            "services": {"dns": self.dns, "ntp": self.ntp,
+                         "prometheus_host": self.prometheus_host},
+            "ssh": {"allow_users": list(self.site.info.admin_users)},
+        }
+
+    def _common_hosts(self) -> list[dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for kind in ("dns", "ntp", "slurmctld", "prometheus"):
+            for d in self.services.get(kind, []):
+                addr = self.ix.primary(d.name)
+                if addr and d.name not in seen:
+                    seen[d.name] = {"address": addr,
+                                    "names": [f"{d.name}.{self.domain}", d.name]}
+        return [seen[k] for k in sorted(seen)]
+
+    def hosts_file(self, d: Device) -> list[dict[str, Any]]:
+        # Slurm needs a node's own name to resolve to its real address, not 127.0.1.1.
+        own = self.ix.primary(d.name)
+        entries = [e for e in self._hosts_common if e["names"][1] != d.name]
+        if own:
+            entries = [{"address": own, "names": [f"{d.name}.{self.domain}", d.name]},
+                       *entries]
+        return entries
+
+    def interfaces(self, d: Device) -> list[dict[str, Any]]:
+        out = []
+        first_inband = True
+        for a in sorted(self.ix.by_device.get(d.name, ()), key=lambda a: a.interface):
+            if a.network not in HOST_NETWORKS:
+                continue
+            nic: dict[str, Any] = {"name": a.interface, "network": a.network,
+                                   "address": a.address, "mtu": MTU.get(a.network, 1500),
+                                   "mac": None, "routes": [], "policy": [], "dns": False}
+            if a.network == "inband":
+                nic["mac"] = d.mac if first_inband else None
+                nic["dns"] = first_inband
+                first_inband = False
+            if a.network == "compute":
+                gw = self.ix.gateway.get(str(ipaddress.ip_interface(a.address).network))
+                pool = self.site.networks.pools.get("compute")
+                if gw and pool is not None:
+                    # Rail r reaches the rest of the fabric through its own leaf only: a
+                    # policy table per rail, chosen by source address, so eight NICs never
+                    # fight over one route to the compute pool in the main table.
+                    rail = int(a.interface[3:]) if a.interface[3:].isdigit() else 0
+                    table = RAIL_TABLE_BASE + rail
+                    nic["routes"] = [{"to": pool.cidr, "via": gw, "table": table}]
+                    nic["policy"] = [{"from": a.address.split("/")[0], "table": table}]
+            out.append(nic)
+        return out
+
+    # --- role contexts ---------------------------------------------------------------------
+    def node(self, d: Device) -> dict[str, Any]:
+        ctx = self.base(d)
+        ctx["interfaces"] = self.interfaces(d)
+        ctx["hosts_file"] = self.hosts_file(d)
+        acc, count, acc_name = self.site.accelerators_of(d)
+        if acc is not None:
+            nics = []
+            for nic in ctx["interfaces"]:
+                if nic["network"] != "compute" or not nic["name"].startswith("fab"):
+                    continue
+                iface = ipaddress.ip_interface(nic["address"])
+                gw = nic["routes"][0]["via"] if nic["routes"] else None
+                nics.append({"index": int(nic["name"][3:]), "address": str(iface.ip),
+                             "netmask": str(iface.netmask), "gateway": gw})
+            ctx["accel"] = {"vendor": acc.vendor, "model": acc_name, "count": count,
+                            "gres": acc.gres, "device_prefix": acc.device_prefix,
+                            "power_limit_w": int(acc.power_w), "nics": nics}
+        return ctx
+
+    def switch(self, d: Device) -> dict[str, Any]:
+        ctx = self.base(d)
+        lo = self.ix.addr_at.get((d.name, "lo"))
+        ctx["loopback"] = lo.address if lo else None
+        ports = []
+        peers = []
+        for link in sorted(self.ix.links_of.get(d.name, ()),
+                           key=lambda x: _port_key(x.a_port if x.a == d.name else x.b_port)):
+            mine, theirs, their_port = ((link.a_port, link.b, link.b_port) if link.a == d.name
+                                        else (link.b_port, link.a, link.a_port))
+            a = self.ix.addr_at.get((d.name, mine))
+            if a is None or a.network != "p2p":
+                continue
+            ports.append({"name": mine, "description": f"{link.kind} to {theirs} {their_port}",
+                          "address": a.address})
+            peer = self.ix.addr_at.get((theirs, their_port))
+            peer_asn = self.ix.asn.get(theirs)
+            if peer is not None and peer_asn is not None:
+                peers.append({"address": peer.address.split("/")[0], "asn": peer_asn,
+                              "interface": mine, "description": theirs})
+        networks = [lo.address] if lo else []
+        for a in sorted(self.ix.by_device.get(d.name, ()), key=lambda a: a.interface):
+            if a.network == "compute":
+                networks.append(str(ipaddress.ip_interface(a.address).network))
+            if a.network == "compute" and a.interface not in [p["name"] for p in ports]:
+                ports.append({"name": a.interface, "description": "GPU nodes of this leaf",
+                              "address": a.address})
+        ctx["ports"] = ports
+        ctx["bgp"] = {"asn": self.ix.asn.get(d.name), "peers": peers, "networks": networks,
+                      "multipath": 64, "transit": d.role != "leaf"}
+        return ctx
+
+    def subnet_manager(self, d: Device, priority: int) -> dict[str, Any]:
+        ctx = self.base(d)
+        c = self.site.cluster(d.cluster or "")
+        assert c is not None
+        members: dict[str, list[str]] = defaultdict(list)
+        nodes = 0
+        switches = 0
+        for dev in self.site.devices_upto(self.phase):
+            if dev.cluster != c.name:
+                continue
+            if dev.role == "gpu_node":
+                nodes += 1
+                tenant = dev.tenant or (c.tenants[0] if c.tenants else None)
+                if tenant:
+                    members[tenant].append(dev.name)
+            elif dev.role in ("leaf", "spine", "core"):
+                switches += 1
+        parts = [{"name": t, "pkey": f"0x{0x100 + i:04x}", "members": sorted(members[t])}
+                 for i, t in enumerate(sorted(members))]
+        ctx["sm"] = {"cluster": c.name, "priority": priority, "switches": switches,
+                     "nodes": nodes, "core": c.core is not None, "partitions": parts}
+        return ctx
+
+    def slurm(self) -> dict[str, Any]:
+        if self._slurm is None:
+            self._slurm = slurm_context(self.site, self.phase, self.controller)
+        return self._slurm
+
+    def services_host(self, d: Device, runs: Iterable[str]) -> dict[str, Any]:
+        ctx = self.node(d)
+        runs = set(runs)
+        pools = self.site.networks.pools
+        allow = [pools[n].cidr for n in ("inband", "storage") if n in pools]
+        if "dns" in runs:
+            ctx["dns"] = self.dns_context(d, allow)
+        if "ntp" in runs:
+            ctx["ntp"] = {"upstream": list(self.site.info.ntp_upstream), "allow": allow}
+        if "dhcp" in runs:
+            ctx["dhcp"] = self.dhcp_context(d)
+        if "prometheus" in runs:
+            ctx["prometheus"] = self.prometheus_context()
+            ctx["alerts"] = {"gpu_temp_c": 85, "npu_temp_c": 90, "flaps_per_15m": 3}
+        return ctx
+
+    def dns_context(self, d: Device, allow: list[str]) -> dict[str, Any]:
+        forward: list[dict[str, str]] = []
+        reverse: dict[str, list[dict[str, str]]] = defaultdict(list)
+        for dev in self.site.devices_upto(self.phase):
+            for a in sorted(self.ix.by_device.get(dev.name, ()), key=lambda a: a.interface):
+                if a.network == "inband":
+                    name = dev.name if a.interface in ("mgmt0", "mgmt") else \
+                        f"{dev.name}-{a.interface}"
+                elif a.network in ("oob", "storage"):
+                    name = f"{dev.name}-{a.interface}"
+                elif a.network == "loopback":
+                    name = f"{dev.name}-lo"
+                else:
+                    continue
+                ip = ipaddress.ip_interface(a.address).ip
+                forward.append({"name": name, "type": "A", "value": str(ip)})
+                octets = str(ip).split(".")
+                zone = f"{octets[1]}.{octets[0]}.in-addr.arpa"
+                reverse[zone].append({"name": f"{octets[3]}.{octets[2]}", "type": "PTR",
+                                      "value": f"{name}.{self.domain}."})
+        forward.sort(key=lambda r: r["name"])
+        zones = [_zone(self.domain, f"db.{self.domain}", forward)]
+        for zname in sorted(reverse):
+            recs = sorted(reverse[zname], key=lambda r: tuple(int(x) for x in
+                                                           r["name"].split(".")[::-1]))
+            zones.append(_zone(zname, f"db.{zname}", recs))
+        return {"primary": f"{d.name}.{self.domain}", "zones": zones,
+                "allow": [*allow, "127.0.0.1"]}
+
+    def dhcp_context(self, d: Device) -> dict[str, Any]:
+        pools = self.site.networks.pools
+        ranges = []
+        for net in ("inband", "oob"):
+            if net not in pools:
+                continue
+            n = ipaddress.ip_network(pools[net].cidr)
+            ranges.append({"tag": net, "network": str(n), "start": str(n.network_address),
+                           "netmask": str(n.netmask), "router": None})
+        hosts = []
+        for dev in self.site.devices_upto(self.phase):
+            if dev.mac:
+                addr = self.ix.primary(dev.name)
+                if addr:
+                    hosts.append({"mac": dev.mac.lower(), "address": addr, "name": dev.name})
+            if dev.bmc is not None and dev.bmc.mac:
+                addr = self.ix.primary(dev.name, "oob")
+                if addr:
+                    hosts.append({"mac": dev.bmc.mac.lower(), "address": addr,
+                                  "name": f"{dev.name}-bmc"})
+        ifaces = [nic["name"] for nic in self.interfaces(d) if nic["network"] == "inband"]
+        return {"interfaces": ifaces or ["mgmt0"], "ranges": ranges,
+                "hosts": sorted(hosts, key=lambda h: h["name"]),
+                "lease_max": max(1000, len(hosts) * 2)}
+
+    def prometheus_context(self) -> dict[str, Any]:
+        jobs: dict[str, dict[tuple[tuple[str, str], ...], list[str]]] = defaultdict(
+            lambda: defaultdict(list))
+        for dev in self.site.devices_upto(self.phase):
+            labels = (("cluster", dev.cluster or "site"), ("role", dev.role))
+            fqdn = f"{dev.name}.{self.domain}"
+            if dev.role in ("gpu_node", "service", "storage"):
+                jobs["node"][labels].append(f"{fqdn}:9100")
+            acc, _n, _m = self.site.accelerators_of(dev)
+            if acc is not None and acc.gres == "gpu":
+                jobs["dcgm"][labels].append(f"{fqdn}:9400")
+            elif acc is not None:
+                jobs["npu"][labels].append(f"{fqdn}:8082")
+            if dev.role in ("leaf", "spine", "core"):
+                c = self.site.cluster(dev.cluster or "")
+                if c is not None and c.fabric == "roce":
+                    jobs["frr"][labels].append(f"{fqdn}:9342")
+        out = []
+        for name in sorted(jobs):
+            groups = [{"targets": sorted(t), "labels": dict(k)}
+                      for k, t in sorted(jobs[name].items())]
+            out.append({"name": name, "groups": groups})
+        return {"jobs": out}
+
+
+def _port_key(port: str) -> tuple[str, int]:
+    digits = "".join(ch for ch in port if ch.isdigit())
+    return (port.rstrip("0123456789"), int(digits) if digits else 0)
+
+
+def _zone(name: str, file: str, records: list[dict[str, str]]) -> dict[str, Any]:
+    # The serial follows the content, not the clock: same inventory, same bytes.
+    digest = hashlib.sha256(repr(records).encode()).hexdigest()
+    serial = int(digest[:8], 16) % 2_000_000_000 + 1
+    return {"name": name, "file": file, "records": records, "serial": serial}

@@ -1,0 +1,172 @@
+"""What each host gets, rendered: the role registry and the render loop.
+
+Files identical on many hosts (slurm.conf, gres.conf, topology.conf) are rendered once and
+shared; everything else is rendered per host from ``context.ContextBuilder``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from hkcompute.errors import RenderError
+from hkcompute.model import Device, Site
+from hkcompute.plan.model import Plan
+from hkcompute.render.context import ContextBuilder
+from hkcompute.render.env import environment, render_template
+from hkcompute.render.tree import RenderedFile
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpec:
+    path: str
+    template: str
+    mode: int = 0o644
+    shared: str | None = None  # key of a context shared by many hosts (rendered once)
+    extra: tuple[tuple[str, Any], ...] = ()
+
+
+COMMON = (
+    FileSpec("/etc/hosts", "common/hosts.j2"),
+    FileSpec("/etc/ssh/sshd_config", "common/sshd_config.j2"),
+    FileSpec("/etc/netplan/60-hkcompute.yaml", "common/netplan.yaml.j2", 0o600),
+)
+CHRONY_CLIENT = FileSpec("/etc/chrony/chrony.conf", "common/chrony-client.conf.j2")
+SLURM = (
+    FileSpec("/etc/slurm/slurm.conf", "slurm/slurm.conf.j2", shared="slurm"),
+    FileSpec("/etc/slurm/gres.conf", "slurm/gres.conf.j2", shared="slurm"),
+    FileSpec("/etc/slurm/topology.conf", "slurm/topology.conf.j2", shared="slurm"),
+)
+NVIDIA = (
+    FileSpec("/etc/nvidia/fabricmanager.cfg", "node/nvidia/fabricmanager.cfg.j2"),
+    FileSpec("/etc/systemd/system/hkcompute-gpu-policy.service",
+             "node/nvidia/gpu-policy.service.j2"),
+    FileSpec("/etc/default/dcgm-exporter", "node/nvidia/dcgm-exporter.env.j2"),
+)
+ASCEND = (
+    FileSpec("/etc/hccn.conf", "node/ascend/hccn.conf.j2"),
+    FileSpec("/etc/systemd/system/hkcompute-npu-policy.service",
+             "node/ascend/npu-policy.service.j2"),
+)
+FRR = (
+    FileSpec("/etc/frr/frr.conf", "switch/frr.conf.j2", 0o640),
+    FileSpec("/etc/frr/daemons", "switch/daemons.j2", 0o640),
+)
+OPENSM = (
+    FileSpec("/etc/opensm/opensm.conf", "switch/opensm.conf.j2"),
+    FileSpec("/etc/opensm/partitions.conf", "switch/partitions.conf.j2"),
+)
+DNS = (
+    FileSpec("/etc/bind/named.conf", "services/named.conf.j2"),
+    FileSpec("/etc/bind/named.conf.options", "services/named.conf.options.j2"),
+    FileSpec("/etc/bind/named.conf.local", "services/named.conf.local.j2"),
+)
+PROMETHEUS = (
+    FileSpec("/etc/prometheus/prometheus.yml", "services/prometheus.yml.j2"),
+    FileSpec("/etc/prometheus/hkcompute-rules.yml", "services/hkcompute-rules.yml.j2"),
+)
+
+
+class Renderer:
+    def __init__(self, site: Site, plan: Plan, phase: int | None,
+                 env: jinja2.Environment | None = None) -> None:
+        self.site = site
+        self.phase = phase
+        self.b = ContextBuilder(site, plan, phase)
+        self.env = env or environment()
+        self._shared: dict[tuple[str, str], bytes] = {}
+        self._sm_hosts = self._subnet_managers_of(site, phase)
+
+    @staticmethod
+    def _subnet_managers_of(site: Site, phase: int | None) -> dict[str, int]:
+        """Two subnet managers per InfiniBand cluster: the first two cores, else the first
+        two spines (priority 14 is the master, 13 the standby)."""
+        out: dict[str, int] = {}
+        by_cluster: dict[str, list[Device]] = {}
+        for d in site.devices_upto(phase):
+            if d.cluster is not None and d.role in ("spine", "core"):
+                by_cluster.setdefault(d.cluster, []).append(d)
+        for c in site.clusters:
+            if c.fabric != "infiniband":
+                continue
+            devs = by_cluster.get(c.name, [])
+            picks = [d for d in devs if d.role == "core"][:2] or \
+                [d for d in devs if d.role == "spine"][:2]
+            for prio, d in zip((14, 13), picks, strict=False):
+                out[d.name] = prio
+        return out
+
+    def plan_host(self, d: Device) -> tuple[list[FileSpec], dict[str, Any] | None]:
+        """The files a device gets and its context (None when it gets nothing)."""
+        role = d.role
+        if role == "gpu_node":
+            ctx = self.b.node(d)
+            specs = [*COMMON, CHRONY_CLIENT, *SLURM]
+            accel = ctx.get("accel")
+            if accel is not None:
+                specs += ASCEND if accel["gres"] == "npu" else NVIDIA
+            return specs, ctx
+        if role == "storage":
+            return [*COMMON, CHRONY_CLIENT], self.b.node(d)
+        if role == "service":
+            runs = [s for s, hosts in self.b.services.items() if d in hosts]
+            ctx = self.b.services_host(d, runs)
+            specs = list(COMMON)
+            specs.append(FileSpec("/etc/chrony/chrony.conf", "services/chrony-server.conf.j2")
+                         if "ntp" in runs else CHRONY_CLIENT)
+            if "dns" in runs:
+                specs += DNS
+                specs += [FileSpec(f"/etc/bind/{z['file']}", "services/db.zone.j2",
+                                   extra=(("zone", z),)) for z in ctx["dns"]["zones"]]
+            if "dhcp" in runs:
+                specs.append(FileSpec("/etc/dnsmasq.d/hkcompute.conf",
+                                      "services/dnsmasq.conf.j2"))
+            if "prometheus" in runs:
+                specs += PROMETHEUS
+            if "slurmctld" in runs or "login" in runs:
+                specs += SLURM
+            return specs, ctx
+        if role in ("leaf", "spine", "core"):
+            c = self.site.cluster(d.cluster or "")
+            if c is not None and c.fabric == "roce":
+                return list(FRR), self.b.switch(d)
+            if d.name in self._sm_hosts:
+                return list(OPENSM), self.b.subnet_manager(d, self._sm_hosts[d.name])
+        return [], None
+
+    def render_file(self, d: Device, spec: FileSpec, ctx: dict[str, Any]) -> RenderedFile:
+        if spec.shared is not None:
+            key = (spec.shared, spec.template)
+            data = self._shared.get(key)
+            if data is None:
+                shared_ctx = {"site": ctx["site"], spec.shared: self.b.slurm()}
+                data = render_template(self.env, spec.template, shared_ctx, d.name).encode()
+                self._shared[key] = data
+            return RenderedFile(d.name, spec.path, data, spec.mode)
+        full = dict(ctx, **dict(spec.extra)) if spec.extra else ctx
+        if spec.shared is None and spec.template.startswith("slurm/"):
+            full = dict(full, slurm=self.b.slurm())
+        text = render_template(self.env, spec.template, full, d.name)
+        return RenderedFile(d.name, spec.path, text.encode(), spec.mode)
+
+    def render(self, hosts: str | None = None, progress: Progress | None = None) -> list[
+            RenderedFile]:
+        devices = [d for d in self.site.devices_upto(self.phase)
+                   if hosts is None or fnmatch.fnmatchcase(d.name, hosts)]
+        out: list[RenderedFile] = []
+        total = len(devices)
+        for i, d in enumerate(devices, 1):
+            specs, ctx = self.plan_host(d)
+            if ctx is not None:
+                out.extend(self.render_file(d, spec, ctx) for spec in specs)
+            if progress is not None and (i % 200 == 0 or i == total):
+                progress(i, total)
+        if hosts is not None and not devices:
+            raise RenderError(f"no host matches {hosts!r}")
+        return out
