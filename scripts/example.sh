@@ -3,7 +3,7 @@
 # inventory, show its capacity per phase and its plan, and render phase 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup-debian.sh --no-system
+bash scripts/setup-debian.sh
 SITE=inventories/hkstp
 hkcompute validate "$SITE"
 hkcompute capacity "$SITE"

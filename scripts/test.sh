@@ -7,8 +7,10 @@ bash scripts/setup-debian.sh
 if [ "${CI:-}" = "true" ]; then
   export HKCOMPUTE_REQUIRE_DOCKER=1 HKCOMPUTE_REQUIRE_TOOLS=1
 fi
+PYTHON=${PYTHON:-python}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
 set +e
-python -m pytest -q "$@"
+"$PYTHON" -m pytest -q "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
