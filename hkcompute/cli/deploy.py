@@ -56,12 +56,16 @@ def _progress_table(t: Tally, total: int) -> Table:
 
 def _summary_table(run: Run) -> Table:
     table = Table(title=f"run {run.run_id}: {run.status}", title_justify="left")
-    for col in ("host", "result", "ok", "changed", "failed", "unreachable", "skipped", "message"):
-        table.add_column(col)
+    table.add_column("host", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    for col in ("ok", "chg", "fail", "unr", "skip"):
+        table.add_column(col, justify="right", no_wrap=True)
+    table.add_column("message", overflow="fold")
     for h, r in sorted(run.hosts.items()):
         style = {"ok": "green", "changed": "yellow"}.get(r.status, "red")
         table.add_row(h, f"[{style}]{r.status}[/]", str(r.ok), str(r.changed), str(r.failed),
-                      str(r.unreachable), str(r.skipped), r.message)
+                      str(r.unreachable), str(r.skipped),
+                      "" if r.status in ("ok", "changed") else r.message)
     return table
 
 

@@ -187,7 +187,8 @@ def deploy(site: Site, state: Path, opts: DeployOptions,
             extravars["hk_batch"] = batch
         if max_fail:
             extravars["hk_max_fail_percentage"] = int(max_fail.rstrip("%"))
-        private = state / "runner"
+        private = (state / "runner").resolve()
+        private.mkdir(parents=True, exist_ok=True)
         known_hosts = state / "known_hosts"
         if not known_hosts.exists():
             known_hosts.parent.mkdir(parents=True, exist_ok=True)

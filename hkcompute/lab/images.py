@@ -519,6 +519,7 @@ def start_container(
     ipv4: Mapping[str, str] | None = None,
     cap_add: Sequence[str] = (),
     sysctls: Mapping[str, str] | None = None,
+    dns: Sequence[str] = (),
     boot_timeout: float = 60.0,
 ) -> LabContainer:
     """Start an unprivileged systemd container and wait until systemd has booted.
@@ -543,6 +544,9 @@ def start_container(
         "cap_add": list(cap_add) or None,
         "sysctls": dict(sysctls) if sysctls else None,
         "stop_signal": "SIGRTMIN+3",
+        # The lab's own DNS servers: a name outside the site must never be looked up beyond
+        # the machine (the site's BIND answers authoritatively and does not recurse).
+        "dns": list(dns) or None,
     }
     if cgroup_mode == "rw":
         # cgroup v2 (not the project's machines, not verified there): systemd needs to write.
