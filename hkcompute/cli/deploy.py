@@ -115,9 +115,14 @@ def deploy_cmd(
 
         result = deploy(s, st, opts, on_event, on_stage)
     run = result.run
+    if diff and fmt is not Format.json:
+        for host, task, text in result.tally.diffs:
+            emit(f"--- {host}: {task}\n{text}")
     if fmt is Format.json:
         emit(json.dumps({"run_id": run.run_id, "status": run.status, "check": run.check,
-                         "hosts": {h: vars(r) for h, r in sorted(run.hosts.items())}},
+                         "hosts": {h: vars(r) for h, r in sorted(run.hosts.items())},
+                         "diffs": [{"host": h, "task": t, "diff": d}
+                                   for h, t, d in result.tally.diffs] if diff else []},
                         indent=2, sort_keys=True))
     else:
         err.print(_summary_table(run))

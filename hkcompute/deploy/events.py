@@ -7,6 +7,7 @@ around no_log in some paths), so neither artifacts nor the journal ever hold the
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,8 @@ class Tally:
     play: str = ""
     tasks_started: int = 0
     stats_seen: bool = False
+    # (host, task, unified diff) for every change with a diff (--diff), in event order
+    diffs: list[tuple[str, str, str]] = field(default_factory=list)
 
     def host(self, name: str) -> HostTally:
         t = self.hosts.get(name)
@@ -105,6 +108,10 @@ class Tally:
             t.last_task = str(data.get("task", self.task))
             res = data.get("res") or {}
             outcome = HOST_EVENTS[kind]
+            if isinstance(res, dict) and res.get("diff") and res.get("changed"):
+                text = render_diff(res["diff"])
+                if text:
+                    self.diffs.append((host, t.last_task, text))
             if outcome == "ok":
                 if isinstance(res, dict) and res.get("changed"):
                     t.changed += 1
@@ -149,6 +156,25 @@ class Tally:
             out["unreachable"] += t.unreachable
             out["skipped"] += t.skipped
         return out
+
+
+def render_diff(diff: Any) -> str:
+    """Ansible's diff results (before/after pairs, or prepared text) as a unified diff."""
+    parts = diff if isinstance(diff, list) else [diff]
+    out: list[str] = []
+    for d in parts:
+        if not isinstance(d, dict):
+            continue
+        if d.get("prepared"):
+            out.append(str(d["prepared"]).rstrip("\n"))
+            continue
+        before, after = d.get("before"), d.get("after")
+        if not isinstance(before, str) or not isinstance(after, str):
+            continue
+        out.extend(line.rstrip("\n") for line in difflib.unified_diff(
+            before.splitlines(keepends=True), after.splitlines(keepends=True),
+            str(d.get("before_header", "before")), str(d.get("after_header", "after"))))
+    return "\n".join(out)
 
 
 def _message(res: Any) -> str:

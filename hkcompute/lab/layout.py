@@ -182,8 +182,10 @@ def interface_script(h: HostSpec) -> str:
     for port in [Port("", h.mgmt_address, h.mgmt_iface, ""), *h.ports]:
         lines.append(
             f"dev=$(ip -o -4 addr show | awk '$4 ~ /^{port.placeholder}\\// {{print $2}}')")
+        # Print what the engine called it: disconnecting a network later needs that name.
         lines.append(f'if [ -n "$dev" ] && [ "$dev" != "{port.name}" ]; then '
-                     f'ip link set "$dev" down; ip link set "$dev" name {port.name}; fi')
+                     f'ip link set "$dev" down; ip link set "$dev" name {port.name}; '
+                     f'echo "renamed $dev {port.name}"; fi')
         lines.append(f"ip link set {port.name} up")
         if port.address:
             lines.append(f"ip -4 addr flush dev {port.name}")

@@ -121,11 +121,16 @@ def lab_up(layout: Layout, state: Path, progress: Callable[[str], None] | None =
                 c.start()
                 I.wait_for_systemd(c)
                 c.reload()
+            attached = set(c.attrs.get("NetworkSettings", {}).get("Networks") or {})
+            for p in h.ports:
+                if p.network not in attached:
+                    say(f"{h.name}: plugging {p.name} back in")
+                    client.networks.get(p.network).connect(c, ipv4_address=p.placeholder)
             container = c
             port = _ssh_port(c)
         if port is None:
             raise LabError(f"container {cname} publishes no SSH port")
-        configure_interfaces(container, h)
+        configure_interfaces(container, h, state)
         I.install_authorized_key(container, public)
         keys = I.host_public_keys(container)
         known.update({f"[127.0.0.1]:{port}": I.known_hosts_lines("127.0.0.1", port, keys)})
@@ -142,10 +147,43 @@ def lab_up(layout: Layout, state: Path, progress: Callable[[str], None] | None =
     return hosts
 
 
-def configure_interfaces(container: Any, h: HostSpec) -> None:
+def configure_interfaces(container: Any, h: HostSpec, state: Path | None = None) -> None:
     rc, out = I.exec_text(container, ["sh", "-c", interface_script(h)])
     if rc != 0:
         raise LabError(f"{h.name}: configuring its interfaces failed: {out.strip()[-400:]}")
+    if state is not None:
+        names_file = lab_dir(state) / "ifnames.json"
+        names = json.loads(names_file.read_text()) if names_file.is_file() else {}
+        mine = names.setdefault(h.name, {})
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "renamed":
+                mine[parts[2]] = parts[1]
+        write_json(names_file, names)
+
+
+def break_link(layout: Layout, state: Path, host: str, port: str) -> str:
+    """Unplug one fabric port: give the interface back its engine name (the engine finds it
+    by that name) and disconnect its network. ``lab up`` plugs it back in."""
+    from hkcompute.lab.engine import ensure_engine as _engine
+
+    h = layout.host(host)
+    p = next((x for x in h.ports if x.name == port), None)
+    if p is None:
+        raise LabError(f"{host} has no fabric port {port} in the lab")
+    names_file = lab_dir(state) / "ifnames.json"
+    names = json.loads(names_file.read_text()) if names_file.is_file() else {}
+    original = names.get(host, {}).get(port)
+    if original is None:
+        raise LabError(f"the engine's name of {host} {port} is not recorded; run lab up")
+    client = _engine()
+    c = client.containers.get(container_name(layout.site, host))
+    rc, out = I.exec_text(c, ["sh", "-c", f"ip link set {port} down && "
+                                          f"ip link set {port} name {original}"])
+    if rc != 0:
+        raise LabError(f"{host}: cannot unplug {port}: {out.strip()}")
+    client.networks.get(p.network).disconnect(c, force=True)
+    return p.network
 
 
 def _existing(client: Any, name: str) -> Any:

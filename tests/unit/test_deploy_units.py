@@ -109,3 +109,16 @@ def test_batch_and_max_fail_values(value: str, ok: bool) -> None:
     else:
         with pytest.raises(UsageError):
             _percent(value, "--batch")
+
+
+def test_diffs_are_collected_as_unified_diffs() -> None:
+    t = Tally()
+    t.feed(_ev("runner_on_ok", host="a", task="Configure chrony", res={
+        "changed": True, "diff": [{"before": "server old\n", "after": "server new\n",
+                                   "before_header": "/etc/chrony/chrony.conf",
+                                   "after_header": "rendered"}]}))
+    t.feed(_ev("runner_on_ok", host="b", task="x", res={"changed": False, "diff": []}))
+    assert len(t.diffs) == 1
+    host, task, text = t.diffs[0]
+    assert (host, task) == ("a", "Configure chrony")
+    assert "-server old" in text and "+server new" in text
