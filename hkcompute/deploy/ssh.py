@@ -28,6 +28,7 @@ class Target:
     address: str
     port: int = 22
     user: str = "root"
+    key_file: str | None = None  # from the inventory (the lab's overlay names its key)
 
     @property
     def known_hosts_name(self) -> str:
@@ -40,8 +41,9 @@ def targets_from_inventory(inventory: dict[str, Any]) -> list[Target]:
         addr = hv.get("ansible_host")
         if not addr:
             continue
+        key = hv.get("ansible_ssh_private_key_file")
         out.append(Target(host, str(addr), int(hv.get("ansible_port", 22)),
-                          str(hv.get("ansible_user", "root"))))
+                          str(hv.get("ansible_user", "root")), str(key) if key else None))
     return out
 
 
@@ -136,10 +138,10 @@ def connect(t: Target, known_hosts: Path, key_file: Path | None, *, accept_new: 
     # Reject unknown keys unless the user explicitly asked to accept new ones.
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if accept_new
                                        else paramiko.RejectPolicy())
-    client.connect(t.address, port=t.port, username=t.user,
-                   key_filename=str(key_file) if key_file else None, timeout=timeout,
-                   banner_timeout=timeout, auth_timeout=timeout, allow_agent=key_file is None,
-                   look_for_keys=key_file is None)
+    key = str(key_file) if key_file else t.key_file
+    client.connect(t.address, port=t.port, username=t.user, key_filename=key, timeout=timeout,
+                   banner_timeout=timeout, auth_timeout=timeout, allow_agent=key is None,
+                   look_for_keys=key is None)
     return client
 
 
