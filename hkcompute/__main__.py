@@ -1,0 +1,5 @@
+"""`python -m hkcompute` runs the CLI."""
+
+from hkcompute.cli.main import run
+
+run()
