@@ -10,8 +10,26 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hkcompute.cli.common import boundary, emit, err, resolve_site
-from hkcompute.render.run import render_site
+from hkcompute.inventory.load import load_site
+from hkcompute.model import Site
+from hkcompute.render.run import render_site, site_key
+from hkcompute.render.tree import read_state
 from hkcompute.validate import load_valid_site
+
+
+def unchanged_site(path: Path, phase: int, out: Path, host: str | None) -> Site | None:
+    """The site, when the tree in ``out`` was rendered from these very inputs (inventory,
+    phase, host pattern, code and templates: ``render.run.site_key``). Render only ever runs
+    on a site that validates, and validation is a pure function of those inputs, so it would
+    pass again: it is skipped (it is most of the time of a --check or of a render with
+    nothing to do). None otherwise, and the command validates as usual."""
+    recorded = read_state(out).site_key if out.is_dir() else None
+    if recorded is None:
+        return None
+    loaded = load_site(path)
+    if loaded.site is None or any(f.severity == "error" for f in loaded.findings):
+        return None
+    return loaded.site if site_key(loaded.site, phase, host) == recorded else None
 
 
 @boundary
@@ -25,7 +43,10 @@ def render_cmd(
         "--check", help="write nothing; exit 1 if the tree on disk differs")] = False,
 ) -> None:
     """Render configuration files for every host of a phase (atomic, incremental)."""
-    s, _ = load_valid_site(resolve_site(site), phase)
+    path = resolve_site(site)
+    s = unchanged_site(path, phase, out, host)
+    if s is None:
+        s, _ = load_valid_site(path, phase)
     t0 = time.perf_counter()
     with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True,
@@ -45,14 +66,14 @@ def render_cmd(
                 emit(f"{label}: {out / rel}")
         verdict = "up to date" if c.ok else (
             f"{len(c.differ)} differ, {len(c.missing)} missing, {len(c.extra)} extra")
-        err.print(f"{out}: {verdict} ({len(outcome.files):,} files, {outcome.hosts:,} hosts, "
-                  f"{took:.1f}s)")
+        err.print(f"{out}: {verdict} ({outcome.nfiles:,} files, {outcome.hosts:,} hosts, "
+                  f"{outcome.rendered_hosts:,} rendered, {took:.1f}s)")
         raise typer.Exit(0 if c.ok else 1)
     w = outcome.write
     assert w is not None
     err.print(f"{out}: {len(w.written):,} written, {w.unchanged:,} unchanged, "
-              f"{len(w.removed):,} removed; {len(outcome.files):,} files for "
-              f"{outcome.hosts:,} hosts in {took:.1f}s")
+              f"{len(w.removed):,} removed; {outcome.nfiles:,} files for "
+              f"{outcome.hosts:,} hosts ({outcome.rendered_hosts:,} rendered) in {took:.1f}s")
 
 
 def register(app: typer.Typer) -> None:

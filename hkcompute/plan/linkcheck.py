@@ -58,35 +58,50 @@ def check_links(site: Site, links: list[Link]) -> list[Finding]:
             speed_memo[key] = p.speed(port) if p is not None else None
         return speed_memo[key]
 
+    # What each device needs, looked up once per device rather than once per link end:
+    # (model, its ports when they are described, else None). Devices not in the site: None.
+    dev_info: dict[str, tuple[str, object] | None] = {}
+
+    def info(name: str) -> tuple[str, object] | None:
+        dev = devices.get(name)
+        if dev is None:
+            got = None
+        else:
+            mp = ports.get(dev.model)
+            got = (dev.model, mp if mp is not None and mp.described else None)
+        dev_info[name] = got
+        return got
+
+    def where_of(link: Link) -> str:
+        return f"{link.a}:{link.a_port} - {link.b}:{link.b_port}"
+
     for link in links:
-        where = f"{link.a}:{link.a_port} - {link.b}:{link.b_port}"
         for dev_name, port in ((link.a, link.a_port), (link.b, link.b_port)):
             key = (dev_name, port)
             first = used.get(key)
             if first is not None:
                 findings.append(make(
-                    R.PORT_REUSED, f"{dev_name}:{port} is used by {where} and by "
+                    R.PORT_REUSED, f"{dev_name}:{port} is used by {where_of(link)} and by "
                     f"{first.a}:{first.a_port} - {first.b}:{first.b_port}", link.loc,
                     subject=dev_name))
             else:
                 used[key] = link
-            dev = devices.get(dev_name)
-            if dev is None:
+            di = dev_info[dev_name] if dev_name in dev_info else info(dev_name)
+            if di is None:
                 continue
             per_device[dev_name] += 1
-            sp = port_speed(dev.model, port)
-            model_ports = ports.get(dev.model)
-            if model_ports is None or not model_ports.described:
+            model, described = di
+            if described is None:
                 continue
+            sp = port_speed(model, port)
             if sp is None:
-                if dev.model in ports:
-                    agg.add(R.BAD_PORT, f"{dev.model}:{port[:3]}",
-                            f"{where}: {dev_name} ({dev.model}) has no port {port!r}",
-                            link.loc, dev_name)
+                agg.add(R.BAD_PORT, f"{model}:{port[:3]}",
+                        f"{where_of(link)}: {dev_name} ({model}) has no port {port!r}",
+                        link.loc, dev_name)
             elif sp != link.speed_gbps:
-                agg.add(R.SPEED_MISMATCH, f"{dev.model}:{sp}:{link.speed_gbps}",
-                        f"{where}: {dev_name}:{port} runs at {sp:g} Gb/s, the link at "
-                        f"{link.speed_gbps:g} Gb/s", link.loc, dev_name)
+                agg.add(R.SPEED_MISMATCH, f"{model}:{sp}:{link.speed_gbps}",
+                        f"{where_of(link)}: {dev_name}:{port} runs at {sp:g} Gb/s, the link "
+                        f"at {link.speed_gbps:g} Gb/s", link.loc, dev_name)
         if link.optic:
             mk = (link.optic, link.speed_gbps, link.length_m)
             probs = memo.get(mk)
@@ -94,7 +109,8 @@ def check_links(site: Site, links: list[Link]) -> list[Finding]:
                 probs = memo[mk] = _optic_problems(site, link.optic, link.speed_gbps,
                                                    link.length_m)
             for rule, msg in probs:
-                agg.add(rule, f"{link.optic}:{msg}", f"{where}: {msg}", link.loc, link.a)
+                agg.add(rule, f"{link.optic}:{msg}", f"{where_of(link)}: {msg}", link.loc,
+                        link.a)
     for name, n in per_device.items():
         dev = devices[name]
         sw = site.catalog.switches.get(dev.model)

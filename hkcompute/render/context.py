@@ -16,6 +16,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from hkcompute.inventory.schema import SERVICES
@@ -26,6 +27,29 @@ from hkcompute.render.slurm import slurm_context
 MTU = {"compute": 9000, "storage": 9000, "inband": 1500}
 HOST_NETWORKS = ("inband", "storage", "compute")
 RAIL_TABLE_BASE = 100  # policy-routing table of rail r is 100 + r
+
+
+@cache
+def _iface(address: str) -> tuple[str, str, str]:
+    """(ip, network, netmask) of 'a.b.c.d/len', parsed once per distinct address: the plan
+    hands the same strings to many hosts' contexts (a leaf's gateway to 31 nodes). Canonical
+    IPv4 (what the plan writes) is done in integers; anything else goes to ``ipaddress``."""
+    ip, sep, plen = address.partition("/")
+    parts = ip.split(".")
+    if (sep and len(parts) == 4 and plen.isascii() and plen.isdigit() and int(plen) <= 32
+            and str(int(plen)) == plen
+            and all(p.isascii() and p.isdigit() and str(int(p)) == p and int(p) < 256
+                    for p in parts)):
+        n = (int(parts[0]) << 24) | (int(parts[1]) << 16) | (int(parts[2]) << 8) | int(parts[3])
+        bits = int(plen)
+        mask = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
+        return ip, f"{_dotted(n & mask)}/{bits}", _dotted(mask)
+    i = ipaddress.ip_interface(address)
+    return str(i.ip), str(i.network), str(i.netmask)
+
+
+def _dotted(n: int) -> str:
+    return f"{n >> 24}.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
 @dataclass
@@ -47,7 +71,7 @@ class Index:
             ix.addr_at[(a.device, a.interface)] = a
             dev = site.devices.get(a.device)
             if dev is not None and dev.is_switch and a.network == "compute":
-                net = str(ipaddress.ip_interface(a.address).network)
+                net = _iface(a.address)[1]
                 ix.gateway.setdefault(net, a.address.split("/")[0])
         for link in plan.links_upto(phase):
             ix.links_of[link.a].append(link)
@@ -91,6 +115,7 @@ class ContextBuilder:
         ctl = self.services.get("slurmctld", [])
         self.controller = (ctl[0].name, self.ix.primary(ctl[0].name) or "") if ctl else ("", "")
         self._slurm: dict[str, Any] | None = None
+        self._zones: list[dict[str, Any]] | None = None
         self._hosts_common = self._common_hosts()
 
     # --- shared pieces ---------------------------------------------------------------------
@@ -144,7 +169,7 @@ class ContextBuilder:
                 nic["dns"] = first_inband
                 first_inband = False
             if a.network == "compute":
-                gw = self.ix.gateway.get(str(ipaddress.ip_interface(a.address).network))
+                gw = self.ix.gateway.get(_iface(a.address)[1])
                 pool = self.site.networks.pools.get("compute")
                 if gw and pool is not None:
                     # Rail r reaches the rest of the fabric through its own leaf only: a
@@ -168,10 +193,10 @@ class ContextBuilder:
             for nic in ctx["interfaces"]:
                 if nic["network"] != "compute" or not nic["name"].startswith("fab"):
                     continue
-                iface = ipaddress.ip_interface(nic["address"])
+                ip, _net, mask = _iface(nic["address"])
                 gw = nic["routes"][0]["via"] if nic["routes"] else None
-                nics.append({"index": int(nic["name"][3:]), "address": str(iface.ip),
-                             "netmask": str(iface.netmask), "gateway": gw})
+                nics.append({"index": int(nic["name"][3:]), "address": ip,
+                             "netmask": mask, "gateway": gw})
             ctx["accel"] = {"vendor": acc.vendor, "model": acc_name, "count": count,
                             "gres": acc.gres, "device_prefix": acc.device_prefix,
                             "power_limit_w": int(acc.power_w), "nics": nics}
@@ -200,7 +225,7 @@ class ContextBuilder:
         networks = [lo.address] if lo else []
         for a in sorted(self.ix.by_device.get(d.name, ()), key=lambda a: a.interface):
             if a.network == "compute":
-                networks.append(str(ipaddress.ip_interface(a.address).network))
+                networks.append(_iface(a.address)[1])
             if a.network == "compute" and a.interface not in [p["name"] for p in ports]:
                 ports.append({"name": a.interface, "description": "GPU nodes of this leaf",
                               "address": a.address})
@@ -254,6 +279,14 @@ class ContextBuilder:
         return ctx
 
     def dns_context(self, d: Device, allow: list[str]) -> dict[str, Any]:
+        # The zones are the same on every DNS host (only the SOA's primary differs, and the
+        # template puts that in): built once, shared by reference.
+        if self._zones is None:
+            self._zones = self._dns_zones()
+        return {"primary": f"{d.name}.{self.domain}", "zones": self._zones,
+                "allow": [*allow, "127.0.0.1"]}
+
+    def _dns_zones(self) -> list[dict[str, Any]]:
         forward: list[dict[str, str]] = []
         reverse: dict[str, list[dict[str, str]]] = defaultdict(list)
         for dev in self.site.devices_upto(self.phase):
@@ -267,9 +300,9 @@ class ContextBuilder:
                     name = f"{dev.name}-lo"
                 else:
                     continue
-                ip = ipaddress.ip_interface(a.address).ip
-                forward.append({"name": name, "type": "A", "value": str(ip)})
-                octets = str(ip).split(".")
+                ip = _iface(a.address)[0]
+                forward.append({"name": name, "type": "A", "value": ip})
+                octets = ip.split(".")
                 zone = f"{octets[1]}.{octets[0]}.in-addr.arpa"
                 reverse[zone].append({"name": f"{octets[3]}.{octets[2]}", "type": "PTR",
                                       "value": f"{name}.{self.domain}."})
@@ -279,8 +312,7 @@ class ContextBuilder:
             recs = sorted(reverse[zname], key=lambda r: tuple(int(x) for x in
                                                            r["name"].split(".")[::-1]))
             zones.append(_zone(zname, f"db.{zname}", recs))
-        return {"primary": f"{d.name}.{self.domain}", "zones": zones,
-                "allow": [*allow, "127.0.0.1"]}
+        return zones
 
     def dhcp_context(self, d: Device) -> dict[str, Any]:
         pools = self.site.networks.pools
@@ -332,7 +364,8 @@ class ContextBuilder:
         return {"jobs": out}
 
 
-def _port_key(port: str) -> tuple[str, int]:
+@cache
+def _port_key(port: str) -> tuple[str, int]:  # a few hundred distinct names on a site
     digits = "".join(ch for ch in port if ch.isdigit())
     return (port.rstrip("0123456789"), int(digits) if digits else 0)
 

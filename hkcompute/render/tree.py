@@ -1,17 +1,29 @@
-"""Write a rendered tree atomically and incrementally.
+"""Write a rendered tree atomically and incrementally, one immutable folder per host.
 
 Layout of an output folder::
 
-    DIR/current -> .gen-<hash>        (one symlink: the only thing a render swaps)
+    DIR/current -> .gen-<hash>            (one symlink: the only thing a render swaps)
     DIR/hosts -> current/hosts
     DIR/manifest.json -> current/manifest.json
-    DIR/.gen-<hash>/hosts/<host>/<path on host>
-    DIR/.gen-<hash>/manifest.json
+    DIR/.gen-<hash>/manifest.json         (every file: sha256 and mode)
+    DIR/.gen-<hash>/keys.json             (per host: its render key and its folder)
+    DIR/.gen-<hash>/hosts/<host> -> ../../.hosts/<host>@<digest>
+    DIR/.hosts/<host>@<digest>/<path on host>
 
-A render builds a new generation beside the old one, hard-linking every file whose content
-did not change (so its inode and mtime survive) and writing only the changed ones, then
-renames one symlink over ``current``. A render killed at any moment therefore leaves either
-the old tree or the new one, never a mix; leftovers are removed by the next render.
+A host's folder is named after the digest of its files (paths, hashes, modes) and is never
+changed once made: a render makes folders only for hosts whose files changed (under a
+temporary name, renamed when complete; files that did not change are hard-linked from the
+previous folder, so their inode and mtime survive, and identical files on many hosts share
+one inode), writes a new generation (a symlink per host, the manifest, the keys), and then
+renames one symlink over ``current``. Before that rename, the old generation and every host
+folder it points at are untouched; after it, the new generation is complete. A render killed
+at any moment therefore leaves either the old tree or the new one, never a mix. Folders no
+generation uses any more, older generations and leftovers of interrupted renders are removed
+after the swap (or by the next render).
+
+A one-rack change thus touches a few host folders and one generation of symlinks, not every
+file of the site. ``keys.json`` lets the caller skip rendering a host whose inputs (context,
+templates, generator) hash to the key recorded with the current tree.
 """
 
 from __future__ import annotations
@@ -21,15 +33,21 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from hkcompute.errors import InputError, RenderError
 
+_encode_str = json.encoder.encode_basestring_ascii
+
 MANIFEST = "manifest.json"
+KEYS = "keys.json"
 CURRENT = "current"
 GEN_PREFIX = ".gen-"
+HOSTS_DIR = ".hosts"
+
+Entry = dict[str, str]  # {"sha256": ..., "mode": "0644"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +63,25 @@ class RenderedFile:
 
 
 @dataclass
+class HostOutput:
+    """One host's files for the writer: rendered now (``files``) or known unchanged from the
+    current tree (``files`` None: ``entries`` and ``folder`` come from its keys)."""
+
+    host: str
+    key: str | None
+    files: list[RenderedFile] | None = None
+    entries: dict[str, Entry] | None = None  # rel -> entry, when files is None
+    folder: str | None = None                # its folder in .hosts, when files is None
+
+
+@dataclass
 class WriteResult:
     out: Path
     written: list[str] = field(default_factory=list)
     unchanged: int = 0
     removed: list[str] = field(default_factory=list)
     generation: str = ""
+    hosts_written: int = 0
 
     @property
     def changed(self) -> bool:
@@ -65,29 +96,148 @@ def safe_rel(host: str, path: str) -> str:
     """The file's place below the output folder; refuses anything that could escape it."""
     if not host or host in (".", "..") or "/" in host or "\\" in host or "\x00" in host:
         raise RenderError(f"unsafe host name {host!r}")
-    p = PurePosixPath(path)
-    if not p.is_absolute() or any(part in ("..", ".") for part in p.parts) or "\x00" in path:
+    if "\x00" in path or not path.startswith("/"):
         raise RenderError(f"{host}: unsafe file path {path!r} (must be absolute, no '..')")
-    return f"hosts/{host}{p}"
+    if "/." in path or "//" in path or path.endswith("/"):
+        # the rare path that needs a closer look; the common one is plain
+        p = PurePosixPath(path)
+        if any(part in ("..", ".") for part in p.parts) or not p.is_absolute() or \
+                str(p) in ("/", ""):
+            raise RenderError(f"{host}: unsafe file path {path!r} (must be absolute, no '..')")
+        path = str(p)
+    return f"hosts/{host}{path}"
+
+
+class Hasher:
+    """sha256 of file contents, once per bytes object: a file rendered once and shared by
+    thousands of hosts (slurm.conf, topology.conf: megabytes on a full site) is one object,
+    hashed once rather than once per host (that was a third of a full render)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[int, tuple[bytes, str]] = {}
+
+    def __call__(self, data: bytes) -> str:
+        if len(data) < 4096:
+            return sha256(data)
+        got = self._memo.get(id(data))
+        if got is not None and got[0] is data:
+            return got[1]
+        digest = sha256(data)
+        self._memo[id(data)] = (data, digest)  # the reference keeps the id unique
+        return digest
+
+
+def entry_of(f: RenderedFile, hasher: Hasher | None = None) -> Entry:
+    digest = hasher(f.content) if hasher is not None else sha256(f.content)
+    return {"sha256": digest, "mode": f"{f.mode:04o}"}
 
 
 def manifest_doc(files: Iterable[RenderedFile], meta: Mapping[str, object]) -> dict[str, object]:
-    entries = {}
-    for f in files:
-        entries[safe_rel(f.host, f.path)] = {"sha256": sha256(f.content), "mode": f"{f.mode:04o}"}
+    entries = {safe_rel(f.host, f.path): entry_of(f) for f in files}
     return {**dict(meta), "files": dict(sorted(entries.items()))}
 
 
 def _manifest_bytes(doc: Mapping[str, object]) -> bytes:
-    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+    """``json.dumps(doc, indent=1, sort_keys=True) + "\\n"``, byte for byte, but with the
+    ``files`` table written directly: with ``indent`` set, ``json`` uses its pure-Python
+    encoder, about 3 s for a full site's 62,000 entries."""
+    files = doc.get("files")
+    if not isinstance(files, dict) or not all(
+            isinstance(e, dict) and all(isinstance(v, str) for v in e.values())
+            for e in files.values()):
+        return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+    enc = _encode_str
+    parts = []
+    for k in sorted(doc):
+        if k == "files":
+            rows = []
+            for rel in sorted(files):
+                e = files[rel]
+                if e:
+                    inner = ",\n".join(f"   {enc(f)}: {enc(e[f])}" for f in sorted(e))
+                    rows.append(f"  {enc(rel)}: {{\n{inner}\n  }}")
+                else:
+                    rows.append(f"  {enc(rel)}: {{}}")
+            value = "{\n" + ",\n".join(rows) + "\n }" if rows else "{}"
+        else:
+            value = json.dumps(doc[k], indent=1, sort_keys=True).replace("\n", "\n ")
+        parts.append(f" {enc(k)}: {value}")
+    text = "{\n" + ",\n".join(parts) + "\n}" if parts else "{}"
+    return (text + "\n").encode()
 
 
-def read_manifest(out: Path) -> dict[str, object] | None:
+def _json(path: Path) -> dict[str, object] | None:
     try:
-        data = json.loads((out / CURRENT / MANIFEST).read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def read_manifest(out: Path) -> dict[str, object] | None:
+    return _json(out / CURRENT / MANIFEST)
+
+
+@dataclass
+class TreeState:
+    """What the current tree of an output folder holds, by host."""
+
+    gen: Path | None = None
+    files: dict[str, Entry] = field(default_factory=dict)     # rel -> entry
+    by_host: dict[str, dict[str, Entry]] = field(default_factory=dict)
+    keys: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # host -> key, dir
+    site_key: str | None = None  # the key of all the inputs of the render that made it
+    stamps: dict[str, int] = field(default_factory=dict)  # host -> folder_stamp when made
+
+    def host_entries(self, host: str) -> dict[str, Entry]:
+        return self.by_host.get(host, {})
+
+
+def read_state(out: Path) -> TreeState:
+    """The current generation's manifest and keys (empty when there is none or it is not one
+    this version wrote: the render then starts afresh)."""
+    st = TreeState()
+    cur = out / CURRENT
+    if not cur.is_symlink():
+        return st
+    target = os.readlink(cur)
+    # A generation that is a symlink was not made by render (it could lead anywhere): its
+    # manifest and keys are not trusted, the render starts afresh.
+    if (not target.startswith(GEN_PREFIX) or "/" in target or not (out / target).is_dir()
+            or (out / target).is_symlink()):
+        return st
+    st.gen = out / target
+    man = _json(st.gen / MANIFEST)
+    files = man.get("files") if man else None
+    if isinstance(files, dict):
+        st.files = files
+        for rel, e in files.items():
+            host = rel.split("/", 2)[1]
+            st.by_host.setdefault(host, {})[rel] = e
+    keys = _json(st.gen / KEYS)
+    hosts = keys.get("hosts") if keys else None
+    sk = keys.get("site_key") if keys else None
+    st.site_key = sk if isinstance(sk, str) else None
+    if isinstance(hosts, dict):
+        for h, v in hosts.items():
+            # A folder name that is not one plain "<host>@<digest>" entry of .hosts could make
+            # the new generation link (or hard-link from) outside the output folder.
+            if (isinstance(v, dict) and isinstance(v.get("dir"), str)
+                    and _own_folder(out, h, v["dir"])):
+                k = v.get("key")
+                st.keys[h] = (k if isinstance(k, str) else None, v["dir"])
+                stamp = v.get("stamp")
+                if isinstance(stamp, int) and not isinstance(stamp, bool):
+                    st.stamps[h] = stamp
+    return st
+
+
+def _own_folder(out: Path, host: str, folder: str) -> bool:
+    """``folder`` is a host folder render made: one name, inside .hosts, a real folder."""
+    if "/" in folder or "\x00" in folder or not folder.startswith(f"{host}@"):
+        return False
+    p = out / HOSTS_DIR / folder
+    return p.is_dir() and not p.is_symlink()
 
 
 def _prepare_out(out: Path) -> None:
@@ -104,96 +254,188 @@ def _prepare_out(out: Path) -> None:
         if (p.exists() or p.is_symlink()) and not p.is_symlink():
             raise InputError(f"{p} exists and is not a link made by hkcompute render; "
                              "render into an empty folder or one made by render")
+    hdir = out / HOSTS_DIR
+    if hdir.is_symlink():  # host folders are written below it: it must not lead elsewhere
+        raise InputError(f"{hdir} is a symlink, not a folder made by hkcompute render; "
+                         "remove it and render again")
+
+
+def _host_digest(entries: Mapping[str, Entry]) -> str:
+    h = hashlib.sha256()
+    for rel in sorted(entries):
+        e = entries[rel]
+        h.update(f"{rel}\0{e['sha256']}\0{e['mode']}\n".encode())
+    return h.hexdigest()[:16]
 
 
 def write_tree(out: Path, files: list[RenderedFile], meta: Mapping[str, object]) -> WriteResult:
     """Make ``out`` hold exactly ``files``; atomic and incremental (see the module doc)."""
-    _prepare_out(out)
-    doc = manifest_doc(files, meta)
-    mbytes = _manifest_bytes(doc)
-    gen_name = GEN_PREFIX + sha256(mbytes)[:16]
-    result = WriteResult(out, generation=gen_name)
-    cur_link = out / CURRENT
-    old_gen = None
-    if cur_link.is_symlink():
-        target = os.readlink(cur_link)
-        if target.startswith(GEN_PREFIX) and "/" not in target and (out / target).is_dir():
-            old_gen = out / target
-    old_files: dict[str, object] = {}
-    if old_gen is not None:
-        old = read_manifest(out)
-        if old is not None and isinstance(old.get("files"), dict):
-            old_files = old["files"]  # type: ignore[assignment]
-    new_files: dict[str, dict[str, str]] = doc["files"]  # type: ignore[assignment]
-    if old_gen is not None and old_gen.name == gen_name:
-        result.unchanged = len(files)
-        _cleanup(out, keep=gen_name)
-        return result
+    by_host: dict[str, list[RenderedFile]] = {}
+    for f in files:
+        by_host.setdefault(f.host, []).append(f)
+    return write_hosts(out, (HostOutput(h, None, fs) for h, fs in by_host.items()), meta)
 
-    tmp = out / f"{gen_name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    try:
-        tmp.mkdir()
-        made_dirs: set[Path] = set()
-        # Identical files (slurm.conf on every node) are written once and hard-linked: a
-        # full site's tree shrinks from gigabytes to what is really different.
-        first_copy: dict[tuple[str, int], Path] = {}
+
+class _Writer:
+    def __init__(self, out: Path, state: TreeState) -> None:
+        self.out = out
+        self.hdir = out / HOSTS_DIR
+        self.state = state
+        self.tag = f".tmp-{os.getpid()}"
+        self.by_sha: dict[tuple[str, str], str] | None = None  # (sha, mode) -> path on disk
+
+    def _known(self) -> dict[tuple[str, str], str]:
+        """Where each content of the current tree already is on disk (for hard links)."""
+        if self.by_sha is None:
+            self.by_sha = {}
+            for host, (_k, folder) in self.state.keys.items():
+                base = f"{self.hdir}/{folder}"
+                cut = len(host) + 6  # "hosts/<host>"
+                for rel, e in self.state.host_entries(host).items():
+                    self.by_sha.setdefault((e["sha256"], e["mode"]), base + rel[cut:])
+        return self.by_sha
+
+    def host_folder(self, host: str, files: list[RenderedFile],
+                    entries: dict[str, Entry], res: WriteResult) -> str:
+        """Make (or find) the host's folder for these files; returns its name."""
+        folder = f"{host}@{_host_digest(entries)}"
+        final = self.hdir / folder
+        old = self.state.host_entries(host)
+        for rel, e in entries.items():
+            if old.get(rel) == e:
+                res.unchanged += 1
+            else:
+                res.written.append(rel)
+        if final.is_symlink():  # not made by render: never reuse what it leads to
+            final.unlink()
+        elif final.is_dir():
+            return folder
+        res.hosts_written += 1
+        tmp = self.hdir / (folder + self.tag)
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        made: set[str] = set()
+        known = self._known()
+        cut = len(host) + 6
         for f in files:
             rel = safe_rel(f.host, f.path)
-            dst = tmp / rel
-            parent = dst.parent
-            if parent not in made_dirs:
-                parent.mkdir(parents=True, exist_ok=True)
-                made_dirs.add(parent)
-            prev = old_files.get(rel)
-            entry = new_files[rel]
-            if (old_gen is not None and isinstance(prev, dict) and prev == entry
-                    and _link_same(old_gen / rel, dst, entry["sha256"])):
-                result.unchanged += 1
-                first_copy.setdefault((entry["sha256"], f.mode), dst)
-                continue
-            key = (entry["sha256"], f.mode)
-            same = first_copy.get(key)
-            if same is not None and _link_same(same, dst, entry["sha256"]):
-                result.written.append(rel)
-                continue
+            e = entries[rel]
+            dst = f"{tmp}{rel[cut:]}"
+            parent = dst.rsplit("/", 1)[0]
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            k = (e["sha256"], e["mode"])
+            src = known.get(k)
+            if src is not None:
+                try:
+                    os.link(src, dst)
+                    continue
+                except OSError:
+                    pass
             with open(dst, "wb") as fh:
                 fh.write(f.content)
             os.chmod(dst, f.mode)
-            first_copy[key] = dst
-            result.written.append(rel)
-        result.removed = sorted(set(old_files) - set(new_files))
-        with open(tmp / MANIFEST, "wb") as fh:
-            fh.write(mbytes)
-            fh.flush()
-            os.fsync(fh.fileno())
+            known[k] = f"{final}{rel[cut:]}"
+        os.rename(tmp, final)
+        return folder
+
+
+def write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, object],
+                state: TreeState | None = None, site_key: str | None = None) -> WriteResult:
+    """The writer behind ``write_tree``: hosts arrive one by one (rendered ones are written
+    as they come, so a full site never sits in memory). ``state`` is ``read_state(out)``
+    when the caller has it already (the hosts it reuses must come from it)."""
+    _prepare_out(out)
+    if state is None:
+        state = read_state(out)
+    if state.gen is not None and not state.keys and state.files:
+        state = TreeState()  # a tree of an older layout: write everything afresh
+    res = WriteResult(out)
+    w = _Writer(out, state)
+    all_entries: dict[str, Entry] = {}
+    keys: dict[str, dict[str, object]] = {}
+    hasher = Hasher()
+    try:
+        w.hdir.mkdir(exist_ok=True)
+        for ho in hosts:
+            if ho.files is None:
+                assert ho.entries is not None and ho.folder is not None
+                entries = ho.entries
+                folder = ho.folder
+                res.unchanged += len(entries)
+                stamp = state.stamps.get(ho.host)
+            else:
+                entries = {safe_rel(f.host, f.path): entry_of(f, hasher) for f in ho.files}
+                folder = w.host_folder(ho.host, ho.files, entries, res)
+                stamp = folder_stamp(f"{w.hdir}/{folder}", len(ho.host) + 6, entries)
+            all_entries.update(entries)
+            keys[ho.host] = {"key": ho.key, "dir": folder, "stamp": stamp}
+        doc = {**dict(meta), "files": dict(sorted(all_entries.items()))}
+        mbytes = _manifest_bytes(doc)
+        kbytes = (json.dumps({"hosts": keys, "site_key": site_key}, sort_keys=True,
+                             separators=(",", ":")) + "\n").encode()
+        gen_name = GEN_PREFIX + sha256(mbytes + kbytes)[:16]
+        res.generation = gen_name
+        res.removed = sorted(set(state.files) - set(all_entries))
+        if state.gen is not None and state.gen.name == gen_name:
+            _cleanup(out, keep=gen_name, folders=set(keys_dirs(keys)))
+            res.written.sort()
+            return res
+        tmp = out / f"{gen_name}{w.tag}"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        (tmp / "hosts").mkdir(parents=True)
+        for host, v in keys.items():
+            os.symlink(f"../../{HOSTS_DIR}/{v['dir']}", tmp / "hosts" / host)
+        for name, data in ((KEYS, kbytes), (MANIFEST, mbytes)):
+            with open(tmp / name, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
         final = out / gen_name
         if final.exists():
             shutil.rmtree(final)
         os.rename(tmp, final)
+        _fsync_dir(w.hdir)
+        _fsync_dir(out)
         _swap_link(out, CURRENT, gen_name)
         for name, target in (("hosts", f"{CURRENT}/hosts"), (MANIFEST, f"{CURRENT}/{MANIFEST}")):
             if not (out / name).is_symlink() or os.readlink(out / name) != target:
                 _swap_link(out, name, target)
         _fsync_dir(out)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(tmp)
+        _cleanup_tmp(out, w.tag)
         raise RenderError(f"writing {out} failed ({exc.strerror or exc}); the previous tree "
                           "is untouched") from exc
-    _cleanup(out, keep=gen_name)
-    result.written.sort()
-    return result
+    _cleanup(out, keep=gen_name, folders=set(keys_dirs(keys)))
+    res.written.sort()
+    return res
 
 
-def _link_same(src: Path, dst: Path, digest: str) -> bool:
-    """Hard-link an unchanged file into the new generation (keeps its mtime)."""
+def keys_dirs(keys: Mapping[str, Mapping[str, object]]) -> Iterator[str]:
+    for v in keys.values():
+        d = v.get("dir")
+        if isinstance(d, str) and d:
+            yield d
+
+
+def folder_stamp(root: str, cut: int, rels: Iterable[str]) -> int | None:
+    """The latest change time (ctime, ns) of the folders of a host's files: the kernel sets
+    a folder's ctime whenever an entry is made, removed or renamed in it, and nobody can set
+    it back. Recorded when render makes the host's folder; the same stamp at --check time
+    means no file was added to or removed from it since (contents are hashed anyway).
+    None when a folder is missing."""
+    dirs = {root}
+    for rel in rels:
+        d = rel[cut:].rsplit("/", 1)[0]
+        while d and f"{root}{d}" not in dirs:
+            dirs.add(f"{root}{d}")
+            d = d.rsplit("/", 1)[0]
     try:
-        os.link(src, dst)
-        return True
+        return max(os.lstat(d).st_ctime_ns for d in dirs)
     except OSError:
-        return False
+        return None
 
 
 def _swap_link(out: Path, name: str, target: str) -> None:
@@ -212,18 +454,53 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _cleanup(out: Path, keep: str) -> None:
-    """Remove older generations and leftovers of interrupted renders."""
+def _remove(p: Path) -> None:
+    if p.is_dir() and not p.is_symlink():
+        shutil.rmtree(p, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def _cleanup_tmp(out: Path, tag: str) -> None:
+    for parent in (out, out / HOSTS_DIR):
+        with contextlib.suppress(OSError):
+            for p in parent.iterdir():
+                if p.name.endswith(tag):
+                    _remove(p)
+
+
+def _cleanup(out: Path, keep: str, folders: set[str]) -> None:
+    """Remove older generations, host folders the kept one does not use, and leftovers of
+    interrupted renders."""
     for p in out.iterdir():
         name = p.name
         if name == keep:
             continue
         if name.startswith(GEN_PREFIX) or (name.startswith(".") and ".tmp-" in name):
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    p.unlink()
+            _remove(p)
+    hdir = out / HOSTS_DIR
+    with contextlib.suppress(OSError), os.scandir(hdir) as it:
+        for de in it:
+            if de.name not in folders:
+                _discard(Path(de.path))
+
+
+def _discard(p: Path) -> None:
+    """Remove a host folder so that a half-removed one never keeps its name: folders are
+    reused by name, and rmtree killed midway would leave a folder missing files that the next
+    render would take as complete. Renaming it away first is atomic."""
+    if p.is_dir() and not p.is_symlink() and not p.name.endswith(_DISCARDED):
+        trash = p.with_name(f"{p.name}.tmp-{os.getpid()}{_DISCARDED}")
+        try:
+            os.rename(p, trash)
+            p = trash
+        except OSError:
+            pass
+    _remove(p)
+
+
+_DISCARDED = "-discarded"
 
 
 @dataclass
@@ -239,26 +516,87 @@ class CheckResult:
 
 def check_tree(out: Path, files: list[RenderedFile]) -> CheckResult:
     """Compare the tree on disk with what would be rendered; writes nothing."""
+    return check_entries(out, {safe_rel(f.host, f.path): entry_of(f) for f in files})
+
+
+def _walk_files(top: str, rel: str, found: dict[str, tuple[str, int | None]]) -> None:
+    """Every non-directory below ``top`` (symlinks included, not followed), with its inode."""
+    with contextlib.suppress(OSError), os.scandir(top) as it:
+        for de in it:
+            r = f"{rel}/{de.name}"
+            if de.is_dir(follow_symlinks=False):
+                _walk_files(de.path, r, found)
+            else:
+                found[r] = (de.path, de.inode())
+
+
+def check_entries(out: Path, wanted: Mapping[str, Entry],
+                  stamps: Mapping[str, int] | None = None) -> CheckResult:
+    """Compare the tree on disk with the wanted entries (rel -> sha256, mode).
+
+    Every distinct inode is read and hashed once: files hard-linked across hosts are checked
+    once, and a file edited by hand is always found, whatever its mtime says. Extra and
+    missing files are found by listing the host's folders, except for a host whose wanted
+    files are those its folder was made with and whose ``folder_stamp`` is still the one
+    recorded then (``stamps``): no entry of its folders changed since, so it holds exactly
+    those files. (The one blind spot: an entry made or removed in the same tick of the
+    kernel's clock, 4 ms or less, as render made that folder, while render runs.)
+    """
     res = CheckResult()
     hosts = out / "hosts"
-    wanted = {safe_rel(f.host, f.path): f for f in files}
-    for rel, f in wanted.items():
-        p = out / rel
-        try:
-            data = p.read_bytes()
-        except OSError:
+    by_host: dict[str, list[str]] = {}
+    for rel in wanted:
+        by_host.setdefault(rel.split("/", 2)[1], []).append(rel)
+    found: dict[str, tuple[str, int | None]] = {}
+    if hosts.is_dir():
+        with os.scandir(hosts) as it:
+            for de in it:
+                r = f"hosts/{de.name}"
+                if not de.is_dir():
+                    found[r] = (de.path, de.inode())
+                    continue
+                stamp = stamps.get(de.name) if stamps is not None else None
+                rels = by_host.get(de.name)
+                if stamp is not None and rels:
+                    real = os.path.realpath(de.path)
+                    if folder_stamp(real, len(r), rels) == stamp:
+                        for rel in rels:
+                            found[rel] = (real + rel[len(r):], None)
+                        continue
+                _walk_files(de.path, r, found)
+    digest_of: dict[int, tuple[str, str] | None] = {}
+    for rel, e in wanted.items():
+        got = found.get(rel)
+        if got is None:
             res.missing.append(rel)
             continue
-        if data != f.content or (p.stat().st_mode & 0o7777) != f.mode:
+        path, ino = got
+        if ino is None:
+            try:
+                ino = os.lstat(path).st_ino
+            except OSError:
+                res.missing.append(rel)
+                continue
+        have = digest_of.get(ino, ())
+        if have == ():
+            have = _digest(path)
+            digest_of[ino] = have
+        if have is None:
+            res.missing.append(rel)
+        elif have != (e["sha256"], e["mode"]):
             res.differ.append(rel)
-    if hosts.is_dir():
-        for root, _dirs, names in os.walk(hosts, followlinks=False):
-            for n in names:
-                full = Path(root) / n
-                rel = "hosts/" + str(full.relative_to(hosts)).replace(os.sep, "/")
-                if rel not in wanted:
-                    res.extra.append(rel)
+    res.extra = [rel for rel in found if rel not in wanted]
     res.differ.sort()
     res.missing.sort()
     res.extra.sort()
     return res
+
+
+def _digest(path: str) -> tuple[str, str] | None:
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            data = fh.read()
+    except OSError:
+        return None
+    return sha256(data), f"{st.st_mode & 0o7777:04o}"
