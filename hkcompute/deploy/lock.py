@@ -75,9 +75,25 @@ class SiteLock:
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "user": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(),
+            "run_id": self.run_id,
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "command": self.command,
+        }
+        # The lock file appears at its name only complete and already flocked: written and
+        # locked under a private name, then hard-linked into place (link fails if the name
+        # exists, like O_EXCL). Created in place instead, another deploy could read it empty
+        # ("an unreadable lock file") or find it not yet flocked and call a live run stale.
+        tmp = self.path.with_name(f".{LOCK_NAME}.{os.getpid()}.{self.run_id}")
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
+            os.fsync(fd)
+            os.link(tmp, self.path)
         except FileExistsError:
+            os.close(fd)
             holder = read_holder(self.path)
             who = holder.describe() if holder else "an unreadable lock file"
             if is_stale(self.path):
@@ -85,19 +101,12 @@ class SiteLock:
                     f"a stale deploy lock is left by {who}; that process is gone. Check the "
                     f"run with `hkcompute runs`, then break it with --break-lock") from None
             raise LockHeld(f"another deploy of this site is running: {who}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # pragma: no cover - we just created it
+        except BaseException:
             os.close(fd)
-            raise LockHeld("lost a race for the deploy lock") from None
-        record = {
-            "user": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(),
-            "run_id": self.run_id,
-            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "command": self.command,
-        }
-        os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
-        os.fsync(fd)
+            raise
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
         self._fd = fd
 
     def release(self) -> None:
@@ -121,11 +130,23 @@ class SiteLock:
 def break_stale(state: Path) -> Holder | None:
     """Remove a stale lock (only if stale). Returns who held it; raises if it is live."""
     path = state / LOCK_NAME
-    if not path.exists():
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
         return None
-    holder = read_holder(path)
-    if not is_stale(path):
-        who = holder.describe() if holder else "an unknown holder"
-        raise LockHeld(f"the lock is held by a live process: {who}; not breaking it")
-    path.unlink()
-    return holder
+    try:
+        holder = read_holder(path)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            who = holder.describe() if holder else "an unknown holder"
+            raise LockHeld(f"the lock is held by a live process: {who}; not breaking it") \
+                from None
+        # Holding the stale file's flock, remove the name only if it still is that file: a
+        # new deploy may have released it and another taken the name in the meantime.
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                path.unlink()
+        return holder
+    finally:
+        os.close(fd)

@@ -32,6 +32,21 @@ from hkcompute.inventory.yamlsrc import PathKey, Source
 
 _ROLE_KIND = {"gpu_node": "servers", "service": "servers", "storage": "storage"}
 
+# Site-wide bounds (docs/inventory.md, section Limits). MAX_RANGE caps one range, but a file
+# may hold thousands of ranges: without a total, 1,000 lines of `x[1-100000]` build 100
+# million devices and exhaust memory. 100,000 devices validate in a few seconds.
+MAX_SITE_NAMES = 200_000
+MAX_DEVICES = 100_000
+
+
+class _TooBig(Exception):
+    """Raised once a site-wide bound is passed: expansion stops, one HK005 says why."""
+
+    def __init__(self, message: str, where: Location) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
 
 class _Expander:
     def __init__(self, parsed: Parsed, src: Source, defaults: Source | None) -> None:
@@ -41,6 +56,7 @@ class _Expander:
         self.findings: list[Finding] = []
         self.devices: dict[str, M.Device] = {}
         self._catalog: M.Catalog | None = None
+        self._names = 0  # names expanded from ranges so far, against MAX_SITE_NAMES
 
     # --- helpers ---------------------------------------------------------------------------
     def loc(self, path: PathKey) -> Location:
@@ -48,11 +64,16 @@ class _Expander:
 
     def names(self, expr: str, where: Location, subject: str = "") -> list[str]:
         try:
-            return expand(expr)
+            out = expand(expr)
         except RangeError as exc:
             self.findings.append(make(LIMIT if exc.limit else BAD_RANGE, str(exc), where,
                                       subject=subject))
             return []
+        self._names += len(out)
+        if self._names > MAX_SITE_NAMES:
+            raise _TooBig(f"the site's name ranges expand to more than {MAX_SITE_NAMES:,} "
+                          "names in all (the limit)", where)
+        return out
 
     def missing(self, what: str, name: str, where: Location, subject: str = "",
                 options: list[str] | None = None) -> None:
@@ -68,6 +89,9 @@ class _Expander:
                                   hint=hint, subject=subject))
 
     def add_device(self, dev: M.Device) -> None:
+        if len(self.devices) >= MAX_DEVICES and dev.name not in self.devices:
+            raise _TooBig(f"the site expands to more than {MAX_DEVICES:,} devices (the limit)",
+                          dev.loc)
         if dev.name in self.devices:
             first = self.devices[dev.name]
             self.findings.append(make(
@@ -387,11 +411,15 @@ def build_site(parsed: Parsed, src: Source, defaults: Source | None = None,
         return None, []
     ex = _Expander(parsed, src, defaults)
     catalog = ex.catalog()
-    halls = ex.halls()
-    racks = ex.racks(halls)
-    phases = ex.phases()
-    clusters = ex.clusters(racks, catalog)
-    ex.explicit_devices(racks, catalog)
+    try:
+        halls = ex.halls()
+        racks = ex.racks(halls)
+        phases = ex.phases()
+        clusters = ex.clusters(racks, catalog)
+        ex.explicit_devices(racks, catalog)
+    except _TooBig as big:
+        # A half-expanded site would only produce misleading findings: report the limit.
+        return None, [*ex.findings, make(LIMIT, big.message, big.where)]
     site = M.Site(
         info=parsed.site, catalog=catalog, halls=halls, racks=racks, phases=phases,
         templates=dict(parsed.templates), clusters=clusters, devices=ex.devices,

@@ -338,6 +338,17 @@ class Networks(Spec):
     pools: dict[PoolName, Pool]
     asn: dict[Literal["leaf", "spine", "core"], AsnRange] = {}
 
+    @model_validator(mode="after")
+    def _ipv4_where_rendered_as_ipv4(self) -> Networks:
+        # These pools' addresses become DNS A records, in-addr.arpa zones and DHCP ranges:
+        # an IPv6 pool there planned fine, then crashed the render (found with the fuzz harness).
+        for name in ("oob", "inband", "storage", "loopback"):
+            pool = self.pools.get(name)
+            if pool is not None and ipaddress.ip_network(pool.cidr).version != 4:
+                raise ValueError(f"pool {name!r} must be IPv4 ({pool.cidr}): its addresses go "
+                                 "into DNS A records, in-addr.arpa zones and DHCP")
+        return self
+
 
 class Tenant(Spec):
     name: Name
