@@ -23,7 +23,7 @@ class BuildPyWithData(build_py):
             if dst.exists():
                 shutil.rmtree(dst)
             if src.is_dir():
-                shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "molecule"))
 
 
 setup(cmdclass={"build_py": BuildPyWithData})

@@ -56,6 +56,9 @@ SWITCH_CAPS: tuple[str, ...] = ("NET_ADMIN", "SYS_ADMIN")
 SYSTEMD_CMD: tuple[str, ...] = ("/lib/systemd/systemd",)
 BOOTED_STATES = frozenset({"running", "degraded"})
 KEYGEN_UNIT = "hkcompute-ssh-keygen.service"
+ALIAS_TAG = "lab"
+"""Stable tag every lab image also carries (``hkcompute/<recipe>:lab``): Molecule's platforms
+name the image by it, since the hash tag changes with the recipe."""
 
 # Bump when the way an image is built changes (hooks, dpkg options, import changes), so that the
 # tags change and old images are not reused.
@@ -236,14 +239,32 @@ def ensure_image(
     tag = resolved.tag
     if not force and image_exists(client, tag):
         log.debug("image %s is present", tag)
+        tag_alias(client, resolved)
         return tag
     if resolved.parent is not None:
         ensure_image(client, resolved.parent, sources=sources)
     with _build_lock():
-        if not force and image_exists(client, tag):
-            return tag
-        build_image(client, resolved, sources=sources)
+        if force or not image_exists(client, tag):
+            build_image(client, resolved, sources=sources)
+    tag_alias(client, resolved)
     return tag
+
+
+def alias_of(recipe: Recipe) -> str:
+    """``hkcompute/<name>:lab``: the stable name of ``recipe``'s current image."""
+    return f"{recipe.repository}:{ALIAS_TAG}"
+
+
+def tag_alias(client: DockerClient, recipe: Recipe) -> str:
+    """Point ``hkcompute/<name>:lab`` at ``recipe``'s image (idempotent); return the alias."""
+    alias = alias_of(recipe)
+    try:
+        image = client.images.get(recipe.tag)
+        if alias not in (image.tags or []) and not image.tag(recipe.repository, ALIAS_TAG):
+            raise LabError(f"could not tag {recipe.tag} as {alias}")
+    except DockerException as exc:
+        raise LabError(f"could not tag {recipe.tag} as {alias}: {exc}") from exc
+    return alias
 
 
 def ensure_lab_images(client: DockerClient) -> dict[str, str]:
