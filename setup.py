@@ -23,7 +23,8 @@ class BuildPyWithData(build_py):
             if dst.exists():
                 shutil.rmtree(dst)
             if src.is_dir():
-                shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "molecule"))
+                skip = shutil.ignore_patterns("__pycache__", "*.pyc", "molecule")
+                shutil.copytree(src, dst, ignore=skip)
 
 
 setup(cmdclass={"build_py": BuildPyWithData})
