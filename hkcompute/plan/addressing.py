@@ -327,17 +327,7 @@ class Allocator:
         tpl = c.template
         S = tpl.spines_per_group
         spines = [self.dev(f"{c.name}-g{g + 1:02d}-spine{j + 1:02d}") for j in range(S)]
-        pool = self.pool("oob", S)
-        if pool is not None:
-            base = pool.take(S)
-            for j, sp in enumerate(spines):
-                self.flat_one(sp, MGMT_PORT, pool, base, j)
-        pool = self.pool("loopback", S)
-        if pool is not None:
-            base = pool.take(S)
-            for j, sp in enumerate(spines):
-                if self.is_ethernet(sp):
-                    self.flat_one(sp, LOOPBACK_IF, pool, base, j)
+        self.switch_blocks(spines)
         C = tpl.core_uplinks_per_spine
         n_cores = c.core.count if c.core else 0
         if tpl.fabric != "roce" or not C or not n_cores:
@@ -364,17 +354,25 @@ class Allocator:
     def core(self, c: ClusterInfo) -> None:
         n = c.core.count if c.core else 0
         cores = [self.dev(f"{c.name}-core{j + 1:02d}") for j in range(n)]
+        self.switch_blocks(cores)
+
+    def switch_blocks(self, switches: list[Device | None]) -> None:
+        """A block of management addresses (``eth0``) and one of loopbacks for a set of
+        switches (a spine group, a core): one slot per switch, used or not, so a switch
+        that appears later never moves the others. InfiniBand switches keep their loopback
+        slot unused."""
+        n = len(switches)
         pool = self.pool("oob", n)
         if pool is not None:
             base = pool.take(n)
-            for j, co in enumerate(cores):
-                self.flat_one(co, MGMT_PORT, pool, base, j)
+            for j, sw in enumerate(switches):
+                self.flat_one(sw, MGMT_PORT, pool, base, j)
         pool = self.pool("loopback", n)
         if pool is not None:
             base = pool.take(n)
-            for j, co in enumerate(cores):
-                if self.is_ethernet(co):
-                    self.flat_one(co, LOOPBACK_IF, pool, base, j)
+            for j, sw in enumerate(switches):
+                if self.is_ethernet(sw):
+                    self.flat_one(sw, LOOPBACK_IF, pool, base, j)
 
     def device(self, d: Device) -> None:
         cat = self.site.catalog
