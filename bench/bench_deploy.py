@@ -8,12 +8,21 @@ and two spines), brings the twin up, converges once, then times steady-state (id
 runs alternating between the two ways. It prints wall time, the ratio, and controller CPU
 seconds (this process's children) per host. The optional --setting flags switch one Ansible
 setting off to measure what it buys (pipelining, fact caching, ControlPersist).
+
+    python bench/bench_deploy.py --hosts 8 --compare --repeat 2
+
+measures the Ansible settings one at a time instead: on one lab, plain ansible-playbook with
+the shipped settings and with each variant (fact caching, gather_subset, pipelining,
+ControlPersist, forks, strategy), round-robin so drift hits every variant alike, and prints
+each one's wall and controller CPU against the shipped settings. SSH control sockets are
+removed before every timed run, so no run inherits a warm connection from the one before.
 Prints figures; asserts nothing. Needs a Docker engine; removes its labs at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -21,7 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,6 +55,128 @@ def site_files(n: int) -> dict[str, str]:
     return files
 
 
+# name -> (environment overrides, playbook edit). Each changes exactly one thing from what
+# hkcompute ships (ansible_env and site.yml), except the gather_subset line, which is only
+# visible when facts are gathered every run, so it sits on top of "no fact cache".
+NO_CACHE = {"ANSIBLE_GATHERING": "implicit", "ANSIBLE_CACHE_PLUGIN": "memory"}
+SUBSET = "gather_subset: [min, virtual]"
+VARIANTS: dict[str, tuple[dict[str, str], tuple[str, str]]] = {
+    "shipped": ({}, ("", "")),
+    "no fact cache": (NO_CACHE, ("", "")),
+    "no fact cache, gather_subset all": (NO_CACHE, (SUBSET, "gather_subset: [all]")),
+    "no pipelining": ({"ANSIBLE_PIPELINING": "False"}, ("", "")),
+    "no ControlPersist": ({"ANSIBLE_SSH_ARGS": "CONTROL_OFF"}, ("", "")),
+    "forks 5": ({"ANSIBLE_FORKS": "5"}, ("", "")),
+    "forks 25": ({"ANSIBLE_FORKS": "25"}, ("", "")),
+    "strategy free": ({"ANSIBLE_STRATEGY": "free"}, ("", "")),
+}
+
+
+def variant_env(base: dict[str, str], overrides: dict[str, str]) -> dict[str, str]:
+    env = dict(base)
+    for key, value in overrides.items():
+        if value == "CONTROL_OFF":
+            # Keep host-key checking exactly as shipped; drop only the control master.
+            opts = [o.strip() for o in base[key].split("-o ") if o.strip()]
+            value = " ".join(f"-o {o}" for o in opts if not o.startswith("Control"))
+        env[key] = value
+    return env
+
+
+def drop_control_sockets(state: Path) -> None:
+    for sock in (state / "ansible" / "cp").glob("*"):
+        subprocess.run(["ssh", "-O", "exit", "-o", f"ControlPath={sock}", "x"],
+                       capture_output=True, check=False)
+        sock.unlink(missing_ok=True)
+
+
+@dataclass
+class Bench:
+    site: Any
+    state: Path
+    work: Path
+    opts: Any
+    script: Path      # the same inventory, as a script for plain ansible-playbook
+    env: dict[str, str]  # the same Ansible settings hkcompute uses
+    hosts: int
+
+
+@contextlib.contextmanager
+def bench_lab(n: int, extra: dict[str, str]) -> Iterator[Bench]:
+    """A lab site with ``n`` GPU nodes, its twin up and converged once (so the fact cache is
+    filled and every later run is steady state); removed on the way out."""
+    import json
+
+    from hkcompute.deploy.ansible_inventory import build_inventory, write_inventory
+    from hkcompute.deploy.run import DeployOptions, ansible_env, connections_file, deploy
+    from hkcompute.inventory.load import load_site
+    from hkcompute.lab.layout import build_layout
+    from hkcompute.lab.twin import lab_down, lab_up
+    from hkcompute.plan import plan_for
+    from hkcompute.render.run import render_site
+
+    work = Path(tempfile.mkdtemp(prefix=f"hk-bench-{n}-"))
+    site_dir = work / "site"
+    site_dir.mkdir()
+    for name, text in site_files(n).items():
+        (site_dir / name).write_text(text)
+    loaded = load_site(site_dir)
+    assert loaded.site is not None, [f.message for f in loaded.findings]
+    site = loaded.site
+    state, tree = work / "state", work / "build"
+    lab_down("lab")
+    try:
+        lab_up(build_layout(site, plan_for(site, 1), 1, max_hosts=64), state)
+        opts = DeployOptions(phase=1, render_dir=tree, command="bench", extra_env=extra)
+        r = deploy(site, state, opts)
+        assert r.ok, r.run.counts()
+        render_site(site, 1, tree)
+        conn = json.loads(connections_file(state).read_text())
+        inv = build_inventory(site, plan_for(site, 1), 1, tree, conn)
+        yield Bench(site, state, work, opts, write_inventory(inv, work / "plain"),
+                    dict(os.environ, **ansible_env(state, opts,
+                                                   (state / "known_hosts").resolve())),
+                    len(inv["_meta"]["hostvars"]))
+    finally:
+        lab_down(site.info.name, state)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compare(n: int, repeat: int) -> None:
+    """One lab, every variant, round-robin; plain ansible-playbook so only Ansible counts."""
+    from hkcompute.resources import playbooks_dir
+
+    with bench_lab(n, {}) as lab:
+        state, work, script, base, hosts = lab.state, lab.work, lab.script, lab.env, lab.hosts
+        wall: dict[str, list[float]] = {k: [] for k in VARIANTS}
+        cpu: dict[str, list[float]] = {k: [] for k in VARIANTS}
+        for rnd in range(repeat):
+            for name, (overrides, (old, new)) in VARIANTS.items():
+                drop_control_sockets(state)
+                env = variant_env(base, overrides)
+                book = playbooks_dir() / "site.yml"
+                if old:  # roles come from ANSIBLE_ROLES_PATH, so a copy elsewhere works
+                    text = book.read_text()
+                    assert old in text, f"site.yml no longer has {old!r}"
+                    book = work / "site-variant.yml"
+                    book.write_text(text.replace(old, new))
+                c0, t0 = cpu_children(), time.perf_counter()
+                subprocess.run(["ansible-playbook", "-i", str(script), str(book)],
+                               env=env, check=True,
+                               stdout=subprocess.DEVNULL)
+                wall[name].append(time.perf_counter() - t0)
+                cpu[name].append(cpu_children() - c0)
+                print(f"  round {rnd + 1} {name}: {wall[name][-1]:.1f} s", flush=True)
+        ref_w, ref_c = min(wall["shipped"]), min(cpu["shipped"])
+        print(f"\n{hosts} hosts, best of {repeat}, plain ansible-playbook, steady state")
+        print("| variant | wall s | vs shipped | controller CPU s | vs shipped |")
+        print("|---|---:|---:|---:|---:|")
+        for name in VARIANTS:
+            w, c = min(wall[name]), min(cpu[name])
+            print(f"| {name} | {w:.1f} | {(w / ref_w - 1) * 100:+.0f}% | {c:.1f} | "
+                  f"{(c / ref_c - 1) * 100:+.0f}% |", flush=True)
+
+
 def cpu_children() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -54,44 +188,25 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--setting", action="append", default=[],
                     help="ANSIBLE_X=value to override, e.g. ANSIBLE_PIPELINING=False")
+    ap.add_argument("--compare", action="store_true",
+                    help="measure each Ansible setting against the shipped ones, one lab")
     args = ap.parse_args()
+    if args.compare:
+        for n in args.hosts:
+            compare(n, args.repeat)
+        return
 
-    from hkcompute.deploy.ansible_inventory import build_inventory, write_inventory
-    from hkcompute.deploy.run import DeployOptions, ansible_env, connections_file, deploy
-    from hkcompute.inventory.load import load_site
-    from hkcompute.lab.layout import build_layout
-    from hkcompute.lab.twin import lab_down, lab_up
-    from hkcompute.plan import plan_for
-    from hkcompute.render.run import render_site
+    from hkcompute.deploy.run import deploy
     from hkcompute.resources import playbooks_dir
 
     extra = dict(s.split("=", 1) for s in args.setting)
     print(f"machine: {os.cpu_count()} cores; settings overridden: {extra or 'none'}")
     print(f"{'hosts':>5} {'hkcompute s':>12} {'ansible s':>10} {'ratio':>6} "
           f"{'cpu s/host':>10} {'wall s/host':>11}")
-    import json
-
     for n in args.hosts:
-        work = Path(tempfile.mkdtemp(prefix=f"hk-bench-{n}-"))
-        site_dir = work / "site"
-        site_dir.mkdir()
-        for name, text in site_files(n).items():
-            (site_dir / name).write_text(text)
-        loaded = load_site(site_dir)
-        assert loaded.site is not None, [f.message for f in loaded.findings]
-        site = loaded.site
-        state, tree = work / "state", work / "build"
-        lab_down("lab")
-        try:
-            lab_up(build_layout(site, plan_for(site, 1), 1, max_hosts=64), state)
-            opts = DeployOptions(phase=1, render_dir=tree, command="bench", extra_env=extra)
-            deploy(site, state, opts)  # converge once; then steady state is measured
-            render_site(site, 1, tree)
-            conn = json.loads(connections_file(state).read_text())
-            inv = build_inventory(site, plan_for(site, 1), 1, tree, conn)
-            script = write_inventory(inv, work / "plain")
-            env = dict(os.environ, **ansible_env(state, opts, (state / "known_hosts").resolve()))
-            hosts = len(inv["_meta"]["hostvars"])
+        with bench_lab(n, extra) as lab:
+            site, state, opts, script, env, hosts = (lab.site, lab.state, lab.opts, lab.script,
+                                                     lab.env, lab.hosts)
             ours, theirs, cpu = [], [], []
             for _ in range(args.repeat):
                 c0, t0 = cpu_children(), time.perf_counter()
@@ -107,9 +222,6 @@ def main() -> None:
             o, t = min(ours), min(theirs)
             print(f"{hosts:>5} {o:>12.1f} {t:>10.1f} {o / t:>6.2f} {min(cpu) / hosts:>10.2f} "
                   f"{o / hosts:>11.2f}", flush=True)
-        finally:
-            lab_down(site.info.name, state)
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

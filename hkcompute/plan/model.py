@@ -1,9 +1,12 @@
-"""The plan's records: links, addresses, ASNs. Frozen and slotted: the full site has a quarter
-of a million links, so every byte per record counts (see bench/bench_plan.py)."""
+"""The plan's records: links, addresses, ASNs. Named tuples: immutable, compact, and made
+about five times faster than frozen dataclasses (whose ``__init__`` sets each field through
+``object.__setattr__``); the full site has a quarter of a million links and 150,000
+addresses, so construction was a third of building the plan (see bench/bench_plan.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hkcompute.findings import UNKNOWN, Finding, Location
 
@@ -20,8 +23,7 @@ CABLING_COLUMNS = ("a_device", "a_port", "b_device", "b_port", "network", "speed
 ADDRESS_COLUMNS = ("device", "interface", "network", "address")
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(NamedTuple):
     """One cable. ``a`` is the lower tier (node, leaf, spine) and ``b`` the upper one for
     built links; explicit links keep the order written. ``optic`` is None when nothing in the
     catalogue reaches (a finding says so); ``cable`` is smf/mmf for transceivers, else the
@@ -51,8 +53,7 @@ class Link:
         return (self.a, self.a_port, self.b, self.b_port)
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+class Address(NamedTuple):
     """One assignment; ``address`` is written with its prefix length (10.0.0.1/31)."""
 
     device: str
@@ -69,8 +70,7 @@ class Address:
         return (self.device, self.interface, self.network)
 
 
-@dataclass(frozen=True, slots=True)
-class Asn:
+class Asn(NamedTuple):
     device: str
     asn: int
     tier: str   # leaf, spine or core

@@ -117,6 +117,19 @@ class ContextBuilder:
         self._slurm: dict[str, Any] | None = None
         self._zones: list[dict[str, Any]] | None = None
         self._hosts_common = self._common_hosts()
+        # The same for every host: one object each, shared by reference, so a render key
+        # hashes them once, not once per host (``shared_parts``).
+        self._site_ctx = {"name": site.info.name, "domain": self.domain,
+                          "timezone": site.info.timezone,
+                          "inventory_hash": site.inventory_hash}
+        self._services_ctx = {"dns": self.dns, "ntp": self.ntp,
+                              "prometheus_host": self.prometheus_host}
+        self._ssh_ctx = {"allow_users": list(site.info.admin_users)}
+
+    @property
+    def shared_parts(self) -> dict[str, dict[str, Any]]:
+        """Top-level context entries that are one object for every host."""
+        return {"site": self._site_ctx, "services": self._services_ctx, "ssh": self._ssh_ctx}
 
     # --- shared pieces ---------------------------------------------------------------------
     def base(self, d: Device) -> dict[str, Any]:
@@ -124,16 +137,13 @@ class ContextBuilder:
         acc, _n, _name = self.site.accelerators_of(d)
         vendor = acc.vendor if acc else (server.vendor if server else "")
         return {
-            "site": {"name": self.site.info.name, "domain": self.domain,
-                     "timezone": self.site.info.timezone,
-                     "inventory_hash": self.site.inventory_hash},
+            "site": self._site_ctx,
             "host": {"name": d.name, "fqdn": f"{d.name}.{self.domain}", "role": d.role,
                      "model": d.model, "vendor": vendor, "rack": d.rack, "hall": d.hall,
                      "phase": d.phase, "cluster": d.cluster, "unit": d.unit,
                      "tenant": d.tenant},
-            "services": {"dns": self.dns, "ntp": self.ntp,
-                         "prometheus_host": self.prometheus_host},
-            "ssh": {"allow_users": list(self.site.info.admin_users)},
+            "services": self._services_ctx,
+            "ssh": self._ssh_ctx,
         }
 
     def _common_hosts(self) -> list[dict[str, Any]]:

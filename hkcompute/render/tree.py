@@ -2,28 +2,31 @@
 
 Layout of an output folder::
 
-    DIR/current -> .gen-<hash>            (one symlink: the only thing a render swaps)
+    DIR/current -> .gen-a | .gen-b        (one symlink: the only thing a render swaps)
     DIR/hosts -> current/hosts
     DIR/manifest.json -> current/manifest.json
-    DIR/.gen-<hash>/manifest.json         (every file: sha256 and mode)
-    DIR/.gen-<hash>/keys.json             (per host: its render key and its folder)
-    DIR/.gen-<hash>/hosts/<host> -> ../../.hosts/<host>@<digest>
+    DIR/.gen-X/manifest.json              (every file: sha256 and mode)
+    DIR/.gen-X/keys.json                  (per host: its render key and its folder)
+    DIR/.gen-X/hosts/<host> -> ../../.hosts/<host>@<digest>
     DIR/.hosts/<host>@<digest>/<path on host>
 
 A host's folder is named after the digest of its files (paths, hashes, modes) and is never
 changed once made: a render makes folders only for hosts whose files changed (under a
 temporary name, renamed when complete; files that did not change are hard-linked from the
 previous folder, so their inode and mtime survive, and identical files on many hosts share
-one inode), writes a new generation (a symlink per host, the manifest, the keys), and then
-renames one symlink over ``current``. Before that rename, the old generation and every host
-folder it points at are untouched; after it, the new generation is complete. A render killed
-at any moment therefore leaves either the old tree or the new one, never a mix. Folders no
-generation uses any more, older generations and leftovers of interrupted renders are removed
-after the swap (or by the next render).
+one inode). There are two generations, used in turn: the render brings the one that is not
+current up to date (it holds the tree of the render before last, so only the links of hosts
+changed since then are replaced, and its manifest and keys are removed first and written
+last), then renames one symlink over ``current``. The current generation and every host
+folder it points at are never touched. A render killed at any moment therefore leaves
+either the old tree or the new one, never a mix. Host folders neither generation uses any
+more, and leftovers of interrupted renders, are removed after the swap (or by the next
+render).
 
-A one-rack change thus touches a few host folders and one generation of symlinks, not every
-file of the site. ``keys.json`` lets the caller skip rendering a host whose inputs (context,
-templates, generator) hash to the key recorded with the current tree.
+A one-rack change thus touches a few host folders and a few links, not every file or link
+of the site (a full generation of symlinks per render cost seconds on a busy disk).
+``keys.json`` lets the caller skip rendering a host whose inputs (context, templates,
+generator) hash to the key recorded with the current tree.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ MANIFEST = "manifest.json"
 KEYS = "keys.json"
 CURRENT = "current"
 GEN_PREFIX = ".gen-"
+SLOTS = (".gen-a", ".gen-b")  # the two generations, used in turn
 HOSTS_DIR = ".hosts"
 
 Entry = dict[str, str]  # {"sha256": ..., "mode": "0644"}
@@ -188,6 +192,7 @@ class TreeState:
     keys: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # host -> key, dir
     site_key: str | None = None  # the key of all the inputs of the render that made it
     stamps: dict[str, int] = field(default_factory=dict)  # host -> folder_stamp when made
+    folders: set[str] = field(default_factory=set)  # real folders in .hosts, by name
 
     def host_entries(self, host: str) -> dict[str, Entry]:
         return self.by_host.get(host, {})
@@ -207,6 +212,7 @@ def read_state(out: Path) -> TreeState:
             or (out / target).is_symlink()):
         return st
     st.gen = out / target
+    st.folders = _real_folders(out / HOSTS_DIR)
     man = _json(st.gen / MANIFEST)
     files = man.get("files") if man else None
     if isinstance(files, dict):
@@ -223,7 +229,7 @@ def read_state(out: Path) -> TreeState:
             # A folder name that is not one plain "<host>@<digest>" entry of .hosts could make
             # the new generation link (or hard-link from) outside the output folder.
             if (isinstance(v, dict) and isinstance(v.get("dir"), str)
-                    and _own_folder(out, h, v["dir"])):
+                    and _own_folder(st.folders, h, v["dir"])):
                 k = v.get("key")
                 st.keys[h] = (k if isinstance(k, str) else None, v["dir"])
                 stamp = v.get("stamp")
@@ -232,12 +238,21 @@ def read_state(out: Path) -> TreeState:
     return st
 
 
-def _own_folder(out: Path, host: str, folder: str) -> bool:
+def _real_folders(hdir: Path) -> set[str]:
+    """The names of the real folders (not symlinks) in .hosts: one listing, not a stat per
+    host (7,000 stats were a tenth of a one-rack render)."""
+    if hdir.is_symlink():
+        return set()
+    with contextlib.suppress(OSError), os.scandir(hdir) as it:
+        return {de.name for de in it if de.is_dir(follow_symlinks=False)}
+    return set()
+
+
+def _own_folder(folders: set[str], host: str, folder: str) -> bool:
     """``folder`` is a host folder render made: one name, inside .hosts, a real folder."""
     if "/" in folder or "\x00" in folder or not folder.startswith(f"{host}@"):
         return False
-    p = out / HOSTS_DIR / folder
-    return p.is_dir() and not p.is_symlink()
+    return folder in folders
 
 
 def _prepare_out(out: Path) -> None:
@@ -309,7 +324,11 @@ class _Writer:
         if final.is_symlink():  # not made by render: never reuse what it leads to
             final.unlink()
         elif final.is_dir():
-            return folder
+            # Kept for the other generation, or left by someone: reused only if it holds
+            # exactly these files (a few, for a changed host), else made afresh.
+            if _folder_holds(final, entries, len(host) + 6):
+                return folder
+            _discard(final)
         res.hosts_written += 1
         tmp = self.hdir / (folder + self.tag)
         if tmp.exists():
@@ -339,6 +358,19 @@ class _Writer:
             known[k] = f"{final}{rel[cut:]}"
         os.rename(tmp, final)
         return folder
+
+
+def _folder_holds(folder: Path, entries: Mapping[str, Entry], cut: int) -> bool:
+    """``folder`` holds exactly these files (content and mode), and no links."""
+    found: dict[str, tuple[str, int | None]] = {}
+    _walk_files(str(folder), "", found)
+    if set(found) != {rel[cut:] for rel in entries}:
+        return False
+    for rel, e in entries.items():
+        path = found[rel[cut:]][0]
+        if os.path.islink(path) or _digest(path) != (e["sha256"], e["mode"]):
+            return False
+    return True
 
 
 def write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, object],
@@ -375,28 +407,21 @@ def write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, objec
         mbytes = _manifest_bytes(doc)
         kbytes = (json.dumps({"hosts": keys, "site_key": site_key}, sort_keys=True,
                              separators=(",", ":")) + "\n").encode()
-        gen_name = GEN_PREFIX + sha256(mbytes + kbytes)[:16]
-        res.generation = gen_name
         res.removed = sorted(set(state.files) - set(all_entries))
-        if state.gen is not None and state.gen.name == gen_name:
-            _cleanup(out, keep=gen_name, folders=set(keys_dirs(keys)))
+        cur = state.gen
+        if (cur is not None and _read(cur / MANIFEST) == mbytes
+                and _read(cur / KEYS) == kbytes):
+            res.generation = cur.name
+            _cleanup(out, keep=cur.name, folders=set(keys_dirs(keys)) | _dirs(state),
+                     other=SLOTS[1] if cur.name == SLOTS[0] else SLOTS[0])
             res.written.sort()
             return res
-        tmp = out / f"{gen_name}{w.tag}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        (tmp / "hosts").mkdir(parents=True)
-        for host, v in keys.items():
-            os.symlink(f"../../{HOSTS_DIR}/{v['dir']}", tmp / "hosts" / host)
-        for name, data in ((KEYS, kbytes), (MANIFEST, mbytes)):
-            with open(tmp / name, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        final = out / gen_name
-        if final.exists():
-            shutil.rmtree(final)
-        os.rename(tmp, final)
+        # The slot to update is whichever ``current`` does not name, whatever state says (a
+        # state reset for an unreadable tree must not lead to rewriting the live slot).
+        live = os.readlink(out / CURRENT) if (out / CURRENT).is_symlink() else None
+        gen_name = SLOTS[1] if live == SLOTS[0] else SLOTS[0]
+        res.generation = gen_name
+        _update_slot(out / gen_name, keys, mbytes, kbytes, w.tag)
         _fsync_dir(w.hdir)
         _fsync_dir(out)
         _swap_link(out, CURRENT, gen_name)
@@ -408,9 +433,65 @@ def write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, objec
         _cleanup_tmp(out, w.tag)
         raise RenderError(f"writing {out} failed ({exc.strerror or exc}); the previous tree "
                           "is untouched") from exc
-    _cleanup(out, keep=gen_name, folders=set(keys_dirs(keys)))
+    # The generation just left keeps its host folders: it is the next render's starting point.
+    _cleanup(out, keep=gen_name, folders=set(keys_dirs(keys)) | _dirs(state),
+             other=state.gen.name if state.gen is not None else None)
     res.written.sort()
     return res
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _dirs(state: TreeState) -> set[str]:
+    return {folder for _key, folder in state.keys.values()}
+
+
+def _update_slot(slot: Path, keys: Mapping[str, Mapping[str, object]], mbytes: bytes,
+                 kbytes: bytes, tag: str) -> None:
+    """Make the generation ``slot`` (not the current one) hold exactly ``keys``' links and
+    these manifest and keys. Its manifest and keys go first, so a slot killed midway never
+    looks complete; only links that differ are replaced (each by a rename)."""
+    if slot.is_symlink() or (slot.exists() and not slot.is_dir()):
+        slot.unlink()  # not made by render: never write through it
+    hosts = slot / "hosts"
+    if hosts.is_symlink() or (hosts.exists() and not hosts.is_dir()):
+        hosts.unlink()
+    hosts.mkdir(parents=True, exist_ok=True)
+    for name in (KEYS, MANIFEST):
+        with contextlib.suppress(FileNotFoundError):
+            (slot / name).unlink()
+    _fsync_dir(slot)
+    have: dict[str, str | None] = {}
+    with os.scandir(hosts) as it:
+        for de in it:
+            have[de.name] = os.readlink(de.path) if de.is_symlink() else None
+    for host, v in keys.items():
+        want = f"../../{HOSTS_DIR}/{v['dir']}"
+        if have.pop(host, None) == want:
+            continue
+        tmp = hosts / f".{host}{tag}"
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        os.symlink(want, tmp)
+        if (hosts / host).is_dir() and not (hosts / host).is_symlink():
+            shutil.rmtree(hosts / host)
+        os.replace(tmp, hosts / host)
+    for name in have:  # hosts that are gone, and anything else that is not ours
+        _remove(hosts / name)
+    _fsync_dir(hosts)
+    for name, data in ((MANIFEST, mbytes), (KEYS, kbytes)):
+        tmp = slot / f"{name}{tag}"
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, slot / name)
+    _fsync_dir(slot)
 
 
 def keys_dirs(keys: Mapping[str, Mapping[str, object]]) -> Iterator[str]:
@@ -470,15 +551,23 @@ def _cleanup_tmp(out: Path, tag: str) -> None:
                     _remove(p)
 
 
-def _cleanup(out: Path, keep: str, folders: set[str]) -> None:
-    """Remove older generations, host folders the kept one does not use, and leftovers of
-    interrupted renders."""
+def _cleanup(out: Path, keep: str, folders: set[str], other: str | None = None) -> None:
+    """Remove generations other than the kept two (older layouts), host folders neither uses,
+    and leftovers of interrupted renders (in the output folder, .hosts and the slots)."""
     for p in out.iterdir():
         name = p.name
-        if name == keep:
+        if name in (keep, other) and name in SLOTS:
             continue
         if name.startswith(GEN_PREFIX) or (name.startswith(".") and ".tmp-" in name):
             _remove(p)
+    for slot in SLOTS:
+        hosts = out / slot / "hosts"
+        if (out / slot).is_dir() and not (out / slot).is_symlink() and hosts.is_dir() \
+                and not hosts.is_symlink():
+            with contextlib.suppress(OSError), os.scandir(hosts) as it:
+                for de in it:
+                    if de.name.startswith(".") and ".tmp-" in de.name:
+                        _remove(Path(de.path))
     hdir = out / HOSTS_DIR
     with contextlib.suppress(OSError), os.scandir(hdir) as it:
         for de in it:

@@ -196,12 +196,13 @@ def test_render_killed_before_each_writer_step_leaves_old_or_new(
     a, b, ma, mb = two_sites
     out = tmp_path / "out"
     render_site(a, 1, out)
-    # Count the writer's filesystem operations for one A -> B render (in a child, so the
-    # stand-in never leaks into this process).
+    # Count the writer's filesystem operations for one A -> B render once both generations
+    # exist, as in the loop below (in a child, so the stand-in never leaks into this process).
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
-        render_site(a, 1, tmp_path / "count")
+        for warm in (a, b, a):
+            render_site(warm, 1, tmp_path / "count")
         counter = _KillingOs(os, kill_at=-1)
         setattr(tree_mod, "os", counter)  # noqa: B010 - the module's own name for os
         render_site(b, 1, tmp_path / "count")
@@ -254,22 +255,27 @@ class _KillingShutil:
 
 def test_render_killed_inside_cleanup_never_reuses_a_half_removed_folder(
         tmp_path: Path, two_sites: tuple[Site, Site, dict[str, str], dict[str, str]]) -> None:
-    """A -> B, killed while removing A's leftovers, then A again: A's folders must not be
-    taken back half removed (found by the random kills: files missing from the tree)."""
+    """Killed while removing folders neither generation uses any more, then A again: A's
+    folders must not be taken back half removed (found by the random kills: files missing
+    from the tree). A and B fill the two generations; a render of one host of A then leaves
+    A's other folders to the clean-up."""
     import shutil
 
     a, b, ma, mb = two_sites
     out = tmp_path / "out"
     render_site(a, 1, out)
+    render_site(b, 1, out)
+    one = sorted({rel.split("/")[1] for rel in ma})[0]
 
     def child() -> None:
         setattr(tree_mod, "shutil", _KillingShutil(shutil))  # noqa: B010
-        render_site(b, 1, out)
+        render_site(a, 1, out, hosts=one)
 
     pid = _fork(child)
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status), "the clean-up was not reached"
-    assert _assert_old_or_new(out, ma, mb) == "b"
+    man = _manifest(out)
+    assert _files(out) == man and {rel.split("/")[1] for rel in man} == {one}
     render_site(a, 1, out)
     assert _assert_old_or_new(out, ma, mb) == "a"
 

@@ -229,6 +229,7 @@ def test_a_host_folder_symlink_is_not_reused(tmp_path: Path, victim: Path) -> No
     write_tree(out, files(2), META)
     new_name = (out / "hosts" / "h1").resolve().name
     write_tree(out, files(1), META)
+    write_tree(out, files(3), META)  # neither generation uses files(2)'s folder now
     store = real.parent
     assert not (store / new_name).exists()
     os.symlink(victim / "hosts" / "h1", store / new_name)

@@ -61,8 +61,11 @@ def test_removed_files_disappear_and_old_generations_are_cleaned(tmp_path: Path)
     res = write_tree(out, files()[:1], META)
     assert res.removed == ["hosts/h2/etc/frr/frr.conf"]
     assert not (out / "hosts/h2").exists()
-    gens = [p for p in out.iterdir() if p.name.startswith(".gen-")]
-    assert len(gens) == 1
+    write_tree(out, [RenderedFile("h1", "/etc/a.conf", b"again\n")], META)
+    gens = sorted(p.name for p in out.iterdir() if p.name.startswith(".gen-"))
+    assert gens == [".gen-a", ".gen-b"]  # the two generations used in turn, no more
+    # host folders: the live generation's and the one before (h1 twice); h2's is gone
+    assert sorted(p.name.split("@")[0] for p in (out / ".hosts").iterdir()) == ["h1", "h1"]
 
 
 @pytest.mark.parametrize("host,path", [
