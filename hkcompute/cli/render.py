@@ -13,7 +13,7 @@ from hkcompute.cli.common import boundary, emit, err, resolve_site
 from hkcompute.inventory.load import load_site
 from hkcompute.model import Site
 from hkcompute.render.run import render_site, site_key
-from hkcompute.render.tree import read_state
+from hkcompute.render.tree import read_site_key
 from hkcompute.validate import load_valid_site
 
 
@@ -23,7 +23,7 @@ def unchanged_site(path: Path, phase: int, out: Path, host: str | None) -> Site 
     on a site that validates, and validation is a pure function of those inputs, so it would
     pass again: it is skipped (it is most of the time of a --check or of a render with
     nothing to do). None otherwise, and the command validates as usual."""
-    recorded = read_state(out).site_key if out.is_dir() else None
+    recorded = read_site_key(out) if out.is_dir() else None
     if recorded is None:
         return None
     loaded = load_site(path)

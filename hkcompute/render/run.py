@@ -242,7 +242,8 @@ def render_site(site: Site, phase: int | None, out: Path, *, hosts: str | None =
         # render would give. --check still verifies every file on disk against it.
         if check:
             return RenderOutcome(len(state.files), len(state.by_host), 0,
-                                 check=check_entries(out, state.files, state.stamps))
+                                 check=check_entries(out, state.files, state.stamps,
+                                                     state.files, state.file_stamps()))
         return RenderOutcome(len(state.files), len(state.by_host), 0,
                              write=WriteResult(out, unchanged=len(state.files),
                                                generation=state.gen.name))
@@ -263,7 +264,8 @@ def render_site(site: Site, phase: int | None, out: Path, *, hosts: str | None =
                 wanted.update((safe_rel(f.host, f.path), entry_of(f, hasher))
                               for f in ho.files)
         return RenderOutcome(len(wanted), nhosts, counts["rendered"],
-                             check=check_entries(out, wanted, stamps))
+                             check=check_entries(out, wanted, stamps, state.files,
+                                                 state.file_stamps()))
     stats = {"files": 0, "hosts": 0}
 
     def counted() -> Iterator[HostOutput]:

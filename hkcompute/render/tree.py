@@ -36,6 +36,8 @@ import hashlib
 import json
 import os
 import shutil
+import stat
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -46,6 +48,12 @@ _encode_str = json.encoder.encode_basestring_ascii
 
 MANIFEST = "manifest.json"
 KEYS = "keys.json"
+STAMPS = "stamps.json"
+# A file whose change time is this close to when its stamp was taken is not trusted by
+# --check (it could have been changed again within the same tick of the kernel's clock,
+# which has 1-10 ms granularity; 250 ms is 25 of the coarsest ticks): it is read, as git
+# does with its "racily clean" files.
+RACY_NS = 250_000_000
 CURRENT = "current"
 GEN_PREFIX = ".gen-"
 SLOTS = (".gen-a", ".gen-b")  # the two generations, used in turn
@@ -193,9 +201,53 @@ class TreeState:
     site_key: str | None = None  # the key of all the inputs of the render that made it
     stamps: dict[str, int] = field(default_factory=dict)  # host -> folder_stamp when made
     folders: set[str] = field(default_factory=set)  # real folders in .hosts, by name
+    _file_stamps: FileStamps | None = None
 
     def host_entries(self, host: str) -> dict[str, Entry]:
         return self.by_host.get(host, {})
+
+    def file_stamps(self) -> FileStamps:
+        """The stat stamps of the current generation's files (read on first use)."""
+        if self._file_stamps is None:
+            self._file_stamps = read_stamps(self.gen / STAMPS) if self.gen else FileStamps()
+        return self._file_stamps
+
+
+Stamp = list[int]  # [inode, size, mtime_ns, ctime_ns]
+
+
+@dataclass
+class FileStamps:
+    """What ``lstat`` said of each file of a generation once render had finished with it:
+    per host, its path on the host -> stamp. A file whose stat is still the same (the change
+    time can only move forwards, and with it the inode) still holds what the manifest says,
+    so ``--check`` need not read it. Missing stamps only cost a read."""
+
+    at: int = 0  # time.time_ns() when the stamps were taken
+    hosts: dict[str, dict[str, Stamp]] = field(default_factory=dict)
+
+
+def read_stamps(path: Path) -> FileStamps:
+    doc = _json(path)
+    if doc is None:
+        return FileStamps()
+    at, hosts = doc.get("at"), doc.get("hosts")
+    if not isinstance(at, int) or not isinstance(hosts, dict):
+        return FileStamps()
+    return FileStamps(at, {h: v for h, v in hosts.items() if isinstance(v, dict)})
+
+
+def take_stamps(folder: str, suffixes: Iterable[str], at: int) -> dict[str, Stamp]:
+    """Stamps of a host folder's files; files changed too near ``at`` are left out."""
+    out: dict[str, Stamp] = {}
+    for suffix in suffixes:
+        try:
+            st = os.lstat(folder + suffix)
+        except OSError:
+            continue
+        if st.st_ctime_ns < at - RACY_NS:
+            out[suffix] = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    return out
 
 
 def read_state(out: Path) -> TreeState:
@@ -236,6 +288,19 @@ def read_state(out: Path) -> TreeState:
                 if isinstance(stamp, int) and not isinstance(stamp, bool):
                     st.stamps[h] = stamp
     return st
+
+
+def read_site_key(out: Path) -> str | None:
+    """The site key the current tree was rendered with (its keys only; no manifest)."""
+    cur = out / CURRENT
+    if not cur.is_symlink():
+        return None
+    target = os.readlink(cur)
+    if not target.startswith(GEN_PREFIX) or "/" in target or (out / target).is_symlink():
+        return None
+    keys = _json(out / target / KEYS)
+    sk = keys.get("site_key") if keys else None
+    return sk if isinstance(sk, str) else None
 
 
 def _real_folders(hdir: Path) -> set[str]:
@@ -387,6 +452,7 @@ def write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, objec
     w = _Writer(out, state)
     all_entries: dict[str, Entry] = {}
     keys: dict[str, dict[str, object]] = {}
+    made: list[tuple[str, str, list[str]]] = []  # host, folder, its files' paths
     hasher = Hasher()
     try:
         w.hdir.mkdir(exist_ok=True)
@@ -401,6 +467,7 @@ def write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, objec
                 entries = {safe_rel(f.host, f.path): entry_of(f, hasher) for f in ho.files}
                 folder = w.host_folder(ho.host, ho.files, entries, res)
                 stamp = folder_stamp(f"{w.hdir}/{folder}", len(ho.host) + 6, entries)
+                made.append((ho.host, folder, [rel[len(ho.host) + 6:] for rel in entries]))
             all_entries.update(entries)
             keys[ho.host] = {"key": ho.key, "dir": folder, "stamp": stamp}
         doc = {**dict(meta), "files": dict(sorted(all_entries.items()))}
@@ -421,7 +488,8 @@ def write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, objec
         live = os.readlink(out / CURRENT) if (out / CURRENT).is_symlink() else None
         gen_name = SLOTS[1] if live == SLOTS[0] else SLOTS[0]
         res.generation = gen_name
-        _update_slot(out / gen_name, keys, mbytes, kbytes, w.tag)
+        sbytes = _stamps_bytes(w.hdir, keys, made, state)
+        _update_slot(out / gen_name, keys, mbytes, kbytes, sbytes, w.tag)
         _fsync_dir(w.hdir)
         _fsync_dir(out)
         _swap_link(out, CURRENT, gen_name)
@@ -451,8 +519,44 @@ def _dirs(state: TreeState) -> set[str]:
     return {folder for _key, folder in state.keys.values()}
 
 
+def _stamps_bytes(hdir: Path, keys: Mapping[str, Mapping[str, object]],
+                  made: list[tuple[str, str, list[str]]], state: TreeState) -> bytes:
+    """The new generation's file stamps, taken once every link of this render is made (a
+    new hard link changes the change time of the file it links to). Hosts made now are
+    stat'ed; the others keep their stamps, except for files linked into a new folder, which
+    take that file's new stamp (same inode)."""
+    at = time.time_ns()
+    fresh: dict[str, dict[str, Stamp]] = {}
+    by_ino: dict[int, Stamp] = {}
+    for host, folder, suffixes in made:
+        st = take_stamps(f"{hdir}/{folder}", suffixes, at)
+        fresh[host] = st
+        for v in st.values():
+            by_ino[v[0]] = v
+    prev = state.file_stamps().hosts if state.gen is not None else {}
+    hosts: dict[str, dict[str, Stamp]] = {}
+    for host, kv in keys.items():
+        got = fresh.get(host)
+        if got is None:
+            got = {}
+            old = prev.get(host, {})
+            cut = len(host) + 6
+            missing = []
+            for rel in state.host_entries(host):
+                suffix = rel[cut:]
+                stamp = old.get(suffix)
+                if isinstance(stamp, list) and len(stamp) == 4:
+                    got[suffix] = by_ino.get(stamp[0], stamp)
+                else:
+                    missing.append(suffix)  # racily new last time, or an older tree
+            if missing:
+                got.update(take_stamps(f"{hdir}/{kv['dir']}", missing, at))
+        hosts[host] = got
+    return (json.dumps({"at": at, "hosts": hosts}, separators=(",", ":")) + "\n").encode()
+
+
 def _update_slot(slot: Path, keys: Mapping[str, Mapping[str, object]], mbytes: bytes,
-                 kbytes: bytes, tag: str) -> None:
+                 kbytes: bytes, sbytes: bytes, tag: str) -> None:
     """Make the generation ``slot`` (not the current one) hold exactly ``keys``' links and
     these manifest and keys. Its manifest and keys go first, so a slot killed midway never
     looks complete; only links that differ are replaced (each by a rename)."""
@@ -462,7 +566,7 @@ def _update_slot(slot: Path, keys: Mapping[str, Mapping[str, object]], mbytes: b
     if hosts.is_symlink() or (hosts.exists() and not hosts.is_dir()):
         hosts.unlink()
     hosts.mkdir(parents=True, exist_ok=True)
-    for name in (KEYS, MANIFEST):
+    for name in (KEYS, MANIFEST, STAMPS):
         with contextlib.suppress(FileNotFoundError):
             (slot / name).unlink()
     _fsync_dir(slot)
@@ -484,7 +588,7 @@ def _update_slot(slot: Path, keys: Mapping[str, Mapping[str, object]], mbytes: b
     for name in have:  # hosts that are gone, and anything else that is not ours
         _remove(hosts / name)
     _fsync_dir(hosts)
-    for name, data in ((MANIFEST, mbytes), (KEYS, kbytes)):
+    for name, data in ((MANIFEST, mbytes), (STAMPS, sbytes), (KEYS, kbytes)):
         tmp = slot / f"{name}{tag}"
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -561,12 +665,14 @@ def _cleanup(out: Path, keep: str, folders: set[str], other: str | None = None) 
         if name.startswith(GEN_PREFIX) or (name.startswith(".") and ".tmp-" in name):
             _remove(p)
     for slot in SLOTS:
-        hosts = out / slot / "hosts"
-        if (out / slot).is_dir() and not (out / slot).is_symlink() and hosts.is_dir() \
-                and not hosts.is_symlink():
-            with contextlib.suppress(OSError), os.scandir(hosts) as it:
+        for folder in (out / slot, out / slot / "hosts"):
+            if not folder.is_dir() or folder.is_symlink():
+                break
+            with contextlib.suppress(OSError), os.scandir(folder) as it:
                 for de in it:
-                    if de.name.startswith(".") and ".tmp-" in de.name:
+                    # temporary names: "manifest.json.tmp-<pid>", ".<host>.tmp-<pid>"
+                    if ".tmp-" in de.name and (de.name.startswith(".")
+                                               or folder.name != "hosts"):
                         _remove(Path(de.path))
     hdir = out / HOSTS_DIR
     with contextlib.suppress(OSError), os.scandir(hdir) as it:
@@ -620,7 +726,9 @@ def _walk_files(top: str, rel: str, found: dict[str, tuple[str, int | None]]) ->
 
 
 def check_entries(out: Path, wanted: Mapping[str, Entry],
-                  stamps: Mapping[str, int] | None = None) -> CheckResult:
+                  stamps: Mapping[str, int] | None = None,
+                  recorded: Mapping[str, Entry] | None = None,
+                  files: FileStamps | None = None) -> CheckResult:
     """Compare the tree on disk with the wanted entries (rel -> sha256, mode).
 
     Every distinct inode is read and hashed once: files hard-linked across hosts are checked
@@ -630,6 +738,11 @@ def check_entries(out: Path, wanted: Mapping[str, Entry],
     recorded then (``stamps``): no entry of its folders changed since, so it holds exactly
     those files. (The one blind spot: an entry made or removed in the same tick of the
     kernel's clock, 4 ms or less, as render made that folder, while render runs.)
+
+    With ``recorded`` (the current generation's manifest) and ``files`` (its stamps), a file
+    whose ``lstat`` is still its stamp is known to hold the recorded content without being
+    read: its change time, which nobody can set back, has not moved since render had
+    finished with it, and files changed within RACY_NS of the stamps are never trusted.
     """
     res = CheckResult()
     hosts = out / "hosts"
@@ -647,7 +760,7 @@ def check_entries(out: Path, wanted: Mapping[str, Entry],
                 stamp = stamps.get(de.name) if stamps is not None else None
                 rels = by_host.get(de.name)
                 if stamp is not None and rels:
-                    real = os.path.realpath(de.path)
+                    real = _host_folder_path(out, de.path)
                     if folder_stamp(real, len(r), rels) == stamp:
                         for rel in rels:
                             found[rel] = (real + rel[len(r):], None)
@@ -660,6 +773,12 @@ def check_entries(out: Path, wanted: Mapping[str, Entry],
             res.missing.append(rel)
             continue
         path, ino = got
+        if files is not None and recorded is not None:
+            known = _stamped(rel, path, files, recorded)
+            if known is not None:
+                if known != (e["sha256"], e["mode"]):
+                    res.differ.append(rel)
+                continue
         if ino is None:
             try:
                 ino = os.lstat(path).st_ino
@@ -679,6 +798,40 @@ def check_entries(out: Path, wanted: Mapping[str, Entry],
     res.missing.sort()
     res.extra.sort()
     return res
+
+
+def _host_folder_path(out: Path, link: str) -> str:
+    """Where ``DIR/hosts/<host>`` leads: read from the generation's link when it is the
+    plain one render makes (``../../.hosts/<folder>``), which is one readlink instead of
+    ``realpath``'s lstat of every component (a third of a --check)."""
+    try:
+        target = os.readlink(link)
+    except OSError:
+        return os.path.realpath(link)
+    prefix = f"../../{HOSTS_DIR}/"
+    folder = target[len(prefix):]
+    if target.startswith(prefix) and folder and "/" not in folder and folder not in (".", ".."):
+        return f"{out}/{HOSTS_DIR}/{folder}"
+    return os.path.realpath(link)
+
+
+def _stamped(rel: str, path: str, files: FileStamps,
+             recorded: Mapping[str, Entry]) -> tuple[str, str] | None:
+    """(sha256, mode) of the file at ``path`` from its stamp and the recorded manifest, or
+    None when the stamp does not vouch for it (then it is read)."""
+    cut = rel.find("/", 6)  # "hosts/<host>/..."
+    stamp = files.hosts.get(rel[6:cut], {}).get(rel[cut:])
+    rec = recorded.get(rel)
+    if stamp is None or rec is None:
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if (not stat.S_ISREG(st.st_mode)
+            or [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns] != stamp):
+        return None
+    return rec["sha256"], f"{st.st_mode & 0o7777:04o}"
 
 
 def _digest(path: str) -> tuple[str, str] | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hkcompute.errors import InputError, RenderError
+from hkcompute.render import tree as tree_mod
 from hkcompute.render.tree import RenderedFile, check_tree, read_manifest, write_tree
 
 META = {"site": "t", "inventory_hash": "abc"}
@@ -109,3 +110,77 @@ def test_interrupted_render_leaves_previous_tree(tmp_path: Path,
     monkeypatch.undo()
     assert (out / "hosts/h2/etc/frr/frr.conf").read_bytes() == b"b\n"
     assert check_tree(out, files()).ok
+
+
+def _check_now(out: Path, want: list[RenderedFile]) -> tree_mod.CheckResult:
+    """check as ``render --check`` does it: with the current generation's manifest and
+    stamps."""
+    st = tree_mod.read_state(out)
+    wanted = {tree_mod.safe_rel(f.host, f.path): tree_mod.entry_of(f) for f in want}
+    return tree_mod.check_entries(out, wanted, st.stamps, st.files, st.file_stamps())
+
+
+def test_check_trusts_stamps_and_reads_nothing_unchanged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tree_mod, "RACY_NS", 0)  # no file is "racily" new in this test
+    out = tmp_path / "out"
+    write_tree(out, files(), META)
+    reads: list[str] = []
+    real = tree_mod._digest
+    monkeypatch.setattr(tree_mod, "_digest", lambda p: reads.append(p) or real(p))
+    assert _check_now(out, files()).ok
+    assert reads == []
+    # A different wanted content is still told apart without reading the file.
+    assert _check_now(out, files(b"other\n")).differ == ["hosts/h2/etc/frr/frr.conf"]
+
+
+@pytest.mark.parametrize("how", ["same size, mtime put back", "replaced by rename"])
+def test_check_finds_a_hand_edit_whatever_the_mtime_says(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    monkeypatch.setattr(tree_mod, "RACY_NS", 0)
+    out = tmp_path / "out"
+    write_tree(out, files(), META)
+    target = out / "hosts/h2/etc/frr/frr.conf"
+    st = target.stat()
+    if how == "replaced by rename":
+        new = target.with_name("new")
+        new.write_bytes(b"x\n")
+        os.chmod(new, 0o640)
+        os.replace(new, target)
+    else:
+        target.write_bytes(b"x\n")  # same length as b"b\n"
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    res = _check_now(out, files())
+    assert res.differ == ["hosts/h2/etc/frr/frr.conf"]
+
+
+def test_files_written_just_before_the_stamps_are_read_by_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Racily new files carry no stamp: --check reads them."""
+    out = tmp_path / "out"
+    write_tree(out, files(), META)  # RACY_NS as shipped: everything is seconds old at most
+    assert tree_mod.read_state(out).file_stamps().hosts == {"h1": {}, "h2": {}}
+    reads: list[str] = []
+    real = tree_mod._digest
+    monkeypatch.setattr(tree_mod, "_digest", lambda p: reads.append(p) or real(p))
+    assert _check_now(out, files()).ok
+    assert len(reads) == 2
+
+
+def test_stamps_follow_files_linked_into_a_new_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hard link made by a later render changes the change time of the file it links to;
+    the unchanged host's stamp must follow, or check would read it (slow, not wrong)."""
+    monkeypatch.setattr(tree_mod, "RACY_NS", 0)
+    out = tmp_path / "out"
+    shared = RenderedFile("h1", "/etc/shared", b"same on both\n")
+    write_tree(out, [shared, RenderedFile("h2", "/etc/own", b"1\n")], META)
+    later = [shared, RenderedFile("h2", "/etc/own", b"2\n"),
+             RenderedFile("h2", "/etc/shared", b"same on both\n")]
+    write_tree(out, later, META)
+    assert (out / "hosts/h1/etc/shared").stat().st_nlink >= 2
+    reads: list[str] = []
+    real = tree_mod._digest
+    monkeypatch.setattr(tree_mod, "_digest", lambda p: reads.append(p) or real(p))
+    assert _check_now(out, later).ok
+    assert reads == []
