@@ -470,7 +470,7 @@ def write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, objec
                 made.append((ho.host, folder, [rel[len(ho.host) + 6:] for rel in entries]))
             all_entries.update(entries)
             keys[ho.host] = {"key": ho.key, "dir": folder, "stamp": stamp}
-        doc = {**dict(meta), "files": dict(sorted(all_entries.items()))}
+        doc = {**dict(meta), "files": all_entries}  # _manifest_bytes sorts (once)
         mbytes = _manifest_bytes(doc)
         kbytes = (json.dumps({"hosts": keys, "site_key": site_key}, sort_keys=True,
                              separators=(",", ":")) + "\n").encode()
