@@ -504,8 +504,24 @@ def write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, objec
     # The generation just left keeps its host folders: it is the next render's starting point.
     _cleanup(out, keep=gen_name, folders=set(keys_dirs(keys)) | _dirs(state),
              other=state.gen.name if state.gen is not None else None)
+    other = out / (SLOTS[1] if gen_name == SLOTS[0] else SLOTS[0])
+    if not other.exists() and not other.is_symlink():
+        _prime_slot(other, keys)
     res.written.sort()
     return res
+
+
+def _prime_slot(slot: Path, keys: Mapping[str, Mapping[str, object]]) -> None:
+    """Give the other generation the links just made (no manifest or keys: it is not a
+    complete generation and never current as such), so that the next render, typically a
+    small change after a first full one, replaces a few links instead of making them all.
+    Best effort: whatever a failure leaves is put right by the next render's update."""
+    try:
+        (slot / "hosts").mkdir(parents=True)
+        for host, v in keys.items():
+            os.symlink(f"../../{HOSTS_DIR}/{v['dir']}", slot / "hosts" / host)
+    except OSError:
+        pass
 
 
 def _read(path: Path) -> bytes | None:

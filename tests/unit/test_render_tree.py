@@ -184,3 +184,18 @@ def test_stamps_follow_files_linked_into_a_new_folder(
     monkeypatch.setattr(tree_mod, "_digest", lambda p: reads.append(p) or real(p))
     assert _check_now(out, later).ok
     assert reads == []
+
+
+def test_a_small_change_replaces_only_its_links(tmp_path: Path) -> None:
+    """The first render fills both generations; the next one, for a one-host change,
+    replaces that host's link in the other generation and leaves the rest in place."""
+    out = tmp_path / "out"
+    write_tree(out, files(), META)
+    assert os.readlink(out / "current") == ".gen-a"
+    before = {h: os.lstat(out / ".gen-b/hosts" / h).st_ino for h in ("h1", "h2")}
+    write_tree(out, files(b"changed\n"), META)
+    assert os.readlink(out / "current") == ".gen-b"
+    after = {h: os.lstat(out / ".gen-b/hosts" / h).st_ino for h in ("h1", "h2")}
+    assert after["h1"] == before["h1"] and after["h2"] != before["h2"]
+    assert (out / "hosts/h2/etc/frr/frr.conf").read_bytes() == b"changed\n"
+    assert check_tree(out, files(b"changed\n")).ok
