@@ -398,17 +398,22 @@ class _Writer:
         tmp = self.hdir / (folder + self.tag)
         if tmp.exists():
             shutil.rmtree(tmp)
-        made: set[str] = set()
         known = self._known()
         cut = len(host) + 6
+        # Every folder the files need, made parents first with one mkdir each: tmp is new,
+        # so none exists (os.makedirs per file, with its checks, was a sixth of a full render).
+        dirs = {str(tmp)}
+        for rel in entries:
+            d = rel[cut:].rsplit("/", 1)[0]
+            while d and f"{tmp}{d}" not in dirs:
+                dirs.add(f"{tmp}{d}")
+                d = d.rsplit("/", 1)[0]
+        for d in sorted(dirs):  # a parent sorts before its children
+            os.mkdir(d)
         for f in files:
             rel = safe_rel(f.host, f.path)
             e = entries[rel]
             dst = f"{tmp}{rel[cut:]}"
-            parent = dst.rsplit("/", 1)[0]
-            if parent not in made:
-                os.makedirs(parent, exist_ok=True)
-                made.add(parent)
             k = (e["sha256"], e["mode"])
             src = known.get(k)
             if src is not None:
@@ -592,7 +597,10 @@ def _update_slot(slot: Path, keys: Mapping[str, Mapping[str, object]], mbytes: b
             have[de.name] = os.readlink(de.path) if de.is_symlink() else None
     for host, v in keys.items():
         want = f"../../{HOSTS_DIR}/{v['dir']}"
-        if have.pop(host, None) == want:
+        if host not in have:
+            os.symlink(want, hosts / host)  # nothing there to replace
+            continue
+        if have.pop(host) == want:
             continue
         tmp = hosts / f".{host}{tag}"
         with contextlib.suppress(FileNotFoundError):
