@@ -15,6 +15,7 @@ import getpass
 import json
 import os
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -85,6 +86,7 @@ class SiteLock:
         # locked under a private name, then hard-linked into place (link fails if the name
         # exists, like O_EXCL). Created in place instead, another deploy could read it empty
         # ("an unreadable lock file") or find it not yet flocked and call a live run stale.
+        _sweep_private(self.path.parent)
         tmp = self.path.with_name(f".{LOCK_NAME}.{os.getpid()}.{self.run_id}")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         try:
@@ -125,6 +127,30 @@ class SiteLock:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.release()
+
+
+def _sweep_private(state: Path) -> None:
+    """Remove private lock names left by deploys killed between making one and linking it
+    into place: their flock went with their process, so one we can flock is dead. A live
+    one holds its flock until it has unlinked the name; a name younger than a minute is
+    left alone too (between its creation and its flock, a live one is not yet locked)."""
+    for p in state.glob(f".{LOCK_NAME}.*"):
+        try:
+            fd = os.open(p, os.O_RDWR | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        if time.time() - os.fstat(fd).st_mtime < 60:
+            os.close(fd)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # held: a deploy is between those two steps right now
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+        finally:
+            os.close(fd)
 
 
 def break_stale(state: Path) -> Holder | None:

@@ -66,3 +66,35 @@ def test_unknown_run_is_a_usage_error(tmp_path: Path) -> None:
         Journal(tmp_path).load("20990101T000000Z-abcdef")
     with pytest.raises(UsageError):
         Journal(tmp_path).load("../etc")
+
+
+def test_a_private_lock_name_left_by_a_killed_deploy_is_swept(tmp_path: Path) -> None:
+    """A deploy killed between making its private lock file and linking it into place
+    leaves that file; the next deploy removes it (its flock died with its process), but
+    never a young one, which may belong to a deploy starting right now."""
+    import os
+
+    from hkcompute.deploy.lock import SiteLock
+
+    old = tmp_path / ".deploy.lock.99999.20990101T000000.000Z-abcdef"
+    old.write_text("{}")
+    os.utime(old, (1_000_000, 1_000_000))
+    young = tmp_path / ".deploy.lock.99998.20990101T000000.000Z-fedcba"
+    young.write_text("{}")
+    with SiteLock(tmp_path, "20990101T000001.000Z-123456", "hkcompute deploy t"):
+        pass
+    assert not old.exists() and young.exists()
+
+
+def test_run_ids_sort_in_start_order_within_one_second() -> None:
+    """Runs started a few milliseconds apart list in the order they started."""
+    import time
+
+    from hkcompute.deploy.journal import new_run_id
+
+    ids = []
+    for _ in range(20):
+        ids.append(new_run_id())
+        time.sleep(0.002)
+    assert ids == sorted(ids)
+    assert all(len(i.split("-")[0]) == len("20990101T000000.000Z") for i in ids)
