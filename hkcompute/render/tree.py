@@ -32,6 +32,7 @@ generator) hash to the key recorded with the current tree.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -449,6 +450,34 @@ def write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, objec
     as they come, so a full site never sits in memory). ``state`` is ``read_state(out)``
     when the caller has it already (the hosts it reuses must come from it)."""
     _prepare_out(out)
+    with _render_lock(out):
+        return _write_hosts(out, hosts, meta, state, site_key)
+
+
+RENDER_LOCK = ".render.lock"
+
+
+@contextlib.contextmanager
+def _render_lock(out: Path) -> Iterator[None]:
+    """One writer per output folder: two renders would both update the same spare
+    generation. flock, so a killed render never leaves it held."""
+    try:
+        fd = os.open(out / RENDER_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        raise InputError(f"cannot lock output folder {out}: {exc.strerror}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise RenderError(f"another render is writing {out}; run again when it has "
+                              "finished") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, object],
+                 state: TreeState | None, site_key: str | None) -> WriteResult:
     if state is None:
         state = read_state(out)
     if state.gen is not None and not state.keys and state.files:

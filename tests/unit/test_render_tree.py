@@ -199,3 +199,23 @@ def test_a_small_change_replaces_only_its_links(tmp_path: Path) -> None:
     assert after["h1"] == before["h1"] and after["h2"] != before["h2"]
     assert (out / "hosts/h2/etc/frr/frr.conf").read_bytes() == b"changed\n"
     assert check_tree(out, files(b"changed\n")).ok
+
+
+def test_a_second_render_into_the_same_folder_is_refused_while_one_writes(
+        tmp_path: Path) -> None:
+    """Two renders at once would both update the spare generation: the second is refused
+    with a message, and the tree is left as the first one made it."""
+    import fcntl
+
+    out = tmp_path / "out"
+    write_tree(out, files(), META)
+    fd = os.open(out / tree_mod.RENDER_LOCK, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a render in progress holds it
+        with pytest.raises(RenderError, match="another render is writing"):
+            write_tree(out, files(b"changed\n"), META)
+    finally:
+        os.close(fd)
+    assert check_tree(out, files()).ok
+    write_tree(out, files(b"changed\n"), META)  # and once it is gone, rendering works
+    assert check_tree(out, files(b"changed\n")).ok
