@@ -139,10 +139,9 @@ def _sweep_private(state: Path) -> None:
             fd = os.open(p, os.O_RDWR | os.O_NOFOLLOW)
         except OSError:
             continue
-        if time.time() - os.fstat(fd).st_mtime < 60:
-            os.close(fd)
-            continue
         try:
+            if time.time() - os.fstat(fd).st_mtime < 60:
+                continue
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             continue  # held: a deploy is between those two steps right now

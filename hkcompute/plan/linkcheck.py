@@ -10,7 +10,7 @@ from __future__ import annotations
 from hkcompute.findings import Finding, Rule, make
 from hkcompute.model import Site
 from hkcompute.plan import rules as R
-from hkcompute.plan.fabric import ports_by_model
+from hkcompute.plan.fabric import Ports, ports_by_model
 from hkcompute.plan.model import Link
 
 
@@ -49,18 +49,11 @@ def check_links(site: Site, links: list[Link]) -> list[Finding]:
     memo: dict[tuple[str, float, float], list[tuple[Rule, str]]] = {}
     speed_memo: dict[tuple[str, str], float | None] = {}
 
-    def port_speed(model: str, port: str) -> float | None:
-        key = (model, port)
-        if key not in speed_memo:
-            p = ports.get(model)
-            speed_memo[key] = p.speed(port) if p is not None else None
-        return speed_memo[key]
-
     # What each device needs, looked up once per device rather than once per link end:
     # (model, its ports when they are described, else None). Devices not in the site: None.
-    dev_info: dict[str, tuple[str, object] | None] = {}
+    dev_info: dict[str, tuple[str, Ports | None] | None] = {}
 
-    def info(name: str) -> tuple[str, object] | None:
+    def info(name: str) -> tuple[str, Ports | None] | None:
         dev = devices.get(name)
         if dev is None:
             got = None
@@ -94,7 +87,10 @@ def check_links(site: Site, links: list[Link]) -> list[Finding]:
             if described is None:
                 continue
             sk = (model, port)
-            sp = speed_memo[sk] if sk in speed_memo else port_speed(model, port)
+            if sk in speed_memo:
+                sp = speed_memo[sk]
+            else:
+                sp = speed_memo[sk] = described.speed(port)
             if sp is None:
                 agg.add(R.BAD_PORT, f"{model}:{port[:3]}",
                         f"{where_of(link)}: {dev_name} ({model}) has no port {port!r}",

@@ -43,6 +43,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from hkcompute import atomic
 from hkcompute.errors import InputError, RenderError
 
 _encode_str = json.encoder.encode_basestring_ascii
@@ -50,6 +51,7 @@ _encode_str = json.encoder.encode_basestring_ascii
 MANIFEST = "manifest.json"
 KEYS = "keys.json"
 STAMPS = "stamps.json"
+SLOT_FILES = ("hosts", MANIFEST, KEYS, STAMPS)  # all a generation's folder holds
 # A file whose change time is this close to when its stamp was taken is not trusted by
 # --check (it could have been changed again within the same tick of the kernel's clock,
 # which has 1-10 ms granularity; 250 ms is 25 of the coarsest ticks): it is read, as git
@@ -224,7 +226,6 @@ class FileStamps:
     time can only move forwards, and with it the inode) still holds what the manifest says,
     so ``--check`` need not read it. Missing stamps only cost a read."""
 
-    at: int = 0  # time.time_ns() when the stamps were taken
     hosts: dict[str, dict[str, Stamp]] = field(default_factory=dict)
 
 
@@ -232,10 +233,10 @@ def read_stamps(path: Path) -> FileStamps:
     doc = _json(path)
     if doc is None:
         return FileStamps()
-    at, hosts = doc.get("at"), doc.get("hosts")
-    if not isinstance(at, int) or not isinstance(hosts, dict):
+    hosts = doc.get("hosts")
+    if not isinstance(hosts, dict):
         return FileStamps()
-    return FileStamps(at, {h: v for h, v in hosts.items() if isinstance(v, dict)})
+    return FileStamps({h: v for h, v in hosts.items() if isinstance(v, dict)})
 
 
 def take_stamps(folder: str, suffixes: Iterable[str], at: int) -> dict[str, Stamp]:
@@ -247,24 +248,22 @@ def take_stamps(folder: str, suffixes: Iterable[str], at: int) -> dict[str, Stam
         except OSError:
             continue
         if st.st_ctime_ns < at - RACY_NS:
-            out[suffix] = [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+            out[suffix] = _stamp_of(st)
     return out
+
+
+def _stamp_of(st: os.stat_result) -> Stamp:
+    return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def read_state(out: Path) -> TreeState:
     """The current generation's manifest and keys (empty when there is none or it is not one
     this version wrote: the render then starts afresh)."""
     st = TreeState()
-    cur = out / CURRENT
-    if not cur.is_symlink():
+    gen = _current_gen(out)
+    if gen is None:
         return st
-    target = os.readlink(cur)
-    # A generation that is a symlink was not made by render (it could lead anywhere): its
-    # manifest and keys are not trusted, the render starts afresh.
-    if (not target.startswith(GEN_PREFIX) or "/" in target or not (out / target).is_dir()
-            or (out / target).is_symlink()):
-        return st
-    st.gen = out / target
+    st.gen = gen
     st.folders = _real_folders(out / HOSTS_DIR)
     man = _json(st.gen / MANIFEST)
     files = man.get("files") if man else None
@@ -291,15 +290,25 @@ def read_state(out: Path) -> TreeState:
     return st
 
 
-def read_site_key(out: Path) -> str | None:
-    """The site key the current tree was rendered with (its keys only; no manifest)."""
+def _current_gen(out: Path) -> Path | None:
+    """The generation ``DIR/current`` names, when it is one render made: a plain folder
+    named .gen-*. A generation that is a symlink was not made by render (it could lead
+    anywhere): its manifest and keys are not trusted, the render starts afresh."""
     cur = out / CURRENT
     if not cur.is_symlink():
         return None
     target = os.readlink(cur)
-    if not target.startswith(GEN_PREFIX) or "/" in target or (out / target).is_symlink():
+    gen = out / target
+    if not target.startswith(GEN_PREFIX) or "/" in target or not gen.is_dir() \
+            or gen.is_symlink():
         return None
-    keys = _json(out / target / KEYS)
+    return gen
+
+
+def read_site_key(out: Path) -> str | None:
+    """The site key the current tree was rendered with (its keys only; no manifest)."""
+    gen = _current_gen(out)
+    keys = _json(gen / KEYS) if gen is not None else None
     sk = keys.get("site_key") if keys else None
     return sk if isinstance(sk, str) else None
 
@@ -403,13 +412,7 @@ class _Writer:
         cut = len(host) + 6
         # Every folder the files need, made parents first with one mkdir each: tmp is new,
         # so none exists (os.makedirs per file, with its checks, was a sixth of a full render).
-        dirs = {str(tmp)}
-        for rel in entries:
-            d = rel[cut:].rsplit("/", 1)[0]
-            while d and f"{tmp}{d}" not in dirs:
-                dirs.add(f"{tmp}{d}")
-                d = d.rsplit("/", 1)[0]
-        for d in sorted(dirs):  # a parent sorts before its children
+        for d in sorted(_folders_of(str(tmp), cut, entries)):  # parents sort first
             os.mkdir(d)
         for f in files:
             rel = safe_rel(f.host, f.path)
@@ -514,13 +517,13 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
                 and _read(cur / KEYS) == kbytes):
             res.generation = cur.name
             _cleanup(out, keep=cur.name, folders=set(keys_dirs(keys)) | _dirs(state),
-                     other=SLOTS[1] if cur.name == SLOTS[0] else SLOTS[0])
+                     other=_other_slot(cur.name))
             res.written.sort()
             return res
         # The slot to update is whichever ``current`` does not name, whatever state says (a
         # state reset for an unreadable tree must not lead to rewriting the live slot).
         live = os.readlink(out / CURRENT) if (out / CURRENT).is_symlink() else None
-        gen_name = SLOTS[1] if live == SLOTS[0] else SLOTS[0]
+        gen_name = _other_slot(live)
         res.generation = gen_name
         sbytes = _stamps_bytes(w.hdir, keys, made, state)
         _update_slot(out / gen_name, keys, mbytes, kbytes, sbytes, w.tag)
@@ -538,11 +541,19 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
     # The generation just left keeps its host folders: it is the next render's starting point.
     _cleanup(out, keep=gen_name, folders=set(keys_dirs(keys)) | _dirs(state),
              other=state.gen.name if state.gen is not None else None)
-    other = out / (SLOTS[1] if gen_name == SLOTS[0] else SLOTS[0])
+    other = out / _other_slot(gen_name)
     if not other.exists() and not other.is_symlink():
         _prime_slot(other, keys)
     res.written.sort()
     return res
+
+
+def _other_slot(name: str | None) -> str:
+    """The generation a render updates when ``name`` is current (the first when none is)."""
+    return SLOTS[1] if name == SLOTS[0] else SLOTS[0]
+
+
+LINK_PREFIX = f"../../{HOSTS_DIR}/"  # a generation's hosts/<host> -> LINK_PREFIX<folder>
 
 
 def _prime_slot(slot: Path, keys: Mapping[str, Mapping[str, object]]) -> None:
@@ -553,7 +564,7 @@ def _prime_slot(slot: Path, keys: Mapping[str, Mapping[str, object]]) -> None:
     try:
         (slot / "hosts").mkdir(parents=True)
         for host, v in keys.items():
-            os.symlink(f"../../{HOSTS_DIR}/{v['dir']}", slot / "hosts" / host)
+            os.symlink(f"{LINK_PREFIX}{v['dir']}", slot / "hosts" / host)
     except OSError:
         pass
 
@@ -583,7 +594,7 @@ def _stamps_bytes(hdir: Path, keys: Mapping[str, Mapping[str, object]],
         fresh[host] = st
         for v in st.values():
             by_ino[v[0]] = v
-    prev = state.file_stamps().hosts if state.gen is not None else {}
+    prev = state.file_stamps().hosts
     hosts: dict[str, dict[str, Stamp]] = {}
     for host, kv in keys.items():
         got = fresh.get(host)
@@ -625,7 +636,7 @@ def _update_slot(slot: Path, keys: Mapping[str, Mapping[str, object]], mbytes: b
         for de in it:
             have[de.name] = os.readlink(de.path) if de.is_symlink() else None
     for host, v in keys.items():
-        want = f"../../{HOSTS_DIR}/{v['dir']}"
+        want = f"{LINK_PREFIX}{v['dir']}"
         if host not in have:
             os.symlink(want, hosts / host)  # nothing there to replace
             continue
@@ -642,12 +653,7 @@ def _update_slot(slot: Path, keys: Mapping[str, Mapping[str, object]], mbytes: b
         _remove(hosts / name)
     _fsync_dir(hosts)
     for name, data in ((MANIFEST, mbytes), (STAMPS, sbytes), (KEYS, kbytes)):
-        tmp = slot / f"{name}{tag}"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, slot / name)
+        atomic.write_bytes(slot / name, data)
     _fsync_dir(slot)
 
 
@@ -664,16 +670,22 @@ def folder_stamp(root: str, cut: int, rels: Iterable[str]) -> int | None:
     it back. Recorded when render makes the host's folder; the same stamp at --check time
     means no file was added to or removed from it since (contents are hashed anyway).
     None when a folder is missing."""
+    try:
+        return max(os.lstat(d).st_ctime_ns for d in _folders_of(root, cut, rels))
+    except OSError:
+        return None
+
+
+def _folders_of(root: str, cut: int, rels: Iterable[str]) -> set[str]:
+    """``root`` and every folder below it that holds one of the host's files (``rel[cut:]``
+    is a file's path on the host)."""
     dirs = {root}
     for rel in rels:
         d = rel[cut:].rsplit("/", 1)[0]
         while d and f"{root}{d}" not in dirs:
             dirs.add(f"{root}{d}")
             d = d.rsplit("/", 1)[0]
-    try:
-        return max(os.lstat(d).st_ctime_ns for d in dirs)
-    except OSError:
-        return None
+    return dirs
 
 
 def _swap_link(out: Path, name: str, target: str) -> None:
@@ -723,9 +735,11 @@ def _cleanup(out: Path, keep: str, folders: set[str], other: str | None = None) 
                 break
             with contextlib.suppress(OSError), os.scandir(folder) as it:
                 for de in it:
-                    # temporary names: "manifest.json.tmp-<pid>", ".<host>.tmp-<pid>"
-                    if ".tmp-" in de.name and (de.name.startswith(".")
-                                               or folder.name != "hosts"):
+                    # leftovers of a killed update: a temporary file beside the slot's own
+                    # four, a temporary link ".<host>.tmp-<pid>" among the hosts' links
+                    stray = (de.name not in SLOT_FILES if folder.name != "hosts"
+                             else de.name.startswith(".") and ".tmp-" in de.name)
+                    if stray:
                         _remove(Path(de.path))
     hdir = out / HOSTS_DIR
     with contextlib.suppress(OSError), os.scandir(hdir) as it:
@@ -861,9 +875,8 @@ def _host_folder_path(out: Path, link: str) -> str:
         target = os.readlink(link)
     except OSError:
         return os.path.realpath(link)
-    prefix = f"../../{HOSTS_DIR}/"
-    folder = target[len(prefix):]
-    if target.startswith(prefix) and folder and "/" not in folder and folder not in (".", ".."):
+    folder = target[len(LINK_PREFIX):]
+    if target.startswith(LINK_PREFIX) and folder not in ("", ".", "..") and "/" not in folder:
         return f"{out}/{HOSTS_DIR}/{folder}"
     return os.path.realpath(link)
 
@@ -881,8 +894,7 @@ def _stamped(rel: str, path: str, files: FileStamps,
         st = os.lstat(path)
     except OSError:
         return None
-    if (not stat.S_ISREG(st.st_mode)
-            or [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns] != stamp):
+    if not stat.S_ISREG(st.st_mode) or _stamp_of(st) != stamp:
         return None
     return rec["sha256"], f"{st.st_mode & 0o7777:04o}"
 
