@@ -101,35 +101,35 @@ def generate(units: int, rack_change: bool = False) -> dict[str, Any]:
                 row += 1
                 done += take
 
+        def add_cluster(kind: str, n: int, template: str, unit_prefix: str, node_racks: str,
+                        racks_per_unit: int, net_racks: str, n_net: int, core: str,
+                        nodes: int, hall: str = hall, h: int = h) -> None:
+            """One cluster of ``n`` units in this hall, with its tenant (the two fabric
+            kinds differ only in these parameters and in their racks)."""
+            groups = n // 2
+            tenant = f"t-{hall}-{kind}"
+            tenants.append({"name": tenant, "kind": "local", "sector": "research",
+                            "residency": "HK", "phases": [1], "clusters": [f"{kind}-{hall}"]})
+            clusters.append({
+                "name": f"{kind}-{hall}", "template": template, "hall": hall,
+                "network_racks": _ranges(f"{hall}-{net_racks}", 1, n_net),
+                "core": {"model": core, "count": 8 * groups}, "tenants": [tenant],
+                "units": [{"name": _ranges(f"{unit_prefix}{h + 1:02d}-su", 1, n, 2),
+                           "phase": 1, "racks": _ranges(f"{hall}-{node_racks}", 1,
+                                                        n * racks_per_unit),
+                           "nodes": nodes, "status": "in_service", "tenant": tenant}]})
+
         if n_ib:
-            groups = n_ib // 2
-            net_racks = math.ceil(24 * groups / 48)
+            net_racks = math.ceil(24 * (n_ib // 2) / 48)
             add_racks("i", 1, n_ib * IB_RACKS, 90)
             add_racks("in", 1, net_racks, 85, "hybrid")
-            tenant = f"t-{hall}-ib"
-            tenants.append({"name": tenant, "kind": "local", "sector": "research",
-                            "residency": "HK", "phases": [1], "clusters": [f"ib-{hall}"]})
-            clusters.append({
-                "name": f"ib-{hall}", "template": "h800-lc", "hall": hall,
-                "network_racks": _ranges(f"{hall}-in", 1, net_racks),
-                "core": {"model": "qm9700", "count": 8 * groups}, "tenants": [tenant],
-                "units": [{"name": _ranges(f"ib{h + 1:02d}-su", 1, n_ib, 2),
-                           "phase": 1, "racks": _ranges(f"{hall}-i", 1, n_ib * IB_RACKS),
-                           "nodes": 31, "status": "in_service", "tenant": tenant}]})
+            add_cluster("ib", n_ib, "h800-lc", "ib", "i", IB_RACKS, "in", net_racks,
+                        "qm9700", 31)
         if n_roce:
-            groups = n_roce // 2
             add_racks("a", 1, n_roce * ROCE_RACKS, 50)
-            add_racks("an", 1, groups, 55, "hybrid")
-            tenant = f"t-{hall}-roce"
-            tenants.append({"name": tenant, "kind": "local", "sector": "research",
-                            "residency": "HK", "phases": [1], "clusters": [f"roce-{hall}"]})
-            clusters.append({
-                "name": f"roce-{hall}", "template": "a3-lc", "hall": hall,
-                "network_racks": _ranges(f"{hall}-an", 1, groups),
-                "core": {"model": "sn5600-400", "count": 8 * groups}, "tenants": [tenant],
-                "units": [{"name": _ranges(f"as{h + 1:02d}-su", 1, n_roce, 2),
-                           "phase": 1, "racks": _ranges(f"{hall}-a", 1, n_roce * ROCE_RACKS),
-                           "nodes": 64, "status": "in_service", "tenant": tenant}]})
+            add_racks("an", 1, n_roce // 2, 55, "hybrid")
+            add_cluster("roce", n_roce, "a3-lc", "as", "a", ROCE_RACKS, "an", n_roce // 2,
+                        "sn5600-400", 64)
         # storage: about 3 GB/s of read per node (0.75 ddn-ai400x2 per H800 unit)
         stor = max(2, math.ceil(n_ib * 0.75 + n_roce * 1.5))
         srack = math.ceil(stor / 8) + 1  # + one rack for service nodes
