@@ -74,11 +74,17 @@ def _package_digest(root: str) -> str:
     h = hashlib.sha256(f"{__version__} {sys.version} jinja2 {jinja2.__version__}\n".encode())
     pkg = Path(engine.__file__ or "").resolve().parent.parent
     for base in (pkg, Path(root)):
-        for p in sorted(base.rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
-                h.update(f"\0{p.relative_to(base).as_posix()}\0".encode())
-                h.update(p.read_bytes())
+        _hash_folder(h, base)
     return h.hexdigest()
+
+
+def _hash_folder(h: Any, base: Path) -> None:
+    """Feed ``h`` every file below ``base`` (name and bytes, in a fixed order), compiled
+    Python left out."""
+    for p in sorted(base.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc":
+            h.update(f"\0{p.relative_to(base).as_posix()}\0".encode())
+            h.update(p.read_bytes())
 
 
 def site_key(site: Site, phase: int | None, hosts: str | None) -> str:
@@ -126,11 +132,7 @@ def _code_digest(root: str) -> bytes:
     for mod in (engine, env, hostlist, slurm):
         assert mod.__file__ is not None
         h.update(Path(mod.__file__).read_bytes())
-    base = Path(root)
-    for p in sorted(base.rglob("*")):
-        if p.is_file():
-            h.update(f"\0{p.relative_to(base).as_posix()}\0".encode())
-            h.update(p.read_bytes())
+    _hash_folder(h, Path(root))
     return h.digest()
 
 
