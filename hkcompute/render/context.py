@@ -65,19 +65,24 @@ class Index:
 
     @classmethod
     def build(cls, site: Site, plan: Plan, phase: int | None) -> Index:
+        # Indexing, not attribute names, and bound methods: 150,000 addresses and 200,000
+        # links on a full site, and every render (a one-rack one too) builds this index.
         ix = cls()
-        for a in plan.addresses_upto(phase):
-            ix.by_device[a.device].append(a)
-            ix.addr_at[(a.device, a.interface)] = a
-            dev = site.devices.get(a.device)
-            if dev is not None and dev.is_switch and a.network == "compute":
-                net = _iface(a.address)[1]
-                ix.gateway.setdefault(net, a.address.split("/")[0])
+        addrs = plan.addresses_upto(phase)
+        by_device = ix.by_device
+        for a in addrs:
+            by_device[a[0]].append(a)
+        ix.addr_at = {(a[0], a[1]): a for a in addrs}
+        switches = {d.name for d in site.devices.values() if d.is_switch}
+        gateway = ix.gateway
+        for a in addrs:
+            if a[2] == "compute" and a[0] in switches:
+                gateway.setdefault(_iface(a[3])[1], a[3].split("/")[0])
+        links_of = ix.links_of
         for link in plan.links_upto(phase):
-            ix.links_of[link.a].append(link)
-            ix.links_of[link.b].append(link)
-        for asn in plan.asns_upto(phase):
-            ix.asn[asn.device] = asn.asn
+            links_of[link[0]].append(link)
+            links_of[link[2]].append(link)
+        ix.asn = {x.device: x.asn for x in plan.asns_upto(phase)}
         return ix
 
     def primary(self, device: str, network: str = "inband") -> str | None:
@@ -116,7 +121,7 @@ class ContextBuilder:
         self.controller = (ctl[0].name, self.ix.primary(ctl[0].name) or "") if ctl else ("", "")
         self._slurm: dict[str, Any] | None = None
         self._zones: list[dict[str, Any]] | None = None
-        self._hosts_common = self._common_hosts()
+        self.hosts_common = self._common_hosts()
         # The same for every host: one object each, shared by reference, so a render key
         # hashes them once, not once per host (``shared_parts``).
         self._site_ctx = {"name": site.info.name, "domain": self.domain,
@@ -159,7 +164,7 @@ class ContextBuilder:
     def hosts_file(self, d: Device) -> list[dict[str, Any]]:
         # Slurm needs a node's own name to resolve to its real address, not 127.0.1.1.
         own = self.ix.primary(d.name)
-        entries = [e for e in self._hosts_common if e["names"][1] != d.name]
+        entries = [e for e in self.hosts_common if e["names"][1] != d.name]
         if own:
             entries = [{"address": own, "names": [f"{d.name}.{self.domain}", d.name]},
                        *entries]
@@ -275,12 +280,11 @@ class ContextBuilder:
     def services_host(self, d: Device, runs: Iterable[str]) -> dict[str, Any]:
         ctx = self.node(d)
         runs = set(runs)
-        pools = self.site.networks.pools
-        allow = [pools[n].cidr for n in ("inband", "storage") if n in pools]
         if "dns" in runs:
-            ctx["dns"] = self.dns_context(d, allow)
+            ctx["dns"] = self.dns_context(d)
         if "ntp" in runs:
-            ctx["ntp"] = {"upstream": list(self.site.info.ntp_upstream), "allow": allow}
+            ctx["ntp"] = {"upstream": list(self.site.info.ntp_upstream),
+                          "allow": self.allow()}
         if "dhcp" in runs:
             ctx["dhcp"] = self.dhcp_context(d)
         if "prometheus" in runs:
@@ -288,13 +292,20 @@ class ContextBuilder:
             ctx["alerts"] = {"gpu_temp_c": 85, "npu_temp_c": 90, "flaps_per_15m": 3}
         return ctx
 
-    def dns_context(self, d: Device, allow: list[str]) -> dict[str, Any]:
+    def allow(self) -> list[str]:
+        """The networks a services host answers (DNS, NTP)."""
+        pools = self.site.networks.pools
+        return [pools[n].cidr for n in ("inband", "storage") if n in pools]
+
+    def dns_context(self, d: Device) -> dict[str, Any]:
+        # What it reads is what ``deps.Fingerprints.dns`` hashes: the zones (every device's
+        # name and addresses), the server's name, the site's domain and networks.
         # The zones are the same on every DNS host (only the SOA's primary differs, and the
         # template puts that in): built once, shared by reference.
         if self._zones is None:
             self._zones = self._dns_zones()
         return {"primary": f"{d.name}.{self.domain}", "zones": self._zones,
-                "allow": [*allow, "127.0.0.1"]}
+                "allow": [*self.allow(), "127.0.0.1"]}
 
     def _dns_zones(self) -> list[dict[str, Any]]:
         forward: list[dict[str, str]] = []

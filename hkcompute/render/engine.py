@@ -59,6 +59,7 @@ class FileSpec:
     mode: int = 0o644
     shared: str | None = None  # key of a context shared by many hosts (rendered once)
     extra: tuple[tuple[str, Any], ...] = ()
+    only: tuple[str, ...] = ()  # when set, the template sees these context keys alone
 
 
 COMMON = (
@@ -91,10 +92,13 @@ OPENSM = (
     FileSpec("/etc/opensm/opensm.conf", "switch/opensm.conf.j2"),
     FileSpec("/etc/opensm/partitions.conf", "switch/partitions.conf.j2"),
 )
+# A DNS server's DNS files see ``site`` and ``dns`` only: what ``deps.Fingerprints.dns``
+# hashes. A template that reached for anything else would fail to render, not go stale.
+DNS_ONLY = ("site", "dns")
 DNS = (
-    FileSpec("/etc/bind/named.conf", "services/named.conf.j2"),
-    FileSpec("/etc/bind/named.conf.options", "services/named.conf.options.j2"),
-    FileSpec("/etc/bind/named.conf.local", "services/named.conf.local.j2"),
+    FileSpec("/etc/bind/named.conf", "services/named.conf.j2", only=DNS_ONLY),
+    FileSpec("/etc/bind/named.conf.options", "services/named.conf.options.j2", only=DNS_ONLY),
+    FileSpec("/etc/bind/named.conf.local", "services/named.conf.local.j2", only=DNS_ONLY),
 )
 PROMETHEUS = (
     FileSpec("/etc/prometheus/prometheus.yml", "services/prometheus.yml.j2"),
@@ -111,6 +115,7 @@ class Renderer:
         self.env = env or render_environment()
         self._shared: dict[tuple[str, str], bytes] = {}
         self._sm_hosts = self._subnet_managers_of(site, phase)
+        self._zone_specs: dict[int, tuple[dict[str, Any], FileSpec]] = {}
 
     @staticmethod
     def _subnet_managers_of(site: Site, phase: int | None) -> dict[str, int]:
@@ -131,8 +136,34 @@ class Renderer:
                 out[d.name] = prio
         return out
 
-    def plan_host(self, d: Device) -> tuple[list[FileSpec], dict[str, Any] | None]:
-        """The files a device gets and its context (None when it gets nothing)."""
+    def kind(self, d: Device) -> str | None:
+        """What a device's files are made as (``deps`` fingerprints each kind after what its
+        context reads): a node's, a services host's, a RoCE switch's, a subnet manager's;
+        None when it gets no files."""
+        role = d.role
+        if role in ("gpu_node", "storage"):
+            return "node"
+        if role == "service":
+            return "service"
+        if role in ("leaf", "spine", "core"):
+            c = self.site.cluster(d.cluster or "")
+            if c is not None and c.fabric == "roce":
+                return "roce"
+            if d.name in self._sm_hosts:
+                return "sm"
+        return None
+
+    def runs_dns(self, d: Device) -> bool:
+        return d in self.b.services.get("dns", ())
+
+    def plan_host(self, d: Device, *, dns: bool = True) -> tuple[list[FileSpec],
+                                                                  dict[str, Any] | None]:
+        """The files a device gets and its context (None when it gets nothing). With
+        ``dns`` False, a DNS server's context and files leave out its DNS section (the zones:
+        the biggest context of the site), which ``dns_specs`` then gives alone."""
+        kind = self.kind(d)
+        if kind is None:
+            return [], None
         role = d.role
         if role == "gpu_node":
             ctx = self.b.node(d)
@@ -144,15 +175,14 @@ class Renderer:
         if role == "storage":
             return [*COMMON, CHRONY_CLIENT], self.b.node(d)
         if role == "service":
-            runs = [s for s, hosts in self.b.services.items() if d in hosts]
+            runs = [s for s, hosts in self.b.services.items()
+                    if d in hosts and (dns or s != "dns")]
             ctx = self.b.services_host(d, runs)
             specs = list(COMMON)
             specs.append(FileSpec("/etc/chrony/chrony.conf", "services/chrony-server.conf.j2")
                          if "ntp" in runs else CHRONY_CLIENT)
             if "dns" in runs:
-                specs += DNS
-                specs += [FileSpec(f"/etc/bind/{z['file']}", "services/db.zone.j2",
-                                   extra=(("zone", z),)) for z in ctx["dns"]["zones"]]
+                specs += self.dns_specs(ctx)
             if "dhcp" in runs:
                 specs.append(FileSpec("/etc/dnsmasq.d/hkcompute.conf",
                                       "services/dnsmasq.conf.j2"))
@@ -161,13 +191,29 @@ class Renderer:
             if "slurmctld" in runs or "login" in runs:
                 specs += SLURM
             return specs, ctx
-        if role in ("leaf", "spine", "core"):
-            c = self.site.cluster(d.cluster or "")
-            if c is not None and c.fabric == "roce":
-                return list(FRR), self.b.switch(d)
-            if d.name in self._sm_hosts:
-                return list(OPENSM), self.b.subnet_manager(d, self._sm_hosts[d.name])
-        return [], None
+        if kind == "roce":
+            return list(FRR), self.b.switch(d)
+        return list(OPENSM), self.b.subnet_manager(d, self._sm_hosts[d.name])
+
+    def dns_specs(self, ctx: dict[str, Any]) -> list[FileSpec]:
+        """A DNS server's DNS files (its context has ``dns``)."""
+        return [*DNS, *(self._zone_spec(z) for z in ctx["dns"]["zones"])]
+
+    def render_dns(self, d: Device) -> list[RenderedFile]:
+        """A DNS server's DNS section alone (``plan_host(d, dns=False)`` leaves it out)."""
+        ctx = {"site": self.b.shared_parts["site"], "dns": self.b.dns_context(d)}
+        return self.render_host(d, self.dns_specs(ctx), ctx)
+
+    def _zone_spec(self, zone: dict[str, Any]) -> FileSpec:
+        """One spec per zone, the same object for every DNS host: its key hashes the zone's
+        records once (``run._Keys`` memoises by spec)."""
+        got = self._zone_specs.get(id(zone))
+        if got is None or got[0] is not zone:
+            spec = FileSpec(f"/etc/bind/{zone['file']}", "services/db.zone.j2",
+                            extra=(("zone", zone),), only=DNS_ONLY)
+            got = (zone, spec)
+            self._zone_specs[id(zone)] = got
+        return got[1]
 
     def render_file(self, d: Device, spec: FileSpec, ctx: dict[str, Any]) -> RenderedFile:
         if spec.shared is not None:
@@ -178,6 +224,8 @@ class Renderer:
                 data = render_template(self.env, spec.template, shared_ctx, d.name).encode()
                 self._shared[key] = data
             return RenderedFile(d.name, spec.path, data, spec.mode)
+        if spec.only:
+            ctx = {k: ctx[k] for k in spec.only}
         full = dict(ctx, **dict(spec.extra)) if spec.extra else ctx
         if spec.shared is None and spec.template.startswith("slurm/"):
             full = dict(full, slurm=self.b.slurm())

@@ -29,6 +29,7 @@ from hkcompute import __version__
 from hkcompute.model import Site
 from hkcompute.plan import plan_for
 from hkcompute.render import engine, env, hostlist, slurm
+from hkcompute.render.deps import Fingerprints
 from hkcompute.render.engine import FileSpec, Progress, Renderer
 from hkcompute.render.tree import (
     HOSTS_DIR,
@@ -174,6 +175,12 @@ class _Keys:
             self._parts[id(part)] = (part, name.encode() + b"=" +
                                      hashlib.sha256(_dump(value)).digest())
 
+    def common(self) -> list[bytes]:
+        """What every host's fingerprint starts from (``deps``): the code that builds
+        contexts and renders them, and the context parts every host shares."""
+        return [self.code, _package_digest(str(templates_dir())).encode(), self.slurm(),
+                *(d for _p, d in self._parts.values())]
+
     def slurm(self) -> bytes:
         if self._slurm is None:
             self._slurm = hashlib.sha256(_dump(self.r.b.slurm())).digest()
@@ -183,15 +190,18 @@ class _Keys:
         got = self._specs.get(id(s))
         if got is not None and got[0] is s:  # the reference keeps the id unique
             return got[1]
-        data = _dump([s.path, s.template, s.mode, s.shared, [list(x) for x in s.extra]])
+        data = _dump([s.path, s.template, s.mode, s.shared, [list(x) for x in s.extra],
+                      list(s.only)])
         if s.shared is not None or s.template.startswith("slurm/"):
             data += self.slurm()
         digest = hashlib.sha256(data).digest()
         self._specs[id(s)] = (s, digest)
         return digest
 
-    def key(self, specs: list[FileSpec], ctx: dict[str, Any]) -> str:
+    def key(self, specs: list[FileSpec], ctx: dict[str, Any], extra: str | None = None) -> str:
         h = hashlib.sha256(self.code)
+        if extra is not None:
+            h.update(extra.encode())
         for s in specs:
             h.update(self._spec(s))
         h.update(b"\0")
@@ -214,24 +224,48 @@ def host_outputs(site: Site, phase: int | None, state: TreeState, *, hosts: str 
     with ``need_folder``, its folder is still there)."""
     r = Renderer(site, plan_for(site, phase), phase)
     keys = _Keys(r)
+    fps = Fingerprints(r.b, r.kind, keys.common())
     devices = r.devices(hosts)
     total = len(devices)
     c = counts if counts is not None else {}
     c.setdefault("rendered", 0)
     for i, d in enumerate(devices, 1):
-        specs, ctx = r.plan_host(d)
-        if ctx is not None:
-            key = keys.key(specs, ctx)
-            prev = state.keys.get(d.name)
-            entries = state.host_entries(d.name)
-            if (prev is not None and prev[0] == key and entries
-                    and (need_folder is None or prev[1] in state.folders)):
-                yield HostOutput(d.name, key, None, entries, prev[1])
-            else:
-                c["rendered"] += 1
-                yield HostOutput(d.name, key, r.render_host(d, specs, ctx))
         if progress is not None and (i % 200 == 0 or i == total):
             progress(i, total)
+        fp = fps.of(d)
+        if fp is None:
+            continue  # no files
+        prev = state.keys.get(d.name)
+        entries = state.host_entries(d.name)
+        usable = (prev is not None and bool(entries)
+                  and (need_folder is None or prev[1] in state.folders))
+        if usable and prev is not None and prev[0] is not None \
+                and state.fps.get(d.name) == fp:
+            # the same inputs as the current tree's: its files, without building its context
+            yield HostOutput(d.name, prev[0], None, entries, prev[1], fp)
+            continue
+        # A DNS server's DNS section (the zones: the biggest context of the site) has a key
+        # of its own, its inputs' fingerprint: a change elsewhere on the host (a MAC in its
+        # DHCP file) re-renders the rest and takes the zones from the current tree.
+        dns = fps.dns(d) if r.runs_dns(d) else None
+        specs, ctx = r.plan_host(d, dns=dns is None)
+        assert ctx is not None
+        key = keys.key(specs, ctx, dns)
+        if usable and prev is not None and prev[0] == key:
+            yield HostOutput(d.name, key, None, entries, prev[1], fp, state.dns.get(d.name))
+            continue
+        c["rendered"] += 1
+        files = r.render_host(d, specs, ctx)
+        section = None
+        if dns is not None:
+            old = state.dns.get(d.name)
+            got = (state.read_files(d.name, old[1]) if old is not None and old[0] == dns
+                   else None)
+            if got is None:
+                got = r.render_dns(d)
+            files += got
+            section = (dns, sorted(f.path for f in got))
+        yield HostOutput(d.name, key, files, fp=fp, dns=section)
 
 
 def render_site(site: Site, phase: int | None, out: Path, *, hosts: str | None = None,

@@ -87,6 +87,8 @@ class HostOutput:
     files: list[RenderedFile] | None = None
     entries: dict[str, Entry] | None = None  # rel -> entry, when files is None
     folder: str | None = None                # its folder in .hosts, when files is None
+    fp: str | None = None  # the fingerprint of its context's inputs (``deps``)
+    dns: tuple[str, list[str]] | None = None  # its DNS section: fingerprint, paths on host
 
 
 @dataclass
@@ -157,9 +159,7 @@ def _manifest_bytes(doc: Mapping[str, object]) -> bytes:
     ``files`` table written directly: with ``indent`` set, ``json`` uses its pure-Python
     encoder, about 3 s for a full site's 62,000 entries."""
     files = doc.get("files")
-    if not isinstance(files, dict) or not all(
-            isinstance(e, dict) and all(isinstance(v, str) for v in e.values())
-            for e in files.values()):
+    if not isinstance(files, dict):
         return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
     enc = _encode_str
     parts = []
@@ -168,7 +168,16 @@ def _manifest_bytes(doc: Mapping[str, object]) -> bytes:
             rows = []
             for rel in sorted(files):
                 e = files[rel]
-                if e:
+                if type(e) is not dict:
+                    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+                mode, digest = e.get("mode"), e.get("sha256")
+                if len(e) == 2 and type(mode) is str and type(digest) is str:
+                    # every entry render makes: one format, no inner sort or join
+                    rows.append(f'  {enc(rel)}: {{\n   "mode": {enc(mode)},\n'
+                                f'   "sha256": {enc(digest)}\n  }}')
+                elif not all(type(v) is str for v in e.values()):
+                    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
+                elif e:
                     inner = ",\n".join(f"   {enc(f)}: {enc(e[f])}" for f in sorted(e))
                     rows.append(f"  {enc(rel)}: {{\n{inner}\n  }}")
                 else:
@@ -203,11 +212,39 @@ class TreeState:
     keys: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # host -> key, dir
     site_key: str | None = None  # the key of all the inputs of the render that made it
     stamps: dict[str, int] = field(default_factory=dict)  # host -> folder_stamp when made
+    fps: dict[str, str] = field(default_factory=dict)  # host -> its inputs' fingerprint
+    dns: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # host -> DNS section
     folders: set[str] = field(default_factory=set)  # real folders in .hosts, by name
     _file_stamps: FileStamps | None = None
 
     def host_entries(self, host: str) -> dict[str, Entry]:
         return self.by_host.get(host, {})
+
+    def read_files(self, host: str, paths: Iterable[str]) -> list[RenderedFile] | None:
+        """The host's files at these paths, read back from its folder in the current tree;
+        None unless every one is there and still holds what the manifest says (a hand edit
+        is never carried into a new tree)."""
+        got = self.keys.get(host)
+        if got is None or self.gen is None:
+            return None
+        entries = self.host_entries(host)
+        base = f"{self.gen.parent / HOSTS_DIR}/{got[1]}"
+        out = []
+        for path in paths:
+            e = entries.get(f"hosts/{host}{path}")
+            if e is None or "/.." in path or not path.startswith("/"):
+                return None
+            try:
+                if os.path.islink(base + path):
+                    return None
+                with open(base + path, "rb") as fh:
+                    data = fh.read()
+            except OSError:
+                return None
+            if sha256(data) != e.get("sha256") or not _is_mode(e.get("mode")):
+                return None
+            out.append(RenderedFile(host, path, data, int(e["mode"], 8)))
+        return out
 
     def file_stamps(self) -> FileStamps:
         """The stat stamps of the current generation's files (read on first use)."""
@@ -216,27 +253,45 @@ class TreeState:
         return self._file_stamps
 
 
+def _is_mode(mode: object) -> bool:
+    return isinstance(mode, str) and len(mode) == 4 and all(c in "01234567" for c in mode)
+
+
 Stamp = list[int]  # [inode, size, mtime_ns, ctime_ns]
+STAMPS_FORMAT = 2
 
 
 @dataclass
 class FileStamps:
-    """What ``lstat`` said of each file of a generation once render had finished with it:
-    per host, its path on the host -> stamp. A file whose stat is still the same (the change
-    time can only move forwards, and with it the inode) still holds what the manifest says,
-    so ``--check`` need not read it. Missing stamps only cost a read."""
+    """What ``lstat`` said of each file of a generation once render had finished with it. A
+    file whose stat is still the same (the change time can only move forwards, and with it
+    the inode) still holds what the manifest says, so ``--check`` need not read it. Missing
+    stamps only cost a read.
 
-    hosts: dict[str, dict[str, Stamp]] = field(default_factory=dict)
+    Kept by inode: per host, its path on the host -> inode; per inode, [size, mtime_ns,
+    ctime_ns]. Identical files on many hosts are one inode, and a render that links a new
+    host folder to it moves that inode's change time: one entry to update, not one per host
+    that shares the file (that was a third of a one-rack render)."""
+
+    hosts: dict[str, dict[str, int]] = field(default_factory=dict)
+    inodes: dict[str, list[int]] = field(default_factory=dict)  # str(inode) -> rest of stamp
+
+    def stamp(self, host: str, suffix: str) -> Stamp | None:
+        ino = self.hosts.get(host, {}).get(suffix)
+        rest = self.inodes.get(str(ino)) if type(ino) is int else None
+        if rest is None or type(rest) is not list or len(rest) != 3:
+            return None
+        return [ino, *rest]  # type: ignore[list-item]
 
 
 def read_stamps(path: Path) -> FileStamps:
     doc = _json(path)
-    if doc is None:
+    if doc is None or doc.get("format") != STAMPS_FORMAT:
+        return FileStamps()  # none, or an older layout: --check reads the files once
+    hosts, inodes = doc.get("hosts"), doc.get("inodes")
+    if not isinstance(hosts, dict) or not isinstance(inodes, dict):
         return FileStamps()
-    hosts = doc.get("hosts")
-    if not isinstance(hosts, dict):
-        return FileStamps()
-    return FileStamps({h: v for h, v in hosts.items() if isinstance(v, dict)})
+    return FileStamps({h: v for h, v in hosts.items() if isinstance(v, dict)}, inodes)
 
 
 def take_stamps(folder: str, suffixes: Iterable[str], at: int) -> dict[str, Stamp]:
@@ -284,6 +339,14 @@ def read_state(out: Path) -> TreeState:
                     and _own_folder(st.folders, h, v["dir"])):
                 k = v.get("key")
                 st.keys[h] = (k if isinstance(k, str) else None, v["dir"])
+                fp = v.get("fp")
+                if isinstance(fp, str):
+                    st.fps[h] = fp
+                dns = v.get("dns")
+                if (isinstance(dns, list) and len(dns) == 2 and isinstance(dns[0], str)
+                        and isinstance(dns[1], list)
+                        and all(isinstance(p, str) for p in dns[1])):
+                    st.dns[h] = (dns[0], dns[1])
                 stamp = v.get("stamp")
                 if isinstance(stamp, int) and not isinstance(stamp, bool):
                     st.stamps[h] = stamp
@@ -507,6 +570,10 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
                 made.append((ho.host, folder, [rel[len(ho.host) + 6:] for rel in entries]))
             all_entries.update(entries)
             keys[ho.host] = {"key": ho.key, "dir": folder, "stamp": stamp}
+            if ho.fp is not None:
+                keys[ho.host]["fp"] = ho.fp
+            if ho.dns is not None:
+                keys[ho.host]["dns"] = [ho.dns[0], ho.dns[1]]
         doc = {**dict(meta), "files": all_entries}  # _manifest_bytes sorts (once)
         mbytes = _manifest_bytes(doc)
         kbytes = (json.dumps({"hosts": keys, "site_key": site_key}, sort_keys=True,
@@ -584,36 +651,41 @@ def _stamps_bytes(hdir: Path, keys: Mapping[str, Mapping[str, object]],
                   made: list[tuple[str, str, list[str]]], state: TreeState) -> bytes:
     """The new generation's file stamps, taken once every link of this render is made (a
     new hard link changes the change time of the file it links to). Hosts made now are
-    stat'ed; the others keep their stamps, except for files linked into a new folder, which
-    take that file's new stamp (same inode)."""
+    stat'ed, and with them every inode they link to; the others keep theirs."""
     at = time.time_ns()
-    fresh: dict[str, dict[str, Stamp]] = {}
-    by_ino: dict[int, Stamp] = {}
+    prev = state.file_stamps()
+    inodes = dict(prev.inodes)
+    hosts: dict[str, dict[str, int]] = {}
     for host, folder, suffixes in made:
-        st = take_stamps(f"{hdir}/{folder}", suffixes, at)
-        fresh[host] = st
-        for v in st.values():
-            by_ino[v[0]] = v
-    prev = state.file_stamps().hosts
-    hosts: dict[str, dict[str, Stamp]] = {}
+        got = take_stamps(f"{hdir}/{folder}", suffixes, at)
+        hosts[host] = {suffix: v[0] for suffix, v in got.items()}
+        for v in got.values():
+            inodes[str(v[0])] = v[1:]
+        for suffix in set(suffixes) - set(got):  # racy: its inode's stamp is stale now
+            with contextlib.suppress(OSError):
+                inodes.pop(str(os.lstat(f"{hdir}/{folder}{suffix}").st_ino), None)
     for host, kv in keys.items():
-        got = fresh.get(host)
-        if got is None:
-            got = {}
-            old = prev.get(host, {})
-            cut = len(host) + 6
-            missing = []
-            for rel in state.host_entries(host):
-                suffix = rel[cut:]
-                stamp = old.get(suffix)
-                if isinstance(stamp, list) and len(stamp) == 4:
-                    got[suffix] = by_ino.get(stamp[0], stamp)
-                else:
-                    missing.append(suffix)  # racily new last time, or an older tree
-            if missing:
-                got.update(take_stamps(f"{hdir}/{kv['dir']}", missing, at))
-        hosts[host] = got
-    return (json.dumps({"at": at, "hosts": hosts}, separators=(",", ":")) + "\n").encode()
+        if host in hosts:
+            continue
+        old = prev.hosts.get(host)
+        entries = state.host_entries(host)
+        if old is not None and len(old) == len(entries):
+            hosts[host] = old  # the same folder as in the current tree: its stamps hold
+            continue
+        # racily new last time, or an older tree: stamp what is missing now
+        cut = len(host) + 6
+        mine = dict(old or {})
+        missing = [rel[cut:] for rel in entries if rel[cut:] not in mine]
+        for suffix, v in take_stamps(f"{hdir}/{kv['dir']}", missing, at).items():
+            mine[suffix] = v[0]
+            inodes[str(v[0])] = v[1:]
+        hosts[host] = mine
+    used: set[int] = set()
+    for m in hosts.values():
+        used.update(m.values())
+    inodes = {k: v for k, v in inodes.items() if k.isdigit() and int(k) in used}
+    return (json.dumps({"format": STAMPS_FORMAT, "at": at, "hosts": hosts, "inodes": inodes},
+                       separators=(",", ":")) + "\n").encode()
 
 
 def _update_slot(slot: Path, keys: Mapping[str, Mapping[str, object]], mbytes: bytes,
@@ -886,7 +958,7 @@ def _stamped(rel: str, path: str, files: FileStamps,
     """(sha256, mode) of the file at ``path`` from its stamp and the recorded manifest, or
     None when the stamp does not vouch for it (then it is read)."""
     cut = rel.find("/", 6)  # "hosts/<host>/..."
-    stamp = files.hosts.get(rel[6:cut], {}).get(rel[cut:])
+    stamp = files.stamp(rel[6:cut], rel[cut:])
     rec = recorded.get(rel)
     if stamp is None or rec is None:
         return None

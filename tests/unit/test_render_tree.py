@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -219,3 +220,21 @@ def test_a_second_render_into_the_same_folder_is_refused_while_one_writes(
     assert check_tree(out, files()).ok
     write_tree(out, files(b"changed\n"), META)  # and once it is gone, rendering works
     assert check_tree(out, files(b"changed\n")).ok
+
+
+@pytest.mark.parametrize("doc", [
+    {"site": "x", "phase": 1, "files": {"hosts/a/etc/x": {"sha256": "ab", "mode": "0644"},
+                                        'hosts/a/\u00e9"': {"mode": "0600", "sha256": "cd"}}},
+    {"files": {"b": {}, "a": {"z": "1", "a": "2"}, "c": {"mode": "1", "sha256": "2", "x": "3"}},
+     "m": [1, {"b": 2}]},
+    {"files": {"a": {"mode": 1, "sha256": "x"}}},
+    {"files": {"a": {"mode": "1", "sha256": None}}},
+    {"files": {"a": ["x"]}},
+    {"files": {}},
+    {"files": []},
+])
+def test_manifest_bytes_are_json_dumps_byte_for_byte(doc: dict[str, object]) -> None:
+    """The manifest writer's fast path (every entry render makes) and its fall-backs give
+    what ``json.dumps(indent=1, sort_keys=True)`` gives."""
+    want = json.dumps(doc, indent=1, sort_keys=True) + "\n"
+    assert tree_mod._manifest_bytes(doc) == want.encode()

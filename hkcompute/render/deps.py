@@ -1,0 +1,165 @@
+"""Input fingerprints: which inputs each host's context is built from, hashed without building
+the context (pure: no I/O).
+
+A render key (``run._Keys``) hashes a host's whole context, so computing it means building
+every host's context: most of a one-rack render on a full site, spent to learn that 7,000
+hosts did not change. A fingerprint hashes what the context is *made from* instead:
+
+- the site-wide inputs every context may read (``Fingerprints.common``): the code that builds
+  and renders contexts, the phase, the site's settings, catalogue, networks, clusters and
+  tenants, and the context parts shared by every host (services, hosts file entries, Slurm);
+- for a GPU node or a storage node: its own record (every field but its place in the YAML),
+  its addresses and ASN, and the gateway of each of its compute subnets (a leaf's address);
+- for a RoCE switch: its own record, addresses, ASN and links, and the same of every device
+  at the far end of one of its links (peer addresses and ASNs are in its BGP context);
+- for the aggregate hosts (services: DNS zones, DHCP, Prometheus; InfiniBand subnet managers:
+  partitions of a whole cluster): the inventory's hash, so any change at all rebuilds them.
+
+A fingerprint equal to the one recorded with the current tree means the context would be the
+same, so the host's files are reused without building it. When it differs, the context is
+built and its render key decides, as before; a fingerprint can therefore only cost time by
+being too wide, and would leave a stale file only by missing an input. What a context reads
+is listed in ``context.ContextBuilder``; ``tests/unit/test_render_deps.py`` changes every
+field of devices, plan records and site settings, one at a time, and checks that the
+incremental render still equals a full one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import hashlib
+import marshal
+import operator
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import BaseModel
+
+from hkcompute.model import Device
+from hkcompute.plan.model import Link
+from hkcompute.render.context import ContextBuilder, _iface
+
+_LINK_LOC = Link._fields.index("loc")  # where the link was written: not an input of any file
+
+NODE, SERVICE, ROCE, SM = "node", "service", "roce", "sm"
+AGGREGATE = frozenset({SERVICE, SM})  # contexts built from the whole site
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain data (dicts, lists, strings, numbers) for hashing: dataclasses and
+    pydantic models by field, without ``loc`` (a line number is no input of a file: moving
+    a line must not look like a change)."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value.value if isinstance(value, enum.Enum) else value
+    if isinstance(value, BaseModel):
+        return plain(value.model_dump(mode="json"))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.name != "loc"}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [plain(v) for v in value]
+        return sorted(items, key=repr) if isinstance(value, (set, frozenset)) else items
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return repr(value)
+
+
+def digest(value: Any) -> bytes:
+    return hashlib.sha256(marshal.dumps(plain(value), 2)).digest()
+
+
+class Fingerprints:
+    """Per host, the fingerprint of its context's inputs (see the module doc)."""
+
+    def __init__(self, b: ContextBuilder, kind: Callable[[Device], str | None],
+                 common: Iterable[bytes]) -> None:
+        self.b = b
+        self.kind = kind
+        site = b.site
+        h = hashlib.sha256()
+        for data in common:
+            h.update(data)
+        catalog = {f.name: getattr(site.catalog, f.name) for f in dataclasses.fields(
+            site.catalog) if f.name != "locs"}
+        for part in (b.phase, site.info, catalog, site.networks, site.clusters, site.tenants,
+                     b.hosts_common, {k: [d.name for d in v] for k, v in b.services.items()}):
+            h.update(digest(part))
+        self.common = h.digest()
+        self.inventory_hash = site.inventory_hash
+        self._own: dict[str, bytes] = {}
+        self._zones: bytes | None = None
+
+    def zones(self) -> bytes:
+        """What the DNS zones are made from: every device's name and addresses (with the
+        domain and the phase, which ``common`` holds)."""
+        if self._zones is None:
+            b = self.b
+            self._zones = hashlib.sha256(marshal.dumps(
+                ([d.name for d in b.site.devices_upto(b.phase)],
+                 list(map(tuple, b.plan.addresses_upto(b.phase)))), 2)).digest()
+        return self._zones
+
+    def dns(self, d: Device) -> str:
+        """The fingerprint of a DNS server's DNS section: its files are rendered from
+        ``site`` and ``dns`` alone (``engine.DNS_ONLY``), and ``dns`` from the zones, the
+        server's name and the networks allowed to query it."""
+        h = hashlib.sha256(self.common)
+        h.update(b"dns\0" + d.name.encode() + b"\0" + self.zones())
+        return h.hexdigest()
+
+    def own(self, d: Device) -> bytes:
+        """A device's own inputs: its record (but where it was written), its addresses and
+        its ASN."""
+        got = self._own.get(d.name)
+        if got is None:
+            ix = self.b.ix
+            b = d.bmc
+            got = hashlib.sha256(marshal.dumps((
+                _fields(d), str(d.status), None if b is None else plain(b),
+                list(map(tuple, ix.by_device.get(d.name, ()))), ix.asn.get(d.name)), 2)).digest()
+            self._own[d.name] = got
+        return got
+
+    def of(self, d: Device) -> str | None:
+        """The fingerprint of ``d``'s context inputs; None for a device that gets no files."""
+        kind = self.kind(d)
+        if kind is None:
+            return None
+        h = hashlib.sha256(self.common)
+        h.update(kind.encode())
+        h.update(d.name.encode())
+        if kind in AGGREGATE:
+            h.update(self.inventory_hash.encode())
+            return h.hexdigest()
+        h.update(self.own(d))
+        ix = self.b.ix
+        if kind == NODE:
+            # its routes per rail: the leaf's address in each compute subnet
+            gw = ix.gateway
+            h.update(marshal.dumps([(a[1], gw.get(_iface(a[3])[1]))
+                                    for a in ix.by_device.get(d.name, ()) if a[2] == "compute"],
+                                   2))
+        else:  # ROCE: its links, and each peer's own inputs (addresses, ASN: its BGP peers)
+            links = ix.links_of.get(d.name, ())
+            h.update(marshal.dumps(list(map(_link_inputs, links)), 2))
+            devices = self.b.site.devices
+            own = self._own
+            for x in links:
+                far = x[2] if x[0] == d.name else x[0]
+                got = own.get(far)
+                if got is None:
+                    dev = devices.get(far)
+                    got = b"-" if dev is None else self.own(dev)
+                h.update(got)
+        return h.hexdigest()
+
+
+# Every field of a device but where it was written (``loc``) and the two that are not plain
+# data (``status``, an enum; ``bmc``, a model), which ``own`` adds apart.
+_fields = operator.attrgetter(*(f.name for f in dataclasses.fields(Device)
+                                if f.name not in ("loc", "status", "bmc")))
+_link_inputs = operator.itemgetter(slice(0, _LINK_LOC))
