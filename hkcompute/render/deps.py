@@ -7,11 +7,13 @@ hosts did not change. A fingerprint hashes what the context is *made from* inste
 
 - the site-wide inputs every context may read (``Fingerprints.common``): the code that builds
   and renders contexts, the phase, the site's settings, catalogue, networks, clusters and
-  tenants, and the context parts shared by every host (services, hosts file entries, Slurm);
+  tenants, the context parts shared by every host (services, hosts file entries, Slurm),
+  and the table of gateways (each compute subnet's leaf address: a node's routes per rail);
 - for a GPU node or a storage node: its own record (every field but its place in the YAML),
-  its addresses and ASN, and the gateway of each of its compute subnets (a leaf's address);
-- for a RoCE switch: its own record, addresses, ASN and links, and the same of every device
-  at the far end of one of its links (peer addresses and ASNs are in its BGP context);
+  its addresses and ASN;
+- for a RoCE switch: its own record, addresses and ASN, its links (ends, ports and kind:
+  what its port descriptions say), and the own inputs of every device at the far end of one
+  of its links (peer addresses and ASNs are in its BGP context);
 - for the aggregate hosts (services: DNS zones, DHCP, Prometheus; InfiniBand subnet managers:
   partitions of a whole cluster): the inventory's hash, so any change at all rebuilds them.
 
@@ -39,9 +41,7 @@ from pydantic import BaseModel
 
 from hkcompute.model import Device
 from hkcompute.plan.model import Link
-from hkcompute.render.context import ContextBuilder, _iface
-
-_LINK_LOC = Link._fields.index("loc")  # where the link was written: not an input of any file
+from hkcompute.render.context import ContextBuilder
 
 NODE, SERVICE, ROCE, SM = "node", "service", "roce", "sm"
 AGGREGATE = frozenset({SERVICE, SM})  # contexts built from the whole site
@@ -86,7 +86,8 @@ class Fingerprints:
         catalog = {f.name: getattr(site.catalog, f.name) for f in dataclasses.fields(
             site.catalog) if f.name != "locs"}
         for part in (b.phase, site.info, catalog, site.networks, site.clusters, site.tenants,
-                     b.hosts_common, {k: [d.name for d in v] for k, v in b.services.items()}):
+                     b.hosts_common, {k: [d.name for d in v] for k, v in b.services.items()},
+                     b.ix.gateway):
             h.update(digest(part))
         self.common = h.digest()
         self.inventory_hash = site.inventory_hash
@@ -136,14 +137,8 @@ class Fingerprints:
             h.update(self.inventory_hash.encode())
             return h.hexdigest()
         h.update(self.own(d))
-        ix = self.b.ix
-        if kind == NODE:
-            # its routes per rail: the leaf's address in each compute subnet
-            gw = ix.gateway
-            h.update(marshal.dumps([(a[1], gw.get(_iface(a[3])[1]))
-                                    for a in ix.by_device.get(d.name, ()) if a[2] == "compute"],
-                                   2))
-        else:  # ROCE: its links, and each peer's own inputs (addresses, ASN: its BGP peers)
+        if kind == ROCE:  # its links, and each peer's own inputs (addresses, ASN: BGP peers)
+            ix = self.b.ix
             links = ix.links_of.get(d.name, ())
             h.update(marshal.dumps(list(map(_link_inputs, links)), 2))
             devices = self.b.site.devices
@@ -162,4 +157,7 @@ class Fingerprints:
 # data (``status``, an enum; ``bmc``, a model), which ``own`` adds apart.
 _fields = operator.attrgetter(*(f.name for f in dataclasses.fields(Device)
                                 if f.name not in ("loc", "status", "bmc")))
-_link_inputs = operator.itemgetter(slice(0, _LINK_LOC))
+# What a switch context reads of a link (``ContextBuilder.switch``): its ends and ports (the
+# port's name and description, the peer's address) and its kind (the description).
+_link_inputs = operator.itemgetter(*(Link._fields.index(f)
+                                     for f in ("a", "a_port", "b", "b_port", "kind")))
