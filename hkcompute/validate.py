@@ -26,8 +26,10 @@ class Validation:
         return not has_errors(self.findings)
 
 
-def validate(path: Path, phase: int | None = None) -> Validation:
-    loaded = load_site(path)
+def validate(path: Path, phase: int | None = None, loaded: Loaded | None = None) -> Validation:
+    """Load (unless the caller has ``load_site(path)`` already) and run every rule."""
+    if loaded is None:
+        loaded = load_site(path)
     findings = list(loaded.findings)
     if loaded.site is not None:
         if phase is not None and phase not in loaded.site.phase_ids:
@@ -37,11 +39,12 @@ def validate(path: Path, phase: int | None = None) -> Validation:
     return Validation(loaded, sort_findings(findings))
 
 
-def load_valid_site(path: Path, phase: int | None = None) -> tuple[Site, list[Finding]]:
+def load_valid_site(path: Path, phase: int | None = None,
+                    loaded: Loaded | None = None) -> tuple[Site, list[Finding]]:
     """For commands that need a usable site: errors in the inventory stop them (exit 1)."""
     from hkcompute.errors import HkError
 
-    v = validate(path, phase)
+    v = validate(path, phase, loaded)
     if v.site is None or not v.ok:
         errors = [f for f in v.findings if f.severity == "error"]
         first = "\n".join(f"  {f.location}: {f.code} {f.message}" for f in errors[:10])

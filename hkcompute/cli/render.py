@@ -10,26 +10,29 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hkcompute.cli.common import boundary, emit, err, resolve_site
-from hkcompute.inventory.load import load_site
+from hkcompute.inventory.load import Loaded, load_site
 from hkcompute.model import Site
 from hkcompute.render.run import render_site, site_key
 from hkcompute.render.tree import read_site_key
 from hkcompute.validate import load_valid_site
 
 
-def unchanged_site(path: Path, phase: int, out: Path, host: str | None) -> Site | None:
+def unchanged_site(path: Path, phase: int, out: Path,
+                   host: str | None) -> tuple[Site | None, Loaded | None]:
     """The site, when the tree in ``out`` was rendered from these very inputs (inventory,
     phase, host pattern, code and templates: ``render.run.site_key``). Render only ever runs
     on a site that validates, and validation is a pure function of those inputs, so it would
     pass again: it is skipped (it is most of the time of a --check or of a render with
-    nothing to do). None otherwise, and the command validates as usual."""
+    nothing to do). Otherwise None, with what was loaded (validation goes on from it rather
+    than reading the inventory again)."""
     recorded = read_site_key(out) if out.is_dir() else None
     if recorded is None:
-        return None
+        return None, None
     loaded = load_site(path)
     if loaded.site is None or any(f.severity == "error" for f in loaded.findings):
-        return None
-    return loaded.site if site_key(loaded.site, phase, host) == recorded else None
+        return None, loaded
+    same = site_key(loaded.site, phase, host) == recorded
+    return (loaded.site, None) if same else (None, loaded)
 
 
 @boundary
@@ -44,9 +47,9 @@ def render_cmd(
 ) -> None:
     """Render configuration files for every host of a phase (atomic, incremental)."""
     path = resolve_site(site)
-    s = unchanged_site(path, phase, out, host)
+    s, loaded = unchanged_site(path, phase, out, host)
     if s is None:
-        s, _ = load_valid_site(path, phase)
+        s, _ = load_valid_site(path, phase, loaded)
     t0 = time.perf_counter()
     with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True,

@@ -73,11 +73,12 @@ class Index:
         for a in addrs:
             by_device[a[0]].append(a)
         ix.addr_at = {(a[0], a[1]): a for a in addrs}
-        switches = {d.name for d in site.devices.values() if d.is_switch}
         gateway = ix.gateway
-        for a in addrs:
-            if a[2] == "compute" and a[0] in switches:
-                gateway.setdefault(_iface(a[3])[1], a[3].split("/")[0])
+        for a in addrs:  # in the plan's order: the first switch address of a subnet wins
+            if a[2] == "compute":
+                dev = site.devices.get(a[0])
+                if dev is not None and dev.is_switch:
+                    gateway.setdefault(_iface(a[3])[1], a[3].split("/")[0])
         links_of = ix.links_of
         for link in plan.links_upto(phase):
             links_of[link[0]].append(link)

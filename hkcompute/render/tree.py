@@ -324,9 +324,15 @@ def read_state(out: Path) -> TreeState:
     files = man.get("files") if man else None
     if isinstance(files, dict):
         st.files = files
-        for rel, e in files.items():
-            host = rel.split("/", 2)[1]
-            st.by_host.setdefault(host, {})[rel] = e
+        cur, bucket = None, {}
+        by_host = st.by_host
+        for rel, e in files.items():  # sorted: a host's files are one run
+            cut = rel.find("/", 6)
+            host = rel[6:cut] if cut > 6 and rel.startswith("hosts/") else _host_of(rel)
+            if host != cur:
+                cur = host
+                bucket = by_host.setdefault(host, {})
+            bucket[rel] = e
     keys = _json(st.gen / KEYS)
     hosts = keys.get("hosts") if keys else None
     sk = keys.get("site_key") if keys else None
@@ -351,6 +357,13 @@ def read_state(out: Path) -> TreeState:
                 if isinstance(stamp, int) and not isinstance(stamp, bool):
                     st.stamps[h] = stamp
     return st
+
+
+def _host_of(rel: str) -> str:
+    """The host of a manifest entry that is not "hosts/<host>/<path>" (a tree that render
+    did not write): its second part, else the whole; it then matches no host and is redone."""
+    parts = rel.split("/", 2)
+    return parts[1] if len(parts) > 1 else rel
 
 
 def _current_gen(out: Path) -> Path | None:
