@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -64,7 +64,11 @@ class Index:
     gateway: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, site: Site, plan: Plan, phase: int | None) -> Index:
+    def build(cls, site: Site, plan: Plan, phase: int | None,
+              link_ends: Collection[str] | None = None) -> Index:
+        """With ``link_ends``, ``links_of`` holds the links of those devices only (the RoCE
+        switches: the only contexts that read links; InfiniBand's are two thirds of a site's
+        200,000 links, and indexing them all was the biggest part of this index)."""
         # Indexing, not attribute names, and bound methods: 150,000 addresses and 200,000
         # links on a full site, and every render (a one-rack one too) builds this index.
         ix = cls()
@@ -80,9 +84,16 @@ class Index:
                 if dev is not None and dev.is_switch:
                     gateway.setdefault(_iface(a[3])[1], a[3].split("/")[0])
         links_of = ix.links_of
-        for link in plan.links_upto(phase):
-            links_of[link[0]].append(link)
-            links_of[link[2]].append(link)
+        if link_ends is None:
+            for link in plan.links_upto(phase):
+                links_of[link[0]].append(link)
+                links_of[link[2]].append(link)
+        else:
+            for link in plan.links_upto(phase):
+                if link[0] in link_ends:
+                    links_of[link[0]].append(link)
+                if link[2] in link_ends:
+                    links_of[link[2]].append(link)
         ix.asn = {x.device: x.asn for x in plan.asns_upto(phase)}
         return ix
 
@@ -90,6 +101,15 @@ class Index:
         addrs = sorted((a for a in self.by_device.get(device, ()) if a.network == network),
                        key=lambda a: a.interface)
         return addrs[0].address.split("/")[0] if addrs else None
+
+
+def is_roce_switch(site: Site, d: Device) -> bool:
+    """A switch whose context is an FRR one (``switch``): a leaf, spine or core of a RoCE
+    cluster."""
+    if d.role not in ("leaf", "spine", "core"):
+        return False
+    c = site.cluster(d.cluster or "")
+    return c is not None and c.fabric == "roce"
 
 
 def _services(site: Site, phase: int | None) -> dict[str, list[Device]]:
@@ -109,7 +129,8 @@ class ContextBuilder:
         self.site = site
         self.plan = plan
         self.phase = phase
-        self.ix = Index.build(site, plan, phase)
+        self.ix = Index.build(site, plan, phase, link_ends={
+            d.name for d in site.devices_upto(phase) if is_roce_switch(site, d)})
         self.services = _services(site, phase)
         self.domain = site.info.domain
         dns_hosts = self.services.get("dns", [])

@@ -17,7 +17,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from hkcompute.errors import RenderError
 from hkcompute.model import Device, Site
 from hkcompute.plan.model import Plan
-from hkcompute.render.context import ContextBuilder
+from hkcompute.render.context import ContextBuilder, is_roce_switch
 from hkcompute.render.env import environment, render_template
 from hkcompute.render.tree import RenderedFile
 
@@ -145,12 +145,10 @@ class Renderer:
             return "node"
         if role == "service":
             return "service"
-        if role in ("leaf", "spine", "core"):
-            c = self.site.cluster(d.cluster or "")
-            if c is not None and c.fabric == "roce":
-                return "roce"
-            if d.name in self._sm_hosts:
-                return "sm"
+        if is_roce_switch(self.site, d):
+            return "roce"
+        if d.name in self._sm_hosts:
+            return "sm"
         return None
 
     def runs_dns(self, d: Device) -> bool:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import marshal
 import re
+import secrets
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,8 +93,11 @@ def site_key(site: Site, phase: int | None, hosts: str | None) -> str:
     """The key of everything a render reads: the inventory (its hash covers the catalogue
     too), the phase, the host pattern, the code and the templates. A tree recorded with the
     same key is what a render would make now (the render is deterministic)."""
+    # A site built without an inventory hash (not by the loader) cannot vouch for its
+    # inputs: its key never matches, so a tree is never taken as current on its word.
+    inputs = site.inventory_hash or f"unhashed {secrets.token_hex(16)}"
     return hashlib.sha256(json.dumps(
-        [site.inventory_hash, phase, hosts, _package_digest(str(templates_dir()))]
+        [inputs, phase, hosts, _package_digest(str(templates_dir()))]
     ).encode()).hexdigest()
 
 

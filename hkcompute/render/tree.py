@@ -154,10 +154,11 @@ def manifest_doc(files: Iterable[RenderedFile], meta: Mapping[str, object]) -> d
     return {**dict(meta), "files": dict(sorted(entries.items()))}
 
 
-def _manifest_bytes(doc: Mapping[str, object]) -> bytes:
+def _manifest_bytes(doc: Mapping[str, object], files_text: str | None = None) -> bytes:
     """``json.dumps(doc, indent=1, sort_keys=True) + "\\n"``, byte for byte, but with the
     ``files`` table written directly: with ``indent`` set, ``json`` uses its pure-Python
-    encoder, about 3 s for a full site's 62,000 entries."""
+    encoder, about 3 s for a full site's 62,000 entries. ``files_text``, when given, is that
+    table's text already made (``_spliced_files``)."""
     files = doc.get("files")
     if not isinstance(files, dict):
         return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
@@ -165,24 +166,9 @@ def _manifest_bytes(doc: Mapping[str, object]) -> bytes:
     parts = []
     for k in sorted(doc):
         if k == "files":
-            rows = []
-            for rel in sorted(files):
-                e = files[rel]
-                if type(e) is not dict:
-                    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
-                mode, digest = e.get("mode"), e.get("sha256")
-                if len(e) == 2 and type(mode) is str and type(digest) is str:
-                    # every entry render makes: one format, no inner sort or join
-                    rows.append(f'  {enc(rel)}: {{\n   "mode": {enc(mode)},\n'
-                                f'   "sha256": {enc(digest)}\n  }}')
-                elif not all(type(v) is str for v in e.values()):
-                    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
-                elif e:
-                    inner = ",\n".join(f"   {enc(f)}: {enc(e[f])}" for f in sorted(e))
-                    rows.append(f"  {enc(rel)}: {{\n{inner}\n  }}")
-                else:
-                    rows.append(f"  {enc(rel)}: {{}}")
-            value = "{\n" + ",\n".join(rows) + "\n }" if rows else "{}"
+            value = files_text if files_text is not None else _rows_text(sorted(files), files)
+            if value is None:
+                return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
         else:
             value = json.dumps(doc[k], indent=1, sort_keys=True).replace("\n", "\n ")
         parts.append(f" {enc(k)}: {value}")
@@ -190,10 +176,92 @@ def _manifest_bytes(doc: Mapping[str, object]) -> bytes:
     return (text + "\n").encode()
 
 
+def _rows(rels: Iterable[str], files: Mapping[str, object]) -> list[str] | None:
+    """The manifest's rows for these entries, in this order (None: not render's entries)."""
+    enc = _encode_str
+    rows = []
+    for rel in rels:
+        e = files[rel]
+        if type(e) is not dict:
+            return None
+        mode, digest = e.get("mode"), e.get("sha256")
+        if len(e) == 2 and type(mode) is str and type(digest) is str:
+            # every entry render makes: one format, no inner sort or join
+            rows.append(f'  {enc(rel)}: {{\n   "mode": {enc(mode)},\n'
+                        f'   "sha256": {enc(digest)}\n  }}')
+        elif not all(type(v) is str for v in e.values()):
+            return None
+        elif e:
+            inner = ",\n".join(f"   {enc(f)}: {enc(e[f])}" for f in sorted(e))
+            rows.append(f"  {enc(rel)}: {{\n{inner}\n  }}")
+        else:
+            rows.append(f"  {enc(rel)}: {{}}")
+    return rows
+
+
+def _rows_text(rels: list[str], files: Mapping[str, object]) -> str | None:
+    rows = _rows(rels, files)
+    if rows is None:
+        return None
+    return "{\n" + ",\n".join(rows) + "\n }" if rows else "{}"
+
+
+def _spliced_files(old: str, old_hosts: Mapping[str, Mapping[str, Entry]],
+                   order: list[tuple[str, Mapping[str, Entry], bool]]) -> str | None:
+    """The manifest's files table, with the rows of every host reused from the current tree
+    copied as text from its manifest (``old``, verified to be what render wrote) and only the
+    rows of hosts rendered now formatted. Rows sort by path, so a host's rows are one run and
+    runs sort by "hosts/<host>/" (host names hold no "/"). None when ``old`` is not laid out
+    as expected: the caller formats every row."""
+    enc = _encode_str
+    start = old.find('\n "files": {\n')
+    if start < 0:
+        return None
+    pos = start + len('\n "files": {\n')
+    blocks: dict[str, str] = {}
+    hosts = [h for h, e in old_hosts.items() if e]
+    prev: str | None = None
+    prev_at = pos
+    for h in hosts:  # in the manifest's order (read_state keeps it)
+        at = old.find(f"\n  {enc(f'hosts/{h}/')[:-1]}", pos - 1)
+        if at < 0:
+            return None
+        at += 1
+        if prev is not None:
+            if old[at - 2:at] != ",\n":
+                return None
+            blocks[prev] = old[prev_at:at - 2]
+        prev, prev_at, pos = h, at, at + 1
+    if prev is not None:
+        end = old.find("\n }", prev_at)
+        if end < 0:
+            return None
+        blocks[prev] = old[prev_at:end]
+    out = []
+    for host, entries, reused in sorted(order, key=lambda x: f"hosts/{x[0]}/"):
+        if not entries:
+            continue
+        block = blocks.get(host) if reused else None
+        if block is not None and block.count('\n  "hosts/') + 1 != len(entries):
+            return None  # not one row per entry: not the layout render writes
+        if block is None:
+            rows = _rows(sorted(entries), entries)
+            if rows is None:
+                return None
+            block = ",\n".join(rows)
+        out.append(block)
+    return "{\n" + ",\n".join(out) + "\n }" if out else "{}"
+
+
 def _json(path: Path) -> dict[str, object] | None:
+    raw = _read(path)
+    return _loads(raw) if raw is not None else None
+
+
+def _loads(raw: bytes) -> dict[str, object] | None:
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        data = json.loads(raw)
+    except ValueError:
         return None
     return data if isinstance(data, dict) else None
 
@@ -213,6 +281,7 @@ class TreeState:
     site_key: str | None = None  # the key of all the inputs of the render that made it
     stamps: dict[str, int] = field(default_factory=dict)  # host -> folder_stamp when made
     fps: dict[str, str] = field(default_factory=dict)  # host -> its inputs' fingerprint
+    manifest_text: str | None = None  # the manifest as written, when verified by its digest
     dns: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # host -> DNS section
     folders: set[str] = field(default_factory=set)  # real folders in .hosts, by name
     _file_stamps: FileStamps | None = None
@@ -320,7 +389,8 @@ def read_state(out: Path) -> TreeState:
         return st
     st.gen = gen
     st.folders = _real_folders(out / HOSTS_DIR)
-    man = _json(st.gen / MANIFEST)
+    raw = _read(st.gen / MANIFEST)
+    man = _loads(raw) if raw is not None else None
     files = man.get("files") if man else None
     if isinstance(files, dict):
         st.files = files
@@ -337,6 +407,9 @@ def read_state(out: Path) -> TreeState:
     hosts = keys.get("hosts") if keys else None
     sk = keys.get("site_key") if keys else None
     st.site_key = sk if isinstance(sk, str) else None
+    if raw is not None and keys and keys.get("manifest") == sha256(raw) and raw.isascii():
+        # byte for byte the manifest render wrote: its hosts' blocks can be reused as text
+        st.manifest_text = raw.decode("ascii")
     if isinstance(hosts, dict):
         for h, v in hosts.items():
             # A folder name that is not one plain "<host>@<digest>" entry of .hosts could make
@@ -566,6 +639,7 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
     all_entries: dict[str, Entry] = {}
     keys: dict[str, dict[str, object]] = {}
     made: list[tuple[str, str, list[str]]] = []  # host, folder, its files' paths
+    order: list[tuple[str, Mapping[str, Entry], bool]] = []  # host, entries, reused
     hasher = Hasher()
     try:
         w.hdir.mkdir(exist_ok=True)
@@ -582,15 +656,18 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
                 stamp = folder_stamp(f"{w.hdir}/{folder}", len(ho.host) + 6, entries)
                 made.append((ho.host, folder, [rel[len(ho.host) + 6:] for rel in entries]))
             all_entries.update(entries)
+            order.append((ho.host, entries, ho.files is None))
             keys[ho.host] = {"key": ho.key, "dir": folder, "stamp": stamp}
             if ho.fp is not None:
                 keys[ho.host]["fp"] = ho.fp
             if ho.dns is not None:
                 keys[ho.host]["dns"] = [ho.dns[0], ho.dns[1]]
         doc = {**dict(meta), "files": all_entries}  # _manifest_bytes sorts (once)
-        mbytes = _manifest_bytes(doc)
-        kbytes = (json.dumps({"hosts": keys, "site_key": site_key}, sort_keys=True,
-                             separators=(",", ":")) + "\n").encode()
+        spliced = (_spliced_files(state.manifest_text, state.by_host, order)
+                   if state.manifest_text is not None else None)
+        mbytes = _manifest_bytes(doc, spliced)
+        kbytes = (json.dumps({"hosts": keys, "site_key": site_key, "manifest": sha256(mbytes)},
+                             sort_keys=True, separators=(",", ":")) + "\n").encode()
         res.removed = sorted(set(state.files) - set(all_entries))
         cur = state.gen
         if (cur is not None and _read(cur / MANIFEST) == mbytes

@@ -289,3 +289,18 @@ def test_a_local_change_builds_few_contexts(big: Site, tmp_path: Path,
     assert kinds <= {"gpu_node", "leaf", "service", "spine", "core"}
     assert len(built) < inc.hosts / 5, built
     assert inc.rendered_hosts >= 2  # the node and the DHCP server
+
+
+def test_a_site_without_an_inventory_hash_never_reuses_its_aggregate_hosts(
+        lab: Site, tmp_path: Path) -> None:
+    """The services host reads every device; with no inventory hash to tell a change, it is
+    rebuilt every time rather than trusted."""
+    out = tmp_path / "out"
+    bare = dataclasses.replace(lab, inventory_hash="", extra={})
+    render_site(bare, None, out)
+    node = next(d for d in lab.devices.values() if d.role == "gpu_node")
+    devices = dict(lab.devices)
+    devices[node.name] = dataclasses.replace(node, mac="02:00:00:00:00:55")
+    changed = dataclasses.replace(lab, inventory_hash="", extra={}, devices=devices)
+    render_site(changed, None, out)
+    assert _manifest(out) == _expected(changed)

@@ -69,6 +69,8 @@ def test_incremental_render_equals_a_full_render(tmp_path: Path, name: str, file
     inc = render_site(site, 1, out)        # over the tree of the base site
     render_site(site, 1, fresh)            # into an empty folder
     assert _tree(out) == _tree(fresh)
+    # byte for byte, though most of it is spliced from the previous manifest
+    assert (out / "manifest.json").read_bytes() == (fresh / "manifest.json").read_bytes()
     if name == "one node's MAC":           # a local change re-renders few hosts
         assert 0 < inc.rendered_hosts < inc.hosts
     render_site(base, 1, out)              # and back, through the other generation
@@ -76,3 +78,24 @@ def test_incremental_render_equals_a_full_render(tmp_path: Path, name: str, file
     render_site(base, 1, again)
     assert _tree(again) == original
     assert render_site(base, 1, out, check=True).check.ok  # type: ignore[union-attr]
+
+
+def test_a_manifest_edited_by_hand_is_not_spliced_into_the_next(tmp_path: Path) -> None:
+    """Unchanged hosts' manifest rows are copied from the current manifest only when it is
+    byte for byte the one render wrote (its digest is in keys.json): one edited by hand, the
+    same JSON laid out a little differently, would otherwise carry its layout into the next
+    manifest, which would then differ from a full render's."""
+    changed = tmp_path / "changed"
+    shutil.copytree(LAB, changed)
+    old, new = CHANGES[0][2], CHANGES[0][3]
+    (changed / "fabric.yaml").write_text((changed / "fabric.yaml").read_text().replace(old, new))
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    render_site(_site(LAB), 1, out)
+    manifest = out / "current" / "manifest.json"
+    real = manifest.resolve()
+    text = real.read_text()  # the same JSON, one space more in the first host's first row
+    assert '   "mode": ' in text
+    real.write_text(text.replace('   "mode": ', '   "mode":  ', 1))
+    render_site(_site(changed), 1, out)
+    render_site(_site(changed), 1, fresh)
+    assert (out / "manifest.json").read_bytes() == (fresh / "manifest.json").read_bytes()
