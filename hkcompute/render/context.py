@@ -16,7 +16,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from hkcompute.inventory.schema import SERVICES
@@ -58,7 +58,7 @@ class Index:
 
     by_device: dict[str, list[Address]] = field(default_factory=lambda: defaultdict(list))
     links_of: dict[str, list[Link]] = field(default_factory=lambda: defaultdict(list))
-    addr_at: dict[tuple[str, str], Address] = field(default_factory=dict)
+    addresses: list[Address] = field(default_factory=list)
     asn: dict[str, int] = field(default_factory=dict)
     # switch address per subnet: a node's gateway is its leaf's address in the node's subnet
     gateway: dict[str, str] = field(default_factory=dict)
@@ -76,7 +76,7 @@ class Index:
         by_device = ix.by_device
         for a in addrs:
             by_device[a[0]].append(a)
-        ix.addr_at = {(a[0], a[1]): a for a in addrs}
+        ix.addresses = addrs
         gateway = ix.gateway
         for a in addrs:  # in the plan's order: the first switch address of a subnet wins
             if a[2] == "compute":
@@ -96,6 +96,12 @@ class Index:
                     links_of[link[2]].append(link)
         ix.asn = {x.device: x.asn for x in plan.asns_upto(phase)}
         return ix
+
+    @cached_property
+    def addr_at(self) -> dict[tuple[str, str], Address]:
+        """(device, interface) -> address; made on first use (only switch contexts look
+        addresses up by port, and a render that builds none should not pay for 150,000)."""
+        return {(a[0], a[1]): a for a in self.addresses}
 
     def primary(self, device: str, network: str = "inband") -> str | None:
         addrs = sorted((a for a in self.by_device.get(device, ()) if a.network == network),

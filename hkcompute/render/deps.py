@@ -12,8 +12,8 @@ hosts did not change. A fingerprint hashes what the context is *made from* inste
 - for a GPU node or a storage node: its own record (every field but its place in the YAML),
   its addresses and ASN;
 - for a RoCE switch: its own record, addresses and ASN, its links (ends, ports and kind:
-  what its port descriptions say), and the own inputs of every device at the far end of one
-  of its links (peer addresses and ASNs are in its BGP context);
+  what its port descriptions say), and the addresses and ASN of every device at the far end
+  of one of its links (its BGP peers: a node's new MAC does not touch its leaves);
 - for the aggregate hosts (services: DNS zones, DHCP, Prometheus; InfiniBand subnet managers:
   partitions of a whole cluster): the inventory's hash, so any change at all rebuilds them.
 
@@ -95,6 +95,7 @@ class Fingerprints:
         # a fingerprint that never matches: they are always rebuilt, never reused stale.
         self.inventory_hash = site.inventory_hash or f"unhashed {secrets.token_hex(16)}"
         self._own: dict[str, bytes] = {}
+        self._net: dict[str, bytes] = {}
         self._zones: bytes | None = None
 
     def zones(self) -> bytes:
@@ -120,12 +121,21 @@ class Fingerprints:
         its ASN."""
         got = self._own.get(d.name)
         if got is None:
-            ix = self.b.ix
             b = d.bmc
             got = hashlib.sha256(marshal.dumps((
-                _fields(d), str(d.status), None if b is None else plain(b),
-                list(map(tuple, ix.by_device.get(d.name, ()))), ix.asn.get(d.name)), 2)).digest()
+                _fields(d), str(d.status), None if b is None else plain(b)), 2)
+                + self.net(d.name)).digest()
             self._own[d.name] = got
+        return got
+
+    def net(self, name: str) -> bytes:
+        """A device's addresses and ASN: what a switch's BGP context reads of its peers."""
+        got = self._net.get(name)
+        if got is None:
+            ix = self.b.ix
+            got = hashlib.sha256(marshal.dumps(
+                (list(map(tuple, ix.by_device.get(name, ()))), ix.asn.get(name)), 2)).digest()
+            self._net[name] = got
         return got
 
     def of(self, d: Device) -> str | None:
@@ -140,19 +150,11 @@ class Fingerprints:
             h.update(self.inventory_hash.encode())
             return h.hexdigest()
         h.update(self.own(d))
-        if kind == ROCE:  # its links, and each peer's own inputs (addresses, ASN: BGP peers)
-            ix = self.b.ix
-            links = ix.links_of.get(d.name, ())
+        if kind == ROCE:  # its links, and each peer's addresses and ASN (its BGP peers)
+            links = self.b.ix.links_of.get(d.name, ())
             h.update(marshal.dumps(list(map(_link_inputs, links)), 2))
-            devices = self.b.site.devices
-            own = self._own
-            for x in links:
-                far = x[2] if x[0] == d.name else x[0]
-                got = own.get(far)
-                if got is None:
-                    dev = devices.get(far)
-                    got = b"-" if dev is None else self.own(dev)
-                h.update(got)
+            net, name = self.net, d.name
+            h.update(b"".join([net(x[2] if x[0] == name else x[0]) for x in links]))
         return h.hexdigest()
 
 

@@ -240,13 +240,12 @@ def host_outputs(site: Site, phase: int | None, state: TreeState, *, hosts: str 
         if fp is None:
             continue  # no files
         prev = state.keys.get(d.name)
-        entries = state.host_entries(d.name)
-        usable = (prev is not None and bool(entries)
+        usable = (prev is not None and state.host_count(d.name) > 0
                   and (need_folder is None or prev[1] in state.folders))
         if usable and prev is not None and prev[0] is not None \
                 and state.fps.get(d.name) == fp:
             # the same inputs as the current tree's: its files, without building its context
-            yield HostOutput(d.name, prev[0], None, entries, prev[1], fp)
+            yield HostOutput(d.name, prev[0], None, None, prev[1], fp)
             continue
         # A DNS server's DNS section (the zones: the biggest context of the site) has a key
         # of its own, its inputs' fingerprint: a change elsewhere on the host (a MAC in its
@@ -256,7 +255,7 @@ def host_outputs(site: Site, phase: int | None, state: TreeState, *, hosts: str 
         assert ctx is not None
         key = keys.key(specs, ctx, dns)
         if usable and prev is not None and prev[0] == key:
-            yield HostOutput(d.name, key, None, entries, prev[1], fp, state.dns.get(d.name))
+            yield HostOutput(d.name, key, None, None, prev[1], fp, state.dns.get(d.name))
             continue
         c["rendered"] += 1
         files = r.render_host(d, specs, ctx)
@@ -277,17 +276,20 @@ def render_site(site: Site, phase: int | None, out: Path, *, hosts: str | None =
     state = read_state(out)
     counts: dict[str, int] = {}
     sk = site_key(site, phase, hosts)
-    if state.gen is not None and state.site_key == sk and state.files:
+    counted_files = {h: n for h in state.hosts() if (n := state.host_count(h))}
+    nfiles = sum(counted_files.values())
+    if state.gen is not None and state.site_key == sk and nfiles:
         # Same inputs as the render that made the current tree: its manifest is what a
         # render would give. --check still verifies every file on disk against it.
         if check:
-            return RenderOutcome(len(state.files), len(state.by_host), 0,
+            return RenderOutcome(nfiles, len(counted_files), 0,
                                  check=check_entries(out, state.files, state.stamps,
                                                      state.files, state.file_stamps()))
-        return RenderOutcome(len(state.files), len(state.by_host), 0,
-                             write=WriteResult(out, unchanged=len(state.files),
+        return RenderOutcome(nfiles, len(counted_files), 0,
+                             write=WriteResult(out, unchanged=nfiles,
                                                generation=state.gen.name))
     if check:
+        state.by_host  # noqa: B018  (every host's entries are wanted: one parse, not 7,000)
         wanted: dict[str, Entry] = {}
         stamps: dict[str, int] = {}
         hasher = Hasher()
@@ -296,8 +298,8 @@ def render_site(site: Site, phase: int | None, out: Path, *, hosts: str | None =
                                counts=counts):
             nhosts += 1
             if ho.files is None:
-                assert ho.entries is not None
-                wanted.update(ho.entries)
+                wanted.update(state.host_entries(ho.host) if ho.entries is None
+                              else ho.entries)
                 if ho.host in state.stamps:
                     stamps[ho.host] = state.stamps[ho.host]
             else:
@@ -312,7 +314,9 @@ def render_site(site: Site, phase: int | None, out: Path, *, hosts: str | None =
         for ho in host_outputs(site, phase, state, hosts=hosts, progress=progress,
                                need_folder=out / HOSTS_DIR, counts=counts):
             stats["hosts"] += 1
-            stats["files"] += len(ho.files) if ho.files is not None else len(ho.entries or ())
+            stats["files"] += (len(ho.files) if ho.files is not None
+                               else state.host_count(ho.host) if ho.entries is None
+                               else len(ho.entries))
             yield ho
 
     w = write_hosts(out, counted(), meta(site, phase, hosts), state, sk)

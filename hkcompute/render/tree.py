@@ -206,45 +206,22 @@ def _rows_text(rels: list[str], files: Mapping[str, object]) -> str | None:
     return "{\n" + ",\n".join(rows) + "\n }" if rows else "{}"
 
 
-def _spliced_files(old: str, old_hosts: Mapping[str, Mapping[str, Entry]],
-                   order: list[tuple[str, Mapping[str, Entry], bool]]) -> str | None:
+def _spliced_files(state: TreeState,
+                   order: list[tuple[str, Mapping[str, Entry] | None, bool]]) -> str | None:
     """The manifest's files table, with the rows of every host reused from the current tree
-    copied as text from its manifest (``old``, verified to be what render wrote) and only the
-    rows of hosts rendered now formatted. Rows sort by path, so a host's rows are one run and
-    runs sort by "hosts/<host>/" (host names hold no "/"). None when ``old`` is not laid out
-    as expected: the caller formats every row."""
-    enc = _encode_str
-    start = old.find('\n "files": {\n')
-    if start < 0:
+    copied as text from its manifest (``state.blocks``: verified to be what render wrote)
+    and only the rows of hosts rendered now formatted. None without blocks."""
+    blocks = state.blocks
+    if blocks is None:
         return None
-    pos = start + len('\n "files": {\n')
-    blocks: dict[str, str] = {}
-    hosts = [h for h, e in old_hosts.items() if e]
-    prev: str | None = None
-    prev_at = pos
-    for h in hosts:  # in the manifest's order (read_state keeps it)
-        at = old.find(f"\n  {enc(f'hosts/{h}/')[:-1]}", pos - 1)
-        if at < 0:
-            return None
-        at += 1
-        if prev is not None:
-            if old[at - 2:at] != ",\n":
-                return None
-            blocks[prev] = old[prev_at:at - 2]
-        prev, prev_at, pos = h, at, at + 1
-    if prev is not None:
-        end = old.find("\n }", prev_at)
-        if end < 0:
-            return None
-        blocks[prev] = old[prev_at:end]
     out = []
     for host, entries, reused in sorted(order, key=lambda x: f"hosts/{x[0]}/"):
-        if not entries:
-            continue
         block = blocks.get(host) if reused else None
-        if block is not None and block.count('\n  "hosts/') + 1 != len(entries):
-            return None  # not one row per entry: not the layout render writes
         if block is None:
+            if entries is None:
+                entries = state.host_entries(host)
+            if not entries:
+                continue
             rows = _rows(sorted(entries), entries)
             if rows is None:
                 return None
@@ -275,19 +252,56 @@ class TreeState:
     """What the current tree of an output folder holds, by host."""
 
     gen: Path | None = None
-    files: dict[str, Entry] = field(default_factory=dict)     # rel -> entry
-    by_host: dict[str, dict[str, Entry]] = field(default_factory=dict)
     keys: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # host -> key, dir
     site_key: str | None = None  # the key of all the inputs of the render that made it
     stamps: dict[str, int] = field(default_factory=dict)  # host -> folder_stamp when made
     fps: dict[str, str] = field(default_factory=dict)  # host -> its inputs' fingerprint
-    manifest_text: str | None = None  # the manifest as written, when verified by its digest
+    # The manifest as render wrote it (verified by the digest in keys.json), and each host's
+    # run of rows in it: the manifest is then parsed host by host, as needed (a one-rack
+    # render needs a dozen hosts' entries, and parsing all 62,000 was a fifth of it).
+    manifest_text: str | None = None
+    blocks: dict[str, str] | None = None
+    _files: dict[str, Entry] | None = None
+    _by_host: dict[str, dict[str, Entry]] | None = None
     dns: dict[str, tuple[str, list[str]]] = field(default_factory=dict)  # host -> DNS section
     folders: set[str] = field(default_factory=set)  # real folders in .hosts, by name
     _file_stamps: FileStamps | None = None
 
+    @property
+    def files(self) -> dict[str, Entry]:
+        """rel -> entry, every file of the current tree."""
+        if self._files is None:
+            files = None
+            if self.manifest_text is not None:  # one parse of the whole text
+                doc = _loads(self.manifest_text.encode("ascii"))
+                files = doc.get("files") if doc else None
+            self._files = files if isinstance(files, dict) else {}
+        return self._files
+
+    @property
+    def by_host(self) -> dict[str, dict[str, Entry]]:
+        if self._by_host is None:
+            self._by_host = _group_by_host(self.files)
+        return self._by_host
+
+    def hosts(self) -> Iterable[str]:
+        return self.blocks.keys() if self.blocks is not None else self.by_host.keys()
+
     def host_entries(self, host: str) -> dict[str, Entry]:
-        return self.by_host.get(host, {})
+        if self._by_host is not None or self.blocks is None:
+            return self.by_host.get(host, {})
+        block = self.blocks.get(host)
+        if block is None:
+            return {}
+        got = json.loads("{" + block + "}")
+        return got if isinstance(got, dict) else {}
+
+    def host_count(self, host: str) -> int:
+        """How many files the host has in the current tree (without parsing them)."""
+        if self._by_host is not None or self.blocks is None:
+            return len(self.by_host.get(host, ()))
+        block = self.blocks.get(host)
+        return 0 if block is None else block.count(_ROW) + 1
 
     def read_files(self, host: str, paths: Iterable[str]) -> list[RenderedFile] | None:
         """The host's files at these paths, read back from its folder in the current tree;
@@ -390,26 +404,19 @@ def read_state(out: Path) -> TreeState:
     st.gen = gen
     st.folders = _real_folders(out / HOSTS_DIR)
     raw = _read(st.gen / MANIFEST)
-    man = _loads(raw) if raw is not None else None
-    files = man.get("files") if man else None
-    if isinstance(files, dict):
-        st.files = files
-        cur, bucket = None, {}
-        by_host = st.by_host
-        for rel, e in files.items():  # sorted: a host's files are one run
-            cut = rel.find("/", 6)
-            host = rel[6:cut] if cut > 6 and rel.startswith("hosts/") else _host_of(rel)
-            if host != cur:
-                cur = host
-                bucket = by_host.setdefault(host, {})
-            bucket[rel] = e
     keys = _json(st.gen / KEYS)
     hosts = keys.get("hosts") if keys else None
     sk = keys.get("site_key") if keys else None
     st.site_key = sk if isinstance(sk, str) else None
-    if raw is not None and keys and keys.get("manifest") == sha256(raw) and raw.isascii():
-        # byte for byte the manifest render wrote: its hosts' blocks can be reused as text
+    if (raw is not None and keys and isinstance(hosts, dict)
+            and keys.get("manifest") == sha256(raw) and raw.isascii()):
+        # byte for byte the manifest render wrote: split by host, parsed as needed
         st.manifest_text = raw.decode("ascii")
+        st.blocks = _host_blocks(st.manifest_text, hosts)
+    if st.blocks is None:
+        man = _loads(raw) if raw is not None else None
+        files = man.get("files") if man else None
+        st._files = files if isinstance(files, dict) else {}
     if isinstance(hosts, dict):
         for h, v in hosts.items():
             # A folder name that is not one plain "<host>@<digest>" entry of .hosts could make
@@ -430,6 +437,63 @@ def read_state(out: Path) -> TreeState:
                 if isinstance(stamp, int) and not isinstance(stamp, bool):
                     st.stamps[h] = stamp
     return st
+
+
+def _group_by_host(files: Mapping[str, Entry]) -> dict[str, dict[str, Entry]]:
+    by_host: dict[str, dict[str, Entry]] = {}
+    cur, bucket = None, {}
+    for rel, e in files.items():  # sorted: a host's files are one run
+        cut = rel.find("/", 6)
+        host = rel[6:cut] if cut > 6 and rel.startswith("hosts/") else _host_of(rel)
+        if host != cur:
+            cur = host
+            bucket = by_host.setdefault(host, {})
+        bucket[rel] = e
+    return by_host
+
+
+_ROW = '\n  "hosts/'  # how every row of the manifest's files table but the first starts
+
+
+def _is_sha256(s: str) -> bool:
+    return len(s) == 64 and all(c in "0123456789abcdef" for c in s)
+_FILES_OPEN = '\n "files": {\n'
+
+
+def _host_blocks(text: str, hosts: Iterable[str]) -> dict[str, str] | None:
+    """Each host's run of rows in a manifest render wrote (``hosts``: those in keys.json),
+    as text; None when the text is not laid out as render lays it out (the caller then
+    parses the whole manifest). Rows sort by path, so a host's rows are one run and runs
+    sort by "hosts/<host>/" (host names hold no "/")."""
+    enc = _encode_str
+    start = text.find(_FILES_OPEN)
+    if start < 0:
+        return {} if '\n "files": {}' in text else None
+    pos = start + len(_FILES_OPEN) - 1  # at the newline before the first row
+    end = text.find("\n }", pos)
+    if end < 0:
+        return None
+    found: list[tuple[str, int]] = []
+    for h in sorted(hosts, key=lambda h: f"hosts/{h}/"):
+        at = text.find(f"\n  {enc(f'hosts/{h}/')[:-1]}", pos, end)
+        if at < 0:
+            continue  # a host with no files
+        found.append((h, at + 1))
+        pos = at + 1
+    blocks: dict[str, str] = {}
+    for i, (h, at) in enumerate(found):
+        stop = found[i + 1][1] - 2 if i + 1 < len(found) else end
+        if i + 1 < len(found) and text[stop:stop + 2] != ",\n":
+            return None
+        block = text[at:stop]
+        # every row is this host's: nothing in between was left out of keys.json
+        if block.count(_ROW) != block.count(f"\n  {enc(f'hosts/{h}/')[:-1]}"):
+            return None
+        blocks[h] = block
+    first = found[0][1] if found else end
+    if first != start + len(_FILES_OPEN):
+        return None  # rows before the first host's
+    return blocks
 
 
 def _host_of(rel: str) -> str:
@@ -521,18 +585,46 @@ class _Writer:
         self.hdir = out / HOSTS_DIR
         self.state = state
         self.tag = f".tmp-{os.getpid()}"
-        self.by_sha: dict[tuple[str, str], str] | None = None  # (sha, mode) -> path on disk
+        self.by_sha: dict[tuple[str, str], str | None] | None = None  # (sha, mode) -> path on disk
 
-    def _known(self) -> dict[tuple[str, str], str]:
+    def _known(self) -> dict[tuple[str, str], str | None]:
         """Where each content of the current tree already is on disk (for hard links)."""
         if self.by_sha is None:
             self.by_sha = {}
+            if self.state.blocks is not None:
+                return self.by_sha  # found one by one in the manifest's text (``source``)
             for host, (_k, folder) in self.state.keys.items():
                 base = f"{self.hdir}/{folder}"
                 cut = len(host) + 6  # "hosts/<host>"
                 for rel, e in self.state.host_entries(host).items():
                     self.by_sha.setdefault((e["sha256"], e["mode"]), base + rel[cut:])
         return self.by_sha
+
+    def source(self, k: tuple[str, str]) -> str | None:
+        """A file on disk with this content and mode, to hard-link: one made by this render,
+        else one of the current tree."""
+        known = self._known()
+        if k in known or self.state.blocks is None or self.state.manifest_text is None:
+            return known.get(k)
+        # Parsing the whole manifest to index it was a fifth of a one-rack render; a render
+        # that writes a few hosts looks up a few dozen contents in its text instead.
+        text = self.state.manifest_text
+        sha, mode = k
+        needle = f'"sha256": "{sha}"'
+        before = f'"mode": "{mode}",\n   '
+        pos = text.find(needle) if _is_sha256(sha) and mode.isdigit() else -1
+        found = None
+        while pos >= 0 and found is None:
+            if text.startswith(before, pos - len(before)):
+                row = text.rfind('\n  "', 0, pos) + 4  # past the quote
+                rel = text[row:text.find('": {', row)]
+                cut = rel.find("/", 6)
+                folder = self.state.keys.get(rel[6:cut]) if cut > 6 else None
+                if folder is not None and "\\" not in rel:
+                    found = f"{self.hdir}/{folder[1]}{rel[cut:]}"
+            pos = text.find(needle, pos + 1)
+        known[k] = found  # a miss is remembered too
+        return found
 
     def host_folder(self, host: str, files: list[RenderedFile],
                     entries: dict[str, Entry], res: WriteResult) -> str:
@@ -568,7 +660,7 @@ class _Writer:
             e = entries[rel]
             dst = f"{tmp}{rel[cut:]}"
             k = (e["sha256"], e["mode"])
-            src = known.get(k)
+            src = self.source(k)
             if src is not None:
                 try:
                     os.link(src, dst)
@@ -639,36 +731,40 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
     all_entries: dict[str, Entry] = {}
     keys: dict[str, dict[str, object]] = {}
     made: list[tuple[str, str, list[str]]] = []  # host, folder, its files' paths
-    order: list[tuple[str, Mapping[str, Entry], bool]] = []  # host, entries, reused
+    # host, its entries (None: as in the current tree), reused from the current tree
+    order: list[tuple[str, Mapping[str, Entry] | None, bool]] = []
     hasher = Hasher()
     try:
         w.hdir.mkdir(exist_ok=True)
         for ho in hosts:
+            entries: Mapping[str, Entry] | None
             if ho.files is None:
-                assert ho.entries is not None and ho.folder is not None
+                assert ho.folder is not None
                 entries = ho.entries
                 folder = ho.folder
-                res.unchanged += len(entries)
+                res.unchanged += (state.host_count(ho.host) if entries is None
+                                  else len(entries))
                 stamp = state.stamps.get(ho.host)
             else:
                 entries = {safe_rel(f.host, f.path): entry_of(f, hasher) for f in ho.files}
                 folder = w.host_folder(ho.host, ho.files, entries, res)
                 stamp = folder_stamp(f"{w.hdir}/{folder}", len(ho.host) + 6, entries)
                 made.append((ho.host, folder, [rel[len(ho.host) + 6:] for rel in entries]))
-            all_entries.update(entries)
             order.append((ho.host, entries, ho.files is None))
             keys[ho.host] = {"key": ho.key, "dir": folder, "stamp": stamp}
             if ho.fp is not None:
                 keys[ho.host]["fp"] = ho.fp
             if ho.dns is not None:
                 keys[ho.host]["dns"] = [ho.dns[0], ho.dns[1]]
-        doc = {**dict(meta), "files": all_entries}  # _manifest_bytes sorts (once)
-        spliced = (_spliced_files(state.manifest_text, state.by_host, order)
-                   if state.manifest_text is not None else None)
+        spliced = _spliced_files(state, order)
+        if spliced is None:  # every entry, for _manifest_bytes to sort and format
+            for host, entries, _reused in order:
+                all_entries.update(state.host_entries(host) if entries is None else entries)
+        doc = {**dict(meta), "files": all_entries}
         mbytes = _manifest_bytes(doc, spliced)
         kbytes = (json.dumps({"hosts": keys, "site_key": site_key, "manifest": sha256(mbytes)},
                              sort_keys=True, separators=(",", ":")) + "\n").encode()
-        res.removed = sorted(set(state.files) - set(all_entries))
+        res.removed = _removed(state, order)
         cur = state.gen
         if (cur is not None and _read(cur / MANIFEST) == mbytes
                 and _read(cur / KEYS) == kbytes):
@@ -703,6 +799,21 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
         _prime_slot(other, keys)
     res.written.sort()
     return res
+
+
+def _removed(state: TreeState,
+             order: list[tuple[str, Mapping[str, Entry] | None, bool]]) -> list[str]:
+    """Files of the current tree that the new one does not have: those of hosts gone, and
+    those a host rendered now no longer has (hosts reused keep all theirs)."""
+    now = {host: entries for host, entries, reused in order if not reused}
+    kept = {host for host, _e, reused in order if reused}
+    out: list[str] = []
+    for host in state.hosts():
+        if host in kept:
+            continue
+        new = now.get(host)
+        out.extend(rel for rel in state.host_entries(host) if new is None or rel not in new)
+    return sorted(out)
 
 
 def _other_slot(name: str | None) -> str:
@@ -758,14 +869,13 @@ def _stamps_bytes(hdir: Path, keys: Mapping[str, Mapping[str, object]],
         if host in hosts:
             continue
         old = prev.hosts.get(host)
-        entries = state.host_entries(host)
-        if old is not None and len(old) == len(entries):
+        if old is not None and len(old) == state.host_count(host):
             hosts[host] = old  # the same folder as in the current tree: its stamps hold
             continue
         # racily new last time, or an older tree: stamp what is missing now
         cut = len(host) + 6
         mine = dict(old or {})
-        missing = [rel[cut:] for rel in entries if rel[cut:] not in mine]
+        missing = [rel[cut:] for rel in state.host_entries(host) if rel[cut:] not in mine]
         for suffix, v in take_stamps(f"{hdir}/{kv['dir']}", missing, at).items():
             mine[suffix] = v[0]
             inodes[str(v[0])] = v[1:]
