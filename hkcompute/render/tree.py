@@ -284,6 +284,10 @@ class TreeState:
             self._by_host = _group_by_host(self.files)
         return self._by_host
 
+    def parse_all(self) -> None:
+        """Parse every host's entries now, in one pass (for callers that want them all)."""
+        _ = self.by_host
+
     def hosts(self) -> Iterable[str]:
         return self.blocks.keys() if self.blocks is not None else self.by_host.keys()
 
@@ -358,6 +362,10 @@ class FileStamps:
 
     hosts: dict[str, dict[str, int]] = field(default_factory=dict)
     inodes: dict[str, list[int]] = field(default_factory=dict)  # str(inode) -> rest of stamp
+    # Inodes too new to stamp when the generation was written (racy), to be stamped by a
+    # later render once it has read them and found the recorded content: str(inode) ->
+    # [path below .hosts, sha256, mode].
+    pending: dict[str, list[str]] = field(default_factory=dict)
 
     def stamp(self, host: str, suffix: str) -> Stamp | None:
         ino = self.hosts.get(host, {}).get(suffix)
@@ -371,23 +379,28 @@ def read_stamps(path: Path) -> FileStamps:
     doc = _json(path)
     if doc is None or doc.get("format") != STAMPS_FORMAT:
         return FileStamps()  # none, or an older layout: --check reads the files once
-    hosts, inodes = doc.get("hosts"), doc.get("inodes")
-    if not isinstance(hosts, dict) or not isinstance(inodes, dict):
+    hosts, inodes, pending = doc.get("hosts"), doc.get("inodes"), doc.get("pending", {})
+    if not isinstance(hosts, dict) or not isinstance(inodes, dict) \
+            or not isinstance(pending, dict):
         return FileStamps()
-    return FileStamps({h: v for h, v in hosts.items() if isinstance(v, dict)}, inodes)
+    return FileStamps({h: v for h, v in hosts.items() if isinstance(v, dict)}, inodes,
+                      {k: v for k, v in pending.items() if isinstance(v, list) and len(v) == 3
+                       and all(isinstance(x, str) for x in v)})
 
 
-def take_stamps(folder: str, suffixes: Iterable[str], at: int) -> dict[str, Stamp]:
-    """Stamps of a host folder's files; files changed too near ``at`` are left out."""
-    out: dict[str, Stamp] = {}
-    for suffix in suffixes:
-        try:
-            st = os.lstat(folder + suffix)
-        except OSError:
-            continue
-        if st.st_ctime_ns < at - RACY_NS:
-            out[suffix] = _stamp_of(st)
-    return out
+def _verified_stat(path: str, sha: str, mode: str) -> os.stat_result | None:
+    """The file's ``lstat``, when it is a plain file with this mode whose content hashes to
+    ``sha`` (read once, the stat taken before: a change while reading moves its ctime past
+    the stat, so the stamp will not vouch for it)."""
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or f"{st.st_mode & 0o7777:04o}" != mode:
+            return None
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    return st if sha256(data) == sha else None
 
 
 def _stamp_of(st: os.stat_result) -> Stamp:
@@ -585,7 +598,11 @@ class _Writer:
         self.hdir = out / HOSTS_DIR
         self.state = state
         self.tag = f".tmp-{os.getpid()}"
-        self.by_sha: dict[tuple[str, str], str | None] | None = None  # (sha, mode) -> path on disk
+        # (sha, mode) -> where that content is on disk: in the current tree (verified before
+        # use, ``_vouched``), and written by this render (``fresh``)
+        self.by_sha: dict[tuple[str, str], str | None] | None = None
+        self.fresh: dict[tuple[str, str], str] = {}
+        self._checked: dict[str, bool] = {}
 
     def _known(self) -> dict[tuple[str, str], str | None]:
         """Where each content of the current tree already is on disk (for hard links)."""
@@ -602,7 +619,32 @@ class _Writer:
 
     def source(self, k: tuple[str, str]) -> str | None:
         """A file on disk with this content and mode, to hard-link: one made by this render,
-        else one of the current tree."""
+        else one of the current tree that still holds it (a file edited by hand in the tree
+        must not be linked into the new one under the recorded digest)."""
+        got = self.fresh.get(k)
+        if got is not None:
+            return got
+        path = self._lookup(k)
+        if path is None:
+            return None
+        ok = self._checked.get(path)
+        if ok is None:
+            ok = self._checked[path] = self._vouched(path, k)
+        return path if ok else None
+
+    def _vouched(self, path: str, k: tuple[str, str]) -> bool:
+        """The file at ``path`` holds content ``k``: its stamp says so, or reading it does."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        rest = self.state.file_stamps().inodes.get(str(st.st_ino))
+        if (stat.S_ISREG(st.st_mode) and rest == _stamp_of(st)[1:]
+                and f"{st.st_mode & 0o7777:04o}" == k[1]):
+            return True
+        return _verified_stat(path, k[0], k[1]) is not None
+
+    def _lookup(self, k: tuple[str, str]) -> str | None:
         known = self._known()
         if k in known or self.state.blocks is None or self.state.manifest_text is None:
             return known.get(k)
@@ -649,7 +691,6 @@ class _Writer:
         tmp = self.hdir / (folder + self.tag)
         if tmp.exists():
             shutil.rmtree(tmp)
-        known = self._known()
         cut = len(host) + 6
         # Every folder the files need, made parents first with one mkdir each: tmp is new,
         # so none exists (os.makedirs per file, with its checks, was a sixth of a full render).
@@ -670,7 +711,7 @@ class _Writer:
             with open(dst, "wb") as fh:
                 fh.write(f.content)
             os.chmod(dst, f.mode)
-            known[k] = f"{final}{rel[cut:]}"
+            self.fresh[k] = f"{final}{rel[cut:]}"
         os.rename(tmp, final)
         return folder
 
@@ -730,7 +771,7 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
     w = _Writer(out, state)
     all_entries: dict[str, Entry] = {}
     keys: dict[str, dict[str, object]] = {}
-    made: list[tuple[str, str, list[str]]] = []  # host, folder, its files' paths
+    made: list[tuple[str, str, Mapping[str, Entry]]] = []  # host, folder, its entries
     # host, its entries (None: as in the current tree), reused from the current tree
     order: list[tuple[str, Mapping[str, Entry] | None, bool]] = []
     hasher = Hasher()
@@ -749,7 +790,7 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
                 entries = {safe_rel(f.host, f.path): entry_of(f, hasher) for f in ho.files}
                 folder = w.host_folder(ho.host, ho.files, entries, res)
                 stamp = folder_stamp(f"{w.hdir}/{folder}", len(ho.host) + 6, entries)
-                made.append((ho.host, folder, [rel[len(ho.host) + 6:] for rel in entries]))
+                made.append((ho.host, folder, entries))
             order.append((ho.host, entries, ho.files is None))
             keys[ho.host] = {"key": ho.key, "dir": folder, "stamp": stamp}
             if ho.fp is not None:
@@ -849,22 +890,35 @@ def _dirs(state: TreeState) -> set[str]:
 
 
 def _stamps_bytes(hdir: Path, keys: Mapping[str, Mapping[str, object]],
-                  made: list[tuple[str, str, list[str]]], state: TreeState) -> bytes:
+                  made: list[tuple[str, str, Mapping[str, Entry]]], state: TreeState) -> bytes:
     """The new generation's file stamps, taken once every link of this render is made (a
-    new hard link changes the change time of the file it links to). Hosts made now are
-    stat'ed, and with them every inode they link to; the others keep theirs."""
+    new hard link changes the change time of the file it links to). Files of hosts made now
+    hold what render wrote or linked (link sources are verified first, ``_Writer.source``)
+    and are stat'ed; too new ones (racy) become pending. Other hosts keep their stamps. A
+    file render did not just write is stamped only after reading it and finding the
+    recorded content: pending inodes, and hosts of a tree without stamps."""
     at = time.time_ns()
     prev = state.file_stamps()
     inodes = dict(prev.inodes)
+    pending: dict[str, list[str]] = {}
     hosts: dict[str, dict[str, int]] = {}
-    for host, folder, suffixes in made:
-        got = take_stamps(f"{hdir}/{folder}", suffixes, at)
-        hosts[host] = {suffix: v[0] for suffix, v in got.items()}
-        for v in got.values():
-            inodes[str(v[0])] = v[1:]
-        for suffix in set(suffixes) - set(got):  # racy: its inode's stamp is stale now
-            with contextlib.suppress(OSError):
-                inodes.pop(str(os.lstat(f"{hdir}/{folder}{suffix}").st_ino), None)
+    for host, folder, entries in made:
+        mine: dict[str, int] = {}
+        cut = len(host) + 6
+        for rel, e in entries.items():
+            suffix = rel[cut:]
+            try:
+                st = os.lstat(f"{hdir}/{folder}{suffix}")
+            except OSError:
+                continue
+            ino = str(st.st_ino)
+            mine[suffix] = st.st_ino
+            if st.st_ctime_ns < at - RACY_NS:
+                inodes[ino] = _stamp_of(st)[1:]
+            else:  # too new to vouch for: read by --check, stamped by a later render
+                inodes.pop(ino, None)
+                pending[ino] = [f"{folder}{suffix}", e["sha256"], e["mode"]]
+        hosts[host] = mine
     for host, kv in keys.items():
         if host in hosts:
             continue
@@ -872,20 +926,34 @@ def _stamps_bytes(hdir: Path, keys: Mapping[str, Mapping[str, object]],
         if old is not None and len(old) == state.host_count(host):
             hosts[host] = old  # the same folder as in the current tree: its stamps hold
             continue
-        # racily new last time, or an older tree: stamp what is missing now
+        # A tree without stamps (an older one): read what is missing before stamping it.
         cut = len(host) + 6
         mine = dict(old or {})
-        missing = [rel[cut:] for rel in state.host_entries(host) if rel[cut:] not in mine]
-        for suffix, v in take_stamps(f"{hdir}/{kv['dir']}", missing, at).items():
-            mine[suffix] = v[0]
-            inodes[str(v[0])] = v[1:]
+        for rel, e in state.host_entries(host).items():
+            suffix = rel[cut:]
+            if suffix in mine:
+                continue
+            seen = _verified_stat(f"{hdir}/{kv['dir']}{suffix}", e["sha256"], e["mode"])
+            if seen is not None and seen.st_ctime_ns < at - RACY_NS:
+                mine[suffix] = seen.st_ino
+                inodes[str(seen.st_ino)] = _stamp_of(seen)[1:]
         hosts[host] = mine
     used: set[int] = set()
     for m in hosts.values():
         used.update(m.values())
+    for ino, (path, sha, mode) in prev.pending.items():
+        if ino in inodes or ino in pending or not ino.isdigit() or int(ino) not in used \
+                or "/." in path or path.startswith("/"):
+            continue
+        seen = _verified_stat(f"{hdir}/{path}", sha, mode)
+        if seen is not None and str(seen.st_ino) == ino:
+            if seen.st_ctime_ns < at - RACY_NS:
+                inodes[ino] = _stamp_of(seen)[1:]
+            else:
+                pending[ino] = [path, sha, mode]  # still too new: next time
     inodes = {k: v for k, v in inodes.items() if k.isdigit() and int(k) in used}
-    return (json.dumps({"format": STAMPS_FORMAT, "at": at, "hosts": hosts, "inodes": inodes},
-                       separators=(",", ":")) + "\n").encode()
+    return (json.dumps({"format": STAMPS_FORMAT, "at": at, "hosts": hosts, "inodes": inodes,
+                        "pending": pending}, separators=(",", ":")) + "\n").encode()
 
 
 def _update_slot(slot: Path, keys: Mapping[str, Mapping[str, object]], mbytes: bytes,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -160,7 +161,9 @@ def test_files_written_just_before_the_stamps_are_read_by_check(
     """Racily new files carry no stamp: --check reads them."""
     out = tmp_path / "out"
     write_tree(out, files(), META)  # RACY_NS as shipped: everything is seconds old at most
-    assert tree_mod.read_state(out).file_stamps().hosts == {"h1": {}, "h2": {}}
+    fs = tree_mod.read_state(out).file_stamps()
+    assert not fs.inodes  # no stamp vouches for them...
+    assert len(fs.pending) == 2  # ...until a later render has read them
     reads: list[str] = []
     real = tree_mod._digest
     monkeypatch.setattr(tree_mod, "_digest", lambda p: reads.append(p) or real(p))
@@ -238,3 +241,41 @@ def test_manifest_bytes_are_json_dumps_byte_for_byte(doc: dict[str, object]) -> 
     what ``json.dumps(indent=1, sort_keys=True)`` gives."""
     want = json.dumps(doc, indent=1, sort_keys=True) + "\n"
     assert tree_mod._manifest_bytes(doc) == want.encode()
+
+
+def test_a_file_edited_in_the_tree_is_not_linked_into_the_next_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new folder hard-links content the current tree already has, but only from a file
+    that still holds it: a hand edit is neither spread to another host nor hidden from
+    --check by the new stamps."""
+    monkeypatch.setattr(tree_mod, "RACY_NS", 0)
+    out = tmp_path / "out"
+    shared = RenderedFile("h1", "/etc/shared", b"same on both\n")
+    write_tree(out, [shared, RenderedFile("h2", "/etc/own", b"1\n")], META)
+    edited = out / "hosts/h1/etc/shared"
+    edited.write_bytes(b"edited by hand\n")  # in place: the same inode
+    # h2 first: its new file would be linked to h1's, still in the current tree
+    later = [RenderedFile("h2", "/etc/own", b"2\n"),
+             RenderedFile("h2", "/etc/shared", b"same on both\n"), shared]
+    write_tree(out, later, META)
+    assert (out / "hosts/h2/etc/shared").read_bytes() == b"same on both\n"
+    assert (out / "hosts/h1/etc/shared").read_bytes() == b"same on both\n"  # made afresh
+    assert _check_now(out, later).ok
+
+
+def test_a_racy_file_edited_before_the_next_render_is_never_vouched_for(
+        tmp_path: Path) -> None:
+    """Files too new to stamp are stamped by a later render only once it has read them and
+    found the recorded content: one edited in between stays unstamped, and --check finds
+    it."""
+    out = tmp_path / "out"
+    write_tree(out, files(), META)  # RACY_NS as shipped: both files are pending
+    (out / "hosts/h1/etc/a.conf").write_bytes(b"A\n")  # same size, edited
+    time.sleep(tree_mod.RACY_NS / 1e9 + 0.05)
+    h1_folder = tree_mod.read_state(out).keys["h1"][1]
+    tree_mod.write_hosts(out, [  # h1 taken from the current tree, as render does
+        tree_mod.HostOutput("h1", None, None, None, h1_folder),
+        tree_mod.HostOutput("h2", None, [files(b"changed\n")[1]])], META)
+    fs = tree_mod.read_state(out).file_stamps()
+    assert fs.stamp("h1", "/etc/a.conf") is None
+    assert _check_now(out, files(b"changed\n")).differ == ["hosts/h1/etc/a.conf"]
