@@ -388,19 +388,26 @@ def read_stamps(path: Path) -> FileStamps:
                        and all(isinstance(x, str) for x in v)})
 
 
-def _verified_stat(path: str, sha: str, mode: str) -> os.stat_result | None:
+def _verified_stat(path: str, sha: str, mode: str,
+                   memo: dict[tuple[int, int, str], str] | None = None) -> os.stat_result | None:
     """The file's ``lstat``, when it is a plain file with this mode whose content hashes to
     ``sha`` (read once, the stat taken before: a change while reading moves its ctime past
-    the stat, so the stamp will not vouch for it)."""
+    the stat, so the stamp will not vouch for it). ``memo`` keeps each inode's digest for
+    the files many hosts share (keyed with its ctime, so a change in between reads again)."""
     try:
         st = os.lstat(path)
         if not stat.S_ISREG(st.st_mode) or f"{st.st_mode & 0o7777:04o}" != mode:
             return None
-        with open(path, "rb") as fh:
-            data = fh.read()
+        key = (st.st_ino, st.st_ctime_ns, mode)
+        digest = memo.get(key) if memo is not None else None
+        if digest is None:
+            with open(path, "rb") as fh:
+                digest = sha256(fh.read())
+            if memo is not None:
+                memo[key] = digest
     except OSError:
         return None
-    return st if sha256(data) == sha else None
+    return st if digest == sha else None
 
 
 def _stamp_of(st: os.stat_result) -> Stamp:
@@ -902,6 +909,7 @@ def _stamps_bytes(hdir: Path, keys: Mapping[str, Mapping[str, object]],
     inodes = dict(prev.inodes)
     pending: dict[str, list[str]] = {}
     hosts: dict[str, dict[str, int]] = {}
+    read: dict[tuple[int, int, str], str] = {}  # each shared inode is read once
     for host, folder, entries in made:
         mine: dict[str, int] = {}
         cut = len(host) + 6
@@ -933,7 +941,8 @@ def _stamps_bytes(hdir: Path, keys: Mapping[str, Mapping[str, object]],
             suffix = rel[cut:]
             if suffix in mine:
                 continue
-            seen = _verified_stat(f"{hdir}/{kv['dir']}{suffix}", e["sha256"], e["mode"])
+            seen = _verified_stat(f"{hdir}/{kv['dir']}{suffix}", e["sha256"], e["mode"],
+                                  read)
             if seen is not None and seen.st_ctime_ns < at - RACY_NS:
                 mine[suffix] = seen.st_ino
                 inodes[str(seen.st_ino)] = _stamp_of(seen)[1:]

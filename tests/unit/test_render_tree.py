@@ -279,3 +279,20 @@ def test_a_racy_file_edited_before_the_next_render_is_never_vouched_for(
     fs = tree_mod.read_state(out).file_stamps()
     assert fs.stamp("h1", "/etc/a.conf") is None
     assert _check_now(out, files(b"changed\n")).differ == ["hosts/h1/etc/a.conf"]
+
+
+def test_a_tree_without_stamps_is_stamped_only_after_reading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tree written by an older version (stamps of another layout): the next render stamps
+    its reused hosts' files only once it has read them, so an edit made before is found."""
+    monkeypatch.setattr(tree_mod, "RACY_NS", 0)
+    out = tmp_path / "out"
+    write_tree(out, files(), META)
+    (out / "current" / "stamps.json").resolve().write_text('{"format": 1}\n')
+    (out / "hosts/h1/etc/a.conf").write_bytes(b"A\n")  # same size, edited
+    h1_folder = tree_mod.read_state(out).keys["h1"][1]
+    tree_mod.write_hosts(out, [
+        tree_mod.HostOutput("h1", None, None, None, h1_folder),
+        tree_mod.HostOutput("h2", None, [files(b"changed\n")[1]])], META)
+    assert tree_mod.read_state(out).file_stamps().stamp("h1", "/etc/a.conf") is None
+    assert _check_now(out, files(b"changed\n")).differ == ["hosts/h1/etc/a.conf"]
