@@ -245,7 +245,7 @@ def host_outputs(site: Site, phase: int | None, state: TreeState, *, hosts: str 
         if usable and prev is not None and prev[0] is not None \
                 and state.fps.get(d.name) == fp:
             # the same inputs as the current tree's: its files, without building its context
-            yield HostOutput(d.name, prev[0], None, None, prev[1], fp)
+            yield HostOutput(d.name, prev[0], None, None, prev[1], fp, state.dns.get(d.name))
             continue
         # A DNS server's DNS section (the zones: the biggest context of the site) has a key
         # of its own, its inputs' fingerprint: a change elsewhere on the host (a MAC in its

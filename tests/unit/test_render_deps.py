@@ -304,3 +304,18 @@ def test_a_site_without_an_inventory_hash_never_reuses_its_aggregate_hosts(
     changed = dataclasses.replace(lab, inventory_hash="", extra={}, devices=devices)
     render_site(changed, None, out)
     assert _manifest(out) == _expected(changed)
+
+
+def test_a_dns_servers_section_survives_a_render_that_reuses_it(
+        lab: Site, tmp_path: Path) -> None:
+    """A render that reuses every host (here: the same site under a host pattern that
+    matches them all) keeps each DNS server's DNS section record, so a later change takes
+    the zones from the tree instead of rendering them again."""
+    from hkcompute.render.tree import read_state
+    out = tmp_path / "out"
+    render_site(lab, None, out)
+    before = read_state(out).dns
+    assert before  # the lab's services host serves DNS
+    again = render_site(lab, None, out, hosts="lab-*")
+    assert again.rendered_hosts == 0
+    assert read_state(out).dns == before
