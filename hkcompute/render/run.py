@@ -245,7 +245,7 @@ def host_outputs(site: Site, phase: int | None, state: TreeState, *, hosts: str 
         if usable and prev is not None and prev[0] is not None \
                 and state.fps.get(d.name) == fp:
             # the same inputs as the current tree's: its files, without building its context
-            yield HostOutput(d.name, prev[0], None, None, prev[1], fp, state.dns.get(d.name))
+            yield HostOutput(d.name, prev[0], None, prev[1], fp, state.dns.get(d.name))
             continue
         # A DNS server's DNS section (the zones: the biggest context of the site) has a key
         # of its own, its inputs' fingerprint: a change elsewhere on the host (a MAC in its
@@ -255,7 +255,7 @@ def host_outputs(site: Site, phase: int | None, state: TreeState, *, hosts: str 
         assert ctx is not None
         key = keys.key(specs, ctx, dns)
         if usable and prev is not None and prev[0] == key:
-            yield HostOutput(d.name, key, None, None, prev[1], fp, state.dns.get(d.name))
+            yield HostOutput(d.name, key, None, prev[1], fp, state.dns.get(d.name))
             continue
         c["rendered"] += 1
         files = r.render_host(d, specs, ctx)
@@ -298,8 +298,7 @@ def render_site(site: Site, phase: int | None, out: Path, *, hosts: str | None =
                                counts=counts):
             nhosts += 1
             if ho.files is None:
-                wanted.update(state.host_entries(ho.host) if ho.entries is None
-                              else ho.entries)
+                wanted.update(state.host_entries(ho.host))
                 if ho.host in state.stamps:
                     stamps[ho.host] = state.stamps[ho.host]
             else:
@@ -315,8 +314,7 @@ def render_site(site: Site, phase: int | None, out: Path, *, hosts: str | None =
                                need_folder=out / HOSTS_DIR, counts=counts):
             stats["hosts"] += 1
             stats["files"] += (len(ho.files) if ho.files is not None
-                               else state.host_count(ho.host) if ho.entries is None
-                               else len(ho.entries))
+                               else state.host_count(ho.host))
             yield ho
 
     w = write_hosts(out, counted(), meta(site, phase, hosts), state, sk)

@@ -80,13 +80,12 @@ class RenderedFile:
 @dataclass
 class HostOutput:
     """One host's files for the writer: rendered now (``files``) or known unchanged from the
-    current tree (``files`` None: ``entries`` and ``folder`` come from its keys)."""
+    current tree (``files`` None: its entries are the current tree's, in ``folder``)."""
 
     host: str
     key: str | None
     files: list[RenderedFile] | None = None
-    entries: dict[str, Entry] | None = None  # rel -> entry, when files is None
-    folder: str | None = None                # its folder in .hosts, when files is None
+    folder: str | None = None  # its folder in .hosts, when files is None
     fp: str | None = None  # the fingerprint of its context's inputs (``deps``)
     dns: tuple[str, list[str]] | None = None  # its DNS section: fingerprint, paths on host
 
@@ -207,7 +206,7 @@ def _rows_text(rels: list[str], files: Mapping[str, object]) -> str | None:
 
 
 def _spliced_files(state: TreeState,
-                   order: list[tuple[str, Mapping[str, Entry] | None, bool]]) -> str | None:
+                   order: list[tuple[str, Mapping[str, Entry] | None]]) -> str | None:
     """The manifest's files table, with the rows of every host reused from the current tree
     copied as text from its manifest (``state.blocks``: verified to be what render wrote)
     and only the rows of hosts rendered now formatted. None without blocks."""
@@ -215,13 +214,11 @@ def _spliced_files(state: TreeState,
     if blocks is None:
         return None
     out = []
-    for host, entries, reused in sorted(order, key=lambda x: f"hosts/{x[0]}/"):
-        block = blocks.get(host) if reused else None
+    for host, entries in sorted(order, key=lambda x: f"hosts/{x[0]}/"):
+        block = blocks.get(host) if entries is None else None  # reused: as written
         if block is None:
-            if entries is None:
-                entries = state.host_entries(host)
             if not entries:
-                continue
+                continue  # a host with no files
             rows = _rows(sorted(entries), entries)
             if rows is None:
                 return None
@@ -779,8 +776,7 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
     all_entries: dict[str, Entry] = {}
     keys: dict[str, dict[str, object]] = {}
     made: list[tuple[str, str, Mapping[str, Entry]]] = []  # host, folder, its entries
-    # host, its entries (None: as in the current tree), reused from the current tree
-    order: list[tuple[str, Mapping[str, Entry] | None, bool]] = []
+    order: list[tuple[str, Mapping[str, Entry] | None]] = []  # None: the current tree's
     hasher = Hasher()
     try:
         w.hdir.mkdir(exist_ok=True)
@@ -788,17 +784,16 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
             entries: Mapping[str, Entry] | None
             if ho.files is None:
                 assert ho.folder is not None
-                entries = ho.entries
+                entries = None
                 folder = ho.folder
-                res.unchanged += (state.host_count(ho.host) if entries is None
-                                  else len(entries))
+                res.unchanged += state.host_count(ho.host)
                 stamp = state.stamps.get(ho.host)
             else:
                 entries = {safe_rel(f.host, f.path): entry_of(f, hasher) for f in ho.files}
                 folder = w.host_folder(ho.host, ho.files, entries, res)
                 stamp = folder_stamp(f"{w.hdir}/{folder}", len(ho.host) + 6, entries)
                 made.append((ho.host, folder, entries))
-            order.append((ho.host, entries, ho.files is None))
+            order.append((ho.host, entries))
             keys[ho.host] = {"key": ho.key, "dir": folder, "stamp": stamp}
             if ho.fp is not None:
                 keys[ho.host]["fp"] = ho.fp
@@ -806,7 +801,7 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
                 keys[ho.host]["dns"] = [ho.dns[0], ho.dns[1]]
         spliced = _spliced_files(state, order)
         if spliced is None:  # every entry, for _manifest_bytes to sort and format
-            for host, entries, _reused in order:
+            for host, entries in order:
                 all_entries.update(state.host_entries(host) if entries is None else entries)
         doc = {**dict(meta), "files": all_entries}
         mbytes = _manifest_bytes(doc, spliced)
@@ -850,17 +845,16 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
 
 
 def _removed(state: TreeState,
-             order: list[tuple[str, Mapping[str, Entry] | None, bool]]) -> list[str]:
+             order: list[tuple[str, Mapping[str, Entry] | None]]) -> list[str]:
     """Files of the current tree that the new one does not have: those of hosts gone, and
     those a host rendered now no longer has (hosts reused keep all theirs)."""
-    now = {host: entries for host, entries, reused in order if not reused}
-    kept = {host for host, _e, reused in order if reused}
+    now = dict(order)
     out: list[str] = []
     for host in state.hosts():
-        if host in kept:
-            continue
-        new = now.get(host)
-        out.extend(rel for rel in state.host_entries(host) if new is None or rel not in new)
+        if host not in now:  # gone
+            out.extend(state.host_entries(host))
+        elif (new := now[host]) is not None:  # rendered now
+            out.extend(rel for rel in state.host_entries(host) if rel not in new)
     return sorted(out)
 
 

@@ -274,7 +274,7 @@ def test_a_racy_file_edited_before_the_next_render_is_never_vouched_for(
     time.sleep(tree_mod.RACY_NS / 1e9 + 0.05)
     h1_folder = tree_mod.read_state(out).keys["h1"][1]
     tree_mod.write_hosts(out, [  # h1 taken from the current tree, as render does
-        tree_mod.HostOutput("h1", None, None, None, h1_folder),
+        tree_mod.HostOutput("h1", None, folder=h1_folder),
         tree_mod.HostOutput("h2", None, [files(b"changed\n")[1]])], META)
     fs = tree_mod.read_state(out).file_stamps()
     assert fs.stamp("h1", "/etc/a.conf") is None
@@ -292,7 +292,7 @@ def test_a_tree_without_stamps_is_stamped_only_after_reading(
     (out / "hosts/h1/etc/a.conf").write_bytes(b"A\n")  # same size, edited
     h1_folder = tree_mod.read_state(out).keys["h1"][1]
     tree_mod.write_hosts(out, [
-        tree_mod.HostOutput("h1", None, None, None, h1_folder),
+        tree_mod.HostOutput("h1", None, folder=h1_folder),
         tree_mod.HostOutput("h2", None, [files(b"changed\n")[1]])], META)
     assert tree_mod.read_state(out).file_stamps().stamp("h1", "/etc/a.conf") is None
     assert _check_now(out, files(b"changed\n")).differ == ["hosts/h1/etc/a.conf"]
