@@ -135,8 +135,11 @@ class ContextBuilder:
         self.site = site
         self.plan = plan
         self.phase = phase
-        self.ix = Index.build(site, plan, phase, link_ends={
-            d.name for d in site.devices_upto(phase) if is_roce_switch(site, d)})
+        # the switches whose context is an FRR one: what the index keeps links for, and
+        # what ``engine.Renderer.kind`` tells apart
+        self.roce_switches = frozenset(d.name for d in site.devices_upto(phase)
+                                       if is_roce_switch(site, d))
+        self.ix = Index.build(site, plan, phase, link_ends=self.roce_switches)
         self.services = _services(site, phase)
         self.domain = site.info.domain
         dns_hosts = self.services.get("dns", [])

@@ -43,8 +43,8 @@ from pydantic import BaseModel
 from hkcompute.model import Device
 from hkcompute.plan.model import Link
 from hkcompute.render.context import ContextBuilder
+from hkcompute.render.engine import ROCE, SERVICE, SM
 
-NODE, SERVICE, ROCE, SM = "node", "service", "roce", "sm"
 AGGREGATE = frozenset({SERVICE, SM})  # contexts built from the whole site
 
 

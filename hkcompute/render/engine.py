@@ -17,11 +17,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from hkcompute.errors import RenderError
 from hkcompute.model import Device, Site
 from hkcompute.plan.model import Plan
-from hkcompute.render.context import ContextBuilder, is_roce_switch
+from hkcompute.render.context import ContextBuilder
 from hkcompute.render.env import environment, render_template
 from hkcompute.render.tree import RenderedFile
 
 Progress = Callable[[int, int], None]
+
+# What a device's files are made as (``Renderer.kind``)
+NODE, SERVICE, ROCE, SM = "node", "service", "roce", "sm"
 
 _DICT_ATTRS = frozenset(dir(dict))
 
@@ -142,13 +145,13 @@ class Renderer:
         None when it gets no files."""
         role = d.role
         if role in ("gpu_node", "storage"):
-            return "node"
+            return NODE
         if role == "service":
-            return "service"
-        if is_roce_switch(self.site, d):
-            return "roce"
+            return SERVICE
+        if d.name in self.b.roce_switches:
+            return ROCE
         if d.name in self._sm_hosts:
-            return "sm"
+            return SM
         return None
 
     def runs_dns(self, d: Device) -> bool:
@@ -189,7 +192,7 @@ class Renderer:
             if "slurmctld" in runs or "login" in runs:
                 specs += SLURM
             return specs, ctx
-        if kind == "roce":
+        if kind == ROCE:
             return list(FRR), self.b.switch(d)
         return list(OPENSM), self.b.subnet_manager(d, self._sm_hosts[d.name])
 
