@@ -200,8 +200,11 @@ def _rows(rels: Iterable[str], files: Mapping[str, object]) -> list[str] | None:
 
 def _rows_text(rels: list[str], files: Mapping[str, object]) -> str | None:
     rows = _rows(rels, files)
-    if rows is None:
-        return None
+    return None if rows is None else _table(rows)
+
+
+def _table(rows: list[str]) -> str:
+    """The manifest's files table around its rows (or runs of rows)."""
     return "{\n" + ",\n".join(rows) + "\n }" if rows else "{}"
 
 
@@ -224,7 +227,7 @@ def _spliced_files(state: TreeState,
                 return None
             block = ",\n".join(rows)
         out.append(block)
-    return "{\n" + ",\n".join(out) + "\n }" if out else "{}"
+    return _table(out)
 
 
 def _json(path: Path) -> dict[str, object] | None:
@@ -393,7 +396,7 @@ def _verified_stat(path: str, sha: str, mode: str,
     the files many hosts share (keyed with its ctime, so a change in between reads again)."""
     try:
         st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode) or f"{st.st_mode & 0o7777:04o}" != mode:
+        if not stat.S_ISREG(st.st_mode) or _mode_of(st) != mode:
             return None
         key = (st.st_ino, st.st_ctime_ns, mode)
         digest = memo.get(key) if memo is not None else None
@@ -405,6 +408,11 @@ def _verified_stat(path: str, sha: str, mode: str,
     except OSError:
         return None
     return st if digest == sha else None
+
+
+def _mode_of(st: os.stat_result) -> str:
+    """A file's permission bits as the manifest writes them ("0644")."""
+    return f"{st.st_mode & 0o7777:04o}"
 
 
 def _stamp_of(st: os.stat_result) -> Stamp:
@@ -470,11 +478,11 @@ def _group_by_host(files: Mapping[str, Entry]) -> dict[str, dict[str, Entry]]:
 
 
 _ROW = '\n  "hosts/'  # how every row of the manifest's files table but the first starts
+_FILES_OPEN = '\n "files": {\n'
 
 
 def _is_sha256(s: str) -> bool:
     return len(s) == 64 and all(c in "0123456789abcdef" for c in s)
-_FILES_OPEN = '\n "files": {\n'
 
 
 def _host_blocks(text: str, hosts: Iterable[str]) -> dict[str, str] | None:
@@ -490,24 +498,25 @@ def _host_blocks(text: str, hosts: Iterable[str]) -> dict[str, str] | None:
     end = text.find("\n }", pos)
     if end < 0:
         return None
-    found: list[tuple[str, int]] = []
+    found: list[tuple[str, str, int]] = []  # host, how its rows start, where the first is
     for h in sorted(hosts, key=lambda h: f"hosts/{h}/"):
-        at = text.find(f"\n  {enc(f'hosts/{h}/')[:-1]}", pos, end)
+        row = f"\n  {enc(f'hosts/{h}/')[:-1]}"
+        at = text.find(row, pos, end)
         if at < 0:
             continue  # a host with no files
-        found.append((h, at + 1))
+        found.append((h, row, at + 1))
         pos = at + 1
     blocks: dict[str, str] = {}
-    for i, (h, at) in enumerate(found):
-        stop = found[i + 1][1] - 2 if i + 1 < len(found) else end
+    for i, (h, row, at) in enumerate(found):
+        stop = found[i + 1][2] - 2 if i + 1 < len(found) else end
         if i + 1 < len(found) and text[stop:stop + 2] != ",\n":
             return None
         block = text[at:stop]
         # every row is this host's: nothing in between was left out of keys.json
-        if block.count(_ROW) != block.count(f"\n  {enc(f'hosts/{h}/')[:-1]}"):
+        if block.count(_ROW) != block.count(row):
             return None
         blocks[h] = block
-    first = found[0][1] if found else end
+    first = found[0][2] if found else end
     if first != start + len(_FILES_OPEN):
         return None  # rows before the first host's
     return blocks
@@ -644,7 +653,7 @@ class _Writer:
             return False
         rest = self.state.file_stamps().inodes.get(str(st.st_ino))
         if (stat.S_ISREG(st.st_mode) and rest == _stamp_of(st)[1:]
-                and f"{st.st_mode & 0o7777:04o}" == k[1]):
+                and _mode_of(st) == k[1]):
             return True
         return _verified_stat(path, k[0], k[1]) is not None
 
@@ -1239,7 +1248,7 @@ def _stamped(rel: str, path: str, files: FileStamps,
         return None
     if not stat.S_ISREG(st.st_mode) or _stamp_of(st) != stamp:
         return None
-    return rec["sha256"], f"{st.st_mode & 0o7777:04o}"
+    return rec["sha256"], _mode_of(st)
 
 
 def _digest(path: str) -> tuple[str, str] | None:
@@ -1249,4 +1258,4 @@ def _digest(path: str) -> tuple[str, str] | None:
             data = fh.read()
     except OSError:
         return None
-    return sha256(data), f"{st.st_mode & 0o7777:04o}"
+    return sha256(data), _mode_of(st)
