@@ -12,17 +12,28 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from hkcompute.cli.common import Format, boundary, emit, err, out, resolve_site
-from hkcompute.deploy.ansible_inventory import build_inventory
+from hkcompute.cli.common import (
+    Format,
+    boundary,
+    emit,
+    err,
+    out,
+    prepare_out_file,
+    resolve_site,
+)
+from hkcompute.deploy.ansible_inventory import build_inventory, write_yaml_inventory
 from hkcompute.deploy.events import Tally
 from hkcompute.deploy.journal import Journal, Run
 from hkcompute.deploy.run import DeployOptions, connections_file, deploy
 from hkcompute.deploy.state import state_dir
+from hkcompute.errors import InputError, UsageError
 from hkcompute.plan import plan_for
 from hkcompute.validate import load_valid_site
 
 StateOpt = Annotated[Path | None, typer.Option(
     "--state-dir", help="run state (journal, lock, known_hosts); default ./state/<site>")]
+
+_YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @boundary
@@ -32,15 +43,39 @@ def ansible_inventory_cmd(
     render_dir: Annotated[Path | None, typer.Option(
         help="the render output the hosts' hk_tree points at")] = None,
     state: StateOpt = None,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="write a YAML inventory file (.yaml/.yml) for `ansible -i FILE` "
+        "instead of printing JSON")] = None,
 ) -> None:
-    """Print the Ansible inventory (the JSON `ansible-inventory --list` prints)."""
+    """Print the Ansible inventory as the JSON `ansible-inventory --list` prints (for
+    scripts; as `-i` it needs an executable wrapper), or with --out write it as a YAML
+    inventory file that `ansible -i FILE` reads as it is. Neither holds the site's secrets:
+    deploy adds them as vault values or lookups at run time.
+
+    Example: hkcompute ansible-inventory inventories/lab --phase 1 --out build/lab-1.yaml
+    """
+    if out_file is not None:
+        if out_file.suffix not in _YAML_SUFFIXES:
+            # Ansible's YAML plugin skips other names, and the INI plugin then fails on them.
+            raise UsageError(f"--out {out_file}: the name must end in .yaml or .yml "
+                             "(Ansible's YAML inventory plugin reads no other)")
+        prepare_out_file(out_file)  # before the work, so a bad path fails at once
     s, _ = load_valid_site(resolve_site(site), phase)
     tree = render_dir or Path("build") / s.info.name / f"phase-{phase}"
     st = state_dir(s.info.name, state)
     conn = connections_file(st)
     connections = json.loads(conn.read_text()) if conn.is_file() else None
     doc = build_inventory(s, plan_for(s, phase), phase, tree, connections)
-    emit(json.dumps(doc, indent=2, sort_keys=True))
+    if out_file is None:
+        emit(json.dumps(doc, indent=2, sort_keys=True))
+        return
+    header = (f"Ansible inventory of {s.info.name} phase {phase}, written by "
+              "`hkcompute ansible-inventory --out`:\nregenerate it rather than edit it.")
+    try:
+        write_yaml_inventory(doc, out_file, header)
+    except OSError as exc:  # a full disk, say, after the path checks passed
+        raise InputError(f"cannot write {out_file}: {exc.strerror or exc}") from None
+    err.print(f"wrote {out_file} ({len(doc['_meta']['hostvars'])} hosts)")
 
 
 def _progress_table(t: Tally, total: int) -> Table:

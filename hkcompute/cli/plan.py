@@ -4,8 +4,9 @@ The row commands print nothing but data (no summary line on stderr either), so t
 can be piped or parsed as it is.
 
 CSV is the default for the row commands (spreadsheets and the cabling crew); JSON for scripts.
-In ``addresses`` CSV, each switch's ASN is a row with interface ``asn`` and network ``bgp``
-(the address column holds the ASN); in JSON the ASNs are a separate ``asns`` list.
+The ``addresses`` CSV holds IP addresses only (an IPAM import reads every row as one); the
+switches' ASNs come from ``asns``. The ``addresses`` JSON still carries them as a separate
+``asns`` list, which no address parser reads.
 """
 
 from __future__ import annotations
@@ -97,12 +98,13 @@ def addresses_cmd(
     phase: PhaseOpt = None,
     fmt: Annotated[RowFormat, typer.Option("--format", "-f")] = RowFormat.csv,
 ) -> None:
-    """One row per address (device,interface,network,address with prefix), plus ASNs."""
+    """One row per IP address: device,interface,network,address (with prefix length).
+
+    Example: hkcompute addresses inventories/lab --phase 1
+    """
     s, plan = _load(site, phase)
     if fmt is RowFormat.csv:
-        rows: list[tuple[str, str, str, str]] = [x.row() for x in plan.addresses]
-        rows.extend((x.device, "asn", "bgp", str(x.asn)) for x in plan.asns)
-        emit(_csv(ADDRESS_COLUMNS, rows))
+        emit(_csv(ADDRESS_COLUMNS, [x.row() for x in plan.addresses]))
     else:
         emit(_dump({
             "site": s.info.name, "phase": phase,
@@ -110,6 +112,33 @@ def addresses_cmd(
                           for x in plan.addresses],
             "asns": [{"device": x.device, "asn": x.asn, "tier": x.tier}
                      for x in plan.asns]}))
+
+
+ASN_COLUMNS = ("device", "asn", "role", "unit")
+
+
+@boundary
+def asns_cmd(
+    site: SiteArg,
+    phase: PhaseOpt = None,
+    fmt: Annotated[RowFormat, typer.Option("--format", "-f")] = RowFormat.csv,
+) -> None:
+    """One row per BGP speaker, sorted by device: device,asn,role (leaf, spine or core),unit
+    (empty when the switch belongs to no scalable unit).
+
+    Example: hkcompute asns inventories/lab --phase 1
+    """
+    s, plan = _load(site, phase)
+    # The plan lists ASNs in allocation order; people and diffs want them by device name.
+    asns = sorted(plan.asns, key=lambda a: (natural(a.device), a.device))
+    units = {x.device: d.unit for x in asns if (d := s.devices.get(x.device)) is not None}
+    if fmt is RowFormat.csv:
+        emit(_csv(ASN_COLUMNS, [(x.device, str(x.asn), x.tier, units.get(x.device) or "")
+                                for x in asns]))
+    else:
+        emit(_dump({"site": s.info.name, "phase": phase, "asns": [
+            {"device": x.device, "asn": x.asn, "role": x.tier, "unit": units.get(x.device)}
+            for x in asns]}))
 
 
 @boundary
@@ -235,5 +264,6 @@ def register(app: typer.Typer) -> None:
     app.command("plan")(plan_cmd)
     app.command("cabling")(cabling_cmd)
     app.command("addresses")(addresses_cmd)
+    app.command("asns")(asns_cmd)
     app.command("bom")(bom_cmd)
     app.command("diff")(diff_cmd)

@@ -4,6 +4,9 @@ JSON with ``_meta.hostvars`` (Ansible's INI/YAML parsing was measured at about a
 5,000 hosts in older releases; JSON with _meta skips per-host script calls). Host vars stay
 small: large per-host vars cost about 200 ms per host per task in ``get_vars``; everything
 a role needs in bulk comes from the rendered tree that ``hk_tree`` points at.
+
+``yaml_inventory`` writes the same hosts, groups and vars as a file for Ansible's YAML
+inventory plugin, for people who give ``-i`` a plain file rather than an executable.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from hkcompute.model import Device, Site
 from hkcompute.plan.model import Plan
@@ -126,6 +131,84 @@ def write_inventory(inventory: dict[str, Any], folder: Path) -> Path:
                'if [ "$1" = "--host" ]; then echo "{}"; else cat "$(dirname "$0")/'
                'inventory.json"; fi\n', mode=0o700)
     return script
+
+
+class _Vault(str):
+    """A vault ciphertext, written with Ansible's ``!vault`` tag so it stays encrypted."""
+
+
+class _InventoryDumper(yaml.SafeDumper):
+    """Safe YAML plus the ``!vault`` tag; nothing else Ansible could read as code."""
+
+
+def _vault_scalar(dumper: yaml.SafeDumper, value: _Vault) -> yaml.ScalarNode:
+    return dumper.represent_scalar("!vault", str(value), style="|")
+
+
+def _empty_scalar(dumper: yaml.SafeDumper, _value: None) -> yaml.ScalarNode:
+    # `host:` rather than `host: null`, as Ansible's own examples write a bare member.
+    return dumper.represent_scalar("tag:yaml.org,2002:null", "")
+
+
+_InventoryDumper.add_representer(_Vault, _vault_scalar)
+_InventoryDumper.add_representer(type(None), _empty_scalar)
+
+
+def _yaml_value(value: Any) -> Any:
+    """JSON inventory values to YAML ones: the script format's ``{"__ansible_vault": ...}``
+    (what secrets.ansible_value gives) becomes a ``!vault`` scalar, the YAML plugin's form."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_vault"}:
+            return _Vault(value["__ansible_vault"])
+        return {k: _yaml_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_yaml_value(v) for v in value]
+    return value
+
+
+def yaml_inventory(inventory: dict[str, Any], header: str = "") -> str:
+    """The same inventory in the YAML inventory plugin's format, which ``ansible-inventory
+    -i FILE`` reads as it is (the JSON with ``_meta`` is the script format and needs the
+    executable wrapper of ``write_inventory``).
+
+    Each host's vars are written once, under ``all.hosts``; the groups list their hosts with
+    no vars. Ansible merges both, and a host in ``all`` plus another group is not
+    'ungrouped', so ``ansible-inventory --list`` of this file equals ``inventory``. Keys are
+    sorted so the same inventory gives the same bytes.
+    """
+    hostvars: dict[str, Any] = inventory.get("_meta", {}).get("hostvars", {})
+    top = inventory.get("all", {})
+    groups = sorted(g for g in inventory if g not in ("_meta", "all"))
+    children: dict[str, Any] = {}
+    for g in groups:
+        spec = inventory[g]
+        entry: dict[str, Any] = {}
+        if spec.get("hosts"):
+            entry["hosts"] = {h: None for h in spec["hosts"]}
+        if spec.get("children"):
+            entry["children"] = {c: None for c in spec["children"]}
+        if spec.get("vars"):
+            entry["vars"] = _yaml_value(spec["vars"])
+        children[g] = entry or None
+    # 'ungrouped' is Ansible's own group: it is filled (or left empty) by Ansible itself.
+    all_: dict[str, Any] = {"hosts": {h: _yaml_value(hv) or None
+                                      for h, hv in sorted(hostvars.items())},
+                            "children": children}
+    if top.get("vars"):
+        all_["vars"] = _yaml_value(top["vars"])
+    body = yaml.dump({"all": all_}, Dumper=_InventoryDumper, sort_keys=True,
+                     default_flow_style=False, allow_unicode=True, width=100)
+    lines = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
+    return lines + "---\n" + body
+
+
+def write_yaml_inventory(inventory: dict[str, Any], path: Path, header: str = "") -> Path:
+    """Write ``yaml_inventory`` atomically; owner-only, as the JSON of ``write_inventory``
+    (host vars name key files and hosts, which other users need not read)."""
+    from hkcompute.atomic import write_text
+
+    write_text(path, yaml_inventory(inventory, header), mode=0o600)
+    return path
 
 
 def _sm(site: Site, phase: int | None) -> dict[str, int]:
