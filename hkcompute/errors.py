@@ -17,6 +17,19 @@ class HkError(Exception):
         return f"{self.location}: {self.message}" if self.location else self.message
 
 
+class InventoryErrors(HkError):
+    """The inventory has error findings, so a command that needs a usable site stops.
+
+    ``findings`` keeps them as data, so ``--format json`` can still print them on stdout.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, findings: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.findings = findings
+
+
 class InputError(HkError):
     """The input cannot be read at all (missing folder, unreadable YAML, limits exceeded)."""
 

@@ -42,13 +42,14 @@ def validate(path: Path, phase: int | None = None, loaded: Loaded | None = None)
 def load_valid_site(path: Path, phase: int | None = None,
                     loaded: Loaded | None = None) -> tuple[Site, list[Finding]]:
     """For commands that need a usable site: errors in the inventory stop them (exit 1)."""
-    from hkcompute.errors import HkError
+    from hkcompute.errors import InventoryErrors
 
     v = validate(path, phase, loaded)
     if v.site is None or not v.ok:
         errors = [f for f in v.findings if f.severity == "error"]
         first = "\n".join(f"  {f.location}: {f.code} {f.message}" for f in errors[:10])
         more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
-        raise HkError(f"the inventory has {len(errors)} error(s); run `hkcompute validate` "
-                      f"for all of them:\n{first}{more}")
+        raise InventoryErrors(f"the inventory has {len(errors)} error(s); run `hkcompute "
+                              f"validate` for all of them:\n{first}{more}",
+                              [f.to_dict() for f in v.findings])
     return v.site, v.findings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import os
 import sys
 import tempfile
@@ -17,6 +18,9 @@ import typer
 from rich.console import Console
 
 from hkcompute.errors import HkError, InputError, UsageError
+from hkcompute.outpaths import prepare_out_dir, prepare_out_file
+
+__all__ = ["prepare_out_dir", "prepare_out_file"]
 
 # Data goes to stdout; progress, logs and messages to stderr (so pipes get clean data).
 out = Console(soft_wrap=True, highlight=False)
@@ -66,6 +70,8 @@ def boundary(fn: Callable[P, R]) -> Callable[P, R]:
             raise
         except HkError as exc:
             err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            if _wants_json(kwargs):
+                emit(error_json(exc))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print("interrupted")
@@ -82,6 +88,23 @@ def boundary(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper
+
+
+def _wants_json(kwargs: dict[str, Any]) -> bool:
+    # Every data command names its format option ``fmt``: a script that asked for JSON gets
+    # JSON on stdout even when the command fails, never an empty stdout to parse.
+    return str(kwargs.get("fmt", "")) == "json"
+
+
+def error_json(exc: HkError) -> str:
+    """The JSON a failed data command prints: why it failed, and any findings it has."""
+    from hkcompute.errors import InventoryErrors
+
+    findings = exc.findings if isinstance(exc, InventoryErrors) else []
+    doc = {"ok": False, "error": {"message": exc.message, "location": exc.location,
+                                  "exit_code": exc.exit_code},
+           "findings": findings}
+    return json.dumps(doc, indent=2, sort_keys=True)
 
 
 def resolve_site(site: str) -> Path:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from hkcompute.cli.common import boundary, check_phase, emit, err, resolve_site
-from hkcompute.errors import UsageError
+from hkcompute.outpaths import prepare_out_dir
 from hkcompute.validate import load_valid_site
 
 SiteArg = Annotated[str, typer.Argument(help="site folder (or name under inventories/)")]
@@ -34,8 +34,7 @@ def runbook_cmd(
     path = resolve_site(site)
     s, _findings = load_valid_site(path, phase)
     check_phase(s.phase_ids, phase)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
+    prepare_out_dir(out)
     # The site argument goes into the runbook as typed, so its commands paste as they are.
     paths = write_runbook(s, phase, out, site)
     err.print(f"runbook of {s.info.name} phase {phase} written to {out} "
@@ -52,8 +51,7 @@ def report_cmd(site: SiteArg, out: OutOpt) -> None:
     t0 = time.perf_counter()
     path = resolve_site(site)
     s, _findings = load_valid_site(path)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} exists and is not a folder")
+    prepare_out_dir(out)
     paths = write_report(s, out)
     err.print(f"report of {s.info.name} written to {out}: {len(paths):,} files "
               f"({time.perf_counter() - t0:.1f} s)")

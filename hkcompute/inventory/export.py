@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from hkcompute.inventory.schema import SiteSpec
@@ -11,14 +12,43 @@ SCHEMA_ID = "https://hkcompute.dev/schema/inventory.json"
 
 
 def json_schema() -> dict[str, Any]:
+    """The inventory's JSON Schema, fit to check each file of a split site on its own.
+
+    A site is split over files as the user likes, so no single file has to hold `site`,
+    `halls` and the other keys the whole site needs: the schema lists no required top-level
+    key (`hkcompute validate` reports a missing one on the merged site). Everything below
+    the top level stays as strict as the pydantic models, unknown keys included, so that an
+    editor given the `# yaml-language-server: $schema=` line flags typos as they are typed.
+    """
     schema = SiteSpec.model_json_schema(mode="validation")
+    schema.pop("required", None)
+    schema["description"] = (
+        "One file of a site inventory. A site may be split over several files, each top-level "
+        "key in one of them: which keys the whole site needs is checked by `hkcompute "
+        "validate`, not here.")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
     schema["title"] = "hkcompute site inventory"
     return schema
 
 
+def _plain(value: Any) -> Any:
+    """Enums (roles, statuses) as their plain values, so YAML and JSON dumpers both take it."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def expanded_dict(site: Site, phase: int | None = None) -> dict[str, Any]:
+    """The expanded site as plain data (str, int, float, lists, dicts): safe for any dumper."""
+    return _plain(_expanded(site, phase))  # type: ignore[no-any-return]
+
+
+def _expanded(site: Site, phase: int | None) -> dict[str, Any]:
     devices = []
     for d in site.devices_upto(phase):
         entry: dict[str, Any] = {

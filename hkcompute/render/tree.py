@@ -45,6 +45,7 @@ from pathlib import Path, PurePosixPath
 
 from hkcompute import atomic
 from hkcompute.errors import InputError, RenderError
+from hkcompute.outpaths import prepare_out_dir
 
 _encode_str = json.encoder.encode_basestring_ascii
 
@@ -570,14 +571,7 @@ def _own_folder(folders: set[str], host: str, folder: str) -> bool:
 
 
 def _prepare_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise InputError(f"output {out} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create output folder {out}: {exc.strerror}") from exc
-    if not os.access(out, os.W_OK | os.X_OK):
-        raise InputError(f"output folder {out} is not writable")
+    prepare_out_dir(out)
     for name in ("hosts", MANIFEST, CURRENT):
         p = out / name
         if (p.exists() or p.is_symlink()) and not p.is_symlink():
