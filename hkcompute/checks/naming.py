@@ -25,6 +25,7 @@ from hkcompute.findings import (
     make,
     rule,
 )
+from hkcompute.inventory.parse import CATALOG_KINDS, Broken
 from hkcompute.model import Device, Site, Unit
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -78,6 +79,31 @@ def locator(site: Site) -> Locate | None:
     return fn if callable(fn) else None
 
 
+def broken_of(site: Site) -> Broken:
+    """What the loader could not build (errors already reported); empty for a site made in
+    code. Checks skip references to it: a second finding would only echo the first."""
+    b = site.extra.get("broken")
+    return b if isinstance(b, Broken) else Broken()
+
+
+def planned_on_broken(site: Site) -> frozenset[str]:
+    """Devices whose catalogue model is broken, and the clusters holding them: the plan of
+    their ports, links and addresses is built without the model's figures, so what the plan
+    rules find about them (subject = one of these names) only echoes the model's error."""
+    broken = broken_of(site)
+    if not broken.any(*CATALOG_KINDS):
+        return frozenset()
+    out: set[str] = set()
+    for d in site.devices.values():
+        if broken.model(d.model):
+            out.add(d.name)
+            if d.cluster is not None:
+                out.add(d.cluster)
+    if out:  # a cluster's fabric is one plan: its other devices' findings follow as well
+        out.update(d.name for d in site.devices.values() if d.cluster in out)
+    return frozenset(out)
+
+
 def at(site: Site, path: tuple[str | int, ...], fallback: Location) -> Location:
     """The location of ``path`` in the site's YAML, or ``fallback`` when unknown."""
     fn = locator(site)
@@ -108,7 +134,7 @@ def _inherited(units: dict[str, Unit], d: Device, attr: str) -> bool:
 @register("references")
 def check_references(ctx: CheckContext) -> Iterator[Finding]:
     site = ctx.site
-    broken = site.extra.get("broken", frozenset())
+    broken = broken_of(site)
     tenants = site.tenants
     phase_ids = set(site.phase_ids)
     cluster_names = {c.name for c in site.clusters}
@@ -116,13 +142,13 @@ def check_references(ctx: CheckContext) -> Iterator[Finding]:
     cluster_locs = {c.name: c.loc for c in reversed(site.clusters)}
 
     def tenant_ref(name: str | None, where: Location, whose: str) -> Iterator[Finding]:
-        if name is None or name in tenants or name in broken:
+        if name is None or name in tenants or broken.has("tenants", name):
             return
         yield make(UNKNOWN_TENANT, f"{whose}: tenant {name!r} is not defined", where,
                    hint=did_you_mean(name, tenants), subject=name)
 
     def phase_ref(pid: int, where: Location, whose: str) -> Iterator[Finding]:
-        if pid in phase_ids:
+        if pid in phase_ids or broken.has("phases", pid):
             return
         shown = ", ".join(map(str, site.phase_ids)) or "none"
         yield make(UNKNOWN_PHASE, f"{whose}: phase {pid} is not defined (phases: {shown})",
@@ -140,12 +166,12 @@ def check_references(ctx: CheckContext) -> Iterator[Finding]:
             yield from tenant_ref(d.tenant, d.loc, f"device {d.name!r}")
     for t in tenants.values():
         for cname in t.spec.clusters:
-            if cname not in cluster_names and cname not in broken:
+            if cname not in cluster_names and not broken.has("clusters", cname):
                 yield make(TENANT_CLUSTER, f"tenant {t.name!r}: cluster {cname!r} is not "
                            "defined", t.loc, hint=did_you_mean(cname, cluster_names),
                            subject=t.name)
         for pid in t.spec.phases:
-            if pid not in phase_ids:
+            if pid not in phase_ids and not broken.has("phases", pid):
                 yield make(TENANT_PHASE, f"tenant {t.name!r}: phase {pid} is not defined "
                            f"(phases: {', '.join(map(str, site.phase_ids)) or 'none'})", t.loc,
                            subject=t.name)
@@ -178,12 +204,12 @@ def check_references(ctx: CheckContext) -> Iterator[Finding]:
 
     # --- halls -----------------------------------------------------------------------------
     for c in site.clusters:
-        if c.hall not in site.halls and c.hall not in broken:
+        if c.hall not in site.halls and not broken.has("halls", c.hall):
             yield make(CLUSTER_HALL, f"cluster {c.name!r}: hall {c.hall!r} is not defined",
                        c.loc, hint=did_you_mean(c.hall, site.halls), subject=c.name)
     for e in site.energy:
         hall = e.spec.hall
-        if hall is not None and hall not in site.halls and hall not in broken:
+        if hall is not None and hall not in site.halls and not broken.has("halls", hall):
             yield make(ENERGY_HALL, f"energy asset {e.spec.name!r}: hall {hall!r} is not "
                        "defined", e.loc, hint=did_you_mean(hall, site.halls),
                        subject=e.spec.name)
@@ -193,7 +219,7 @@ def check_references(ctx: CheckContext) -> Iterator[Finding]:
     for tname, tpl in site.templates.items():
         for key in ("storage_leaves", "inband_switches", "oob_switches"):
             sset = getattr(tpl, key)
-            if sset is None or sset.model in switches or sset.model in broken:
+            if sset is None or sset.model in switches or broken.has("switches", sset.model):
                 continue
             where = at(site, ("unit_templates", tname, key, "model"), Location(
                 site.files[0] if site.files else "<site>"))
@@ -203,7 +229,7 @@ def check_references(ctx: CheckContext) -> Iterator[Finding]:
     accelerators = site.catalog.accelerators
     for sname, server in site.catalog.servers.items():
         acc = server.accelerator
-        if acc and acc not in accelerators and acc not in broken:
+        if acc and acc not in accelerators and not broken.has("accelerators", acc):
             where = site.catalog.locs.get(("servers", sname), Location("<catalog>"))
             yield make(SERVER_ACCEL, f"server {sname!r}: accelerator {acc!r} is not in "
                        "catalog.accelerators", where, hint=did_you_mean(acc, accelerators),
@@ -216,7 +242,7 @@ def check_references(ctx: CheckContext) -> Iterator[Finding]:
 def _overrides(ctx: CheckContext) -> Iterator[Finding]:
     site = ctx.site
     cat = site.catalog
-    broken = site.extra.get("broken", frozenset())
+    broken = broken_of(site)
     by_cluster: dict[str, list[Device]] = {}
     for d in site.devices.values():
         if d.cluster is not None and present(ctx, d.phase):
@@ -241,7 +267,7 @@ def _overrides(ctx: CheckContext) -> Iterator[Finding]:
             planned_racks.update(u.network_racks, u.node_racks)
         for d in by_cluster.get(c.name, []):
             # Models the template states are the expander's to report; a changed one is ours.
-            if d.model != expected.get(d.role) and d.model not in broken:
+            if d.model != expected.get(d.role) and not broken.model(d.model):
                 kind = cat.model_kind(d.model)
                 want = _ROLE_KIND.get(d.role, "switches")
                 if kind is None:
@@ -253,7 +279,8 @@ def _overrides(ctx: CheckContext) -> Iterator[Finding]:
                     yield make(OVERRIDE_REF, f"device {d.name!r} has role {d.role!r} but model "
                                f"{d.model!r} is in catalog.{kind}, not catalog.{want}", d.loc,
                                subject=d.name)
-            if d.rack not in planned_racks and d.rack not in site.racks and d.rack not in broken:
+            if (d.rack not in planned_racks and d.rack not in site.racks
+                    and not broken.has("racks", d.rack)):
                 yield make(OVERRIDE_REF, f"device {d.name!r}: rack {d.rack!r} is not defined",
                            d.loc, hint=did_you_mean(d.rack, site.racks), subject=d.name)
 

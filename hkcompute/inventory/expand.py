@@ -7,6 +7,7 @@ units, so adding a later phase never moves a device of an earlier one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -26,7 +27,7 @@ from hkcompute.findings import (
     make,
 )
 from hkcompute.inventory import schema as S
-from hkcompute.inventory.parse import Parsed
+from hkcompute.inventory.parse import Broken, Parsed
 from hkcompute.inventory.ranges import RangeError, expand
 from hkcompute.inventory.yamlsrc import PathKey, Source
 
@@ -37,6 +38,21 @@ _ROLE_KIND = {"gpu_node": "servers", "service": "servers", "storage": "storage"}
 # million devices and exhaust memory. 100,000 devices validate in a few seconds.
 MAX_SITE_NAMES = 200_000
 MAX_DEVICES = 100_000
+
+
+# The names unit_devices and spine_devices give: "<unit>-n01", "<unit>-leaf1", ... and
+# "<cluster>-core01", "<cluster>-g01-spine01". Kept next to them, as the way back.
+_UNIT_MADE = re.compile(r"(?P<owner>.+)-(?:n|leaf|sleaf|mgmt|oob)\d+")
+_CLUSTER_MADE = re.compile(r"(?P<owner>.+)-(?:core\d+|g\d+-spine\d+)")
+
+
+def _made_by_broken(name: str, broken: Broken) -> bool:
+    """Whether ``name`` is a device that a broken (so unexpanded) unit or cluster makes."""
+    m = _UNIT_MADE.fullmatch(name)
+    if m is not None and broken.has("units", m["owner"]):
+        return True
+    m = _CLUSTER_MADE.fullmatch(name)
+    return m is not None and broken.has("clusters", m["owner"])
 
 
 class _TooBig(Exception):
@@ -76,9 +92,11 @@ class _Expander:
         return out
 
     def missing(self, what: str, name: str, where: Location, subject: str = "",
-                options: list[str] | None = None) -> None:
-        if name in self.p.broken:
-            return  # already reported where it is defined
+                options: list[str] | None = None, *, kind: str) -> None:
+        """Report a reference to an undefined ``kind`` (a section; "models" is any catalogue
+        kind), unless it is defined but broken: that is reported where it is defined."""
+        if self.p.broken.model(name) if kind == "models" else self.p.broken.has(kind, name):
+            return
         hint = None
         if options:
             import difflib
@@ -87,6 +105,13 @@ class _Expander:
             hint = f"did you mean {close[0]!r}?" if close else None
         self.findings.append(make(MISSING_REF, f"{what} {name!r} is not defined", where,
                                   hint=hint, subject=subject))
+
+    def left_out(self, c: S.Cluster) -> None:
+        """``c`` cannot be expanded for an error already reported: record it and its units
+        as broken, so that what refers to them (tenants, device overrides) stays quiet."""
+        self.p.broken.add("clusters", c.name)
+        for u in c.units:
+            self.p.broken.add("units", u.name)
 
     def add_device(self, dev: M.Device) -> None:
         if len(self.devices) >= MAX_DEVICES and dev.name not in self.devices:
@@ -132,7 +157,8 @@ class _Expander:
             loc = self.loc(path)
             hall = halls.get(r.hall)
             if hall is None:
-                self.missing("hall", r.hall, self.loc((*path, "hall")), r.name, list(halls))
+                self.missing("hall", r.hall, self.loc((*path, "hall")), r.name, list(halls),
+                             kind="halls")
             cooling = r.cooling or (hall.cooling if hall else "air")
             for i, name in enumerate(self.names(r.name, loc, r.name)):
                 if name in out:
@@ -167,24 +193,26 @@ class _Expander:
             tpl = self.p.templates.get(c.template)
             if tpl is None:
                 self.missing("unit template", c.template, self.loc((*cpath, "template")), c.name,
-                             list(self.p.templates))
+                             list(self.p.templates), kind="unit_templates")
+                self.left_out(c)
                 continue
             server = catalog.servers.get(tpl.server)
             if server is None:
                 self.missing("server model", tpl.server,
                              self.loc(("unit_templates", c.template, "server")), c.name,
-                             list(catalog.servers))
+                             list(catalog.servers), kind="servers")
+                self.left_out(c)
                 continue
             for role, model_name in (("leaf", tpl.leaf), ("spine", tpl.spine)):
                 if model_name not in catalog.switches:
                     self.missing(f"{role} switch model", model_name,
                                  self.loc(("unit_templates", c.template, role)), c.name,
-                                 list(catalog.switches))
+                                 list(catalog.switches), kind="switches")
             net_racks = self.names(c.network_racks, self.loc((*cpath, "network_racks")), c.name)
             for rname in net_racks:
                 if rname not in racks:
                     self.missing("rack", rname, self.loc((*cpath, "network_racks")), c.name,
-                                 list(racks))
+                                 list(racks), kind="racks")
             units: list[M.Unit] = []
             per_unit = tpl.network_racks + tpl.node_racks
             for upath_i, u in enumerate(c.units):
@@ -201,7 +229,7 @@ class _Expander:
                 for rname in rnames:
                     if rname not in racks:
                         self.missing("rack", rname, self.loc((*upath, "racks")), u.name,
-                                     list(racks))
+                                     list(racks), kind="racks")
                 nodes = tpl.node_slots if u.nodes is None else u.nodes
                 room = tpl.node_racks * tpl.nodes_per_rack
                 if nodes > tpl.node_slots or nodes > room:
@@ -328,6 +356,8 @@ class _Expander:
                     self.devices[name] = self._override(existing, d, loc)
                     continue
                 missing = [k for k in ("role", "model", "rack", "u") if getattr(d, k) is None]
+                if missing and _made_by_broken(name, self.p.broken):
+                    break  # an override of a device its broken unit or cluster would make
                 if missing:
                     self.findings.append(make(
                         MISSING_FIELD, f"device {name!r} is not produced by any unit, so it "
@@ -346,7 +376,7 @@ class _Expander:
                 if kind is None:
                     self.missing("model", d.model, self.loc((*path, "model")), name,
                                  list(catalog.servers) + list(catalog.switches)
-                                 + list(catalog.storage))
+                                 + list(catalog.storage), kind="models")
                     break
                 want = _ROLE_KIND.get(d.role, "switches")
                 if kind != want:
@@ -358,7 +388,8 @@ class _Expander:
                 h = catalog.rack_units(d.model)
                 rinfo = racks.get(rack)
                 if rinfo is None:
-                    self.missing("rack", rack, self.loc((*path, "rack")), name, list(racks))
+                    self.missing("rack", rack, self.loc((*path, "rack")), name, list(racks),
+                                 kind="racks")
                 u = d.u + (i % d.per_rack) * h
                 phase = d.phase if d.phase is not None else (rinfo.phase if rinfo else 1)
                 self.add_device(M.Device(
@@ -427,5 +458,5 @@ def build_site(parsed: Parsed, src: Source, defaults: Source | None = None,
         secrets=dict(parsed.secrets), files=tuple(src.files), inventory_hash=inventory_hash,
         # "locate" maps a path of the written YAML to its Location, so checks can point at
         # the exact key (a template's switch model, say) rather than the enclosing item.
-        extra={"broken": frozenset(parsed.broken), "locate": src.locate})
+        extra={"broken": parsed.broken, "locate": src.locate})
     return site, ex.findings

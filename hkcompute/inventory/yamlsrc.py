@@ -120,6 +120,9 @@ class _Converter:
         self.path = path
         self.src = src
         self.budget = budget
+        # This file's positions, merged into src only for the top-level keys it keeps: a
+        # key already defined by another file must not take (or lend) that file's places.
+        self.positions: dict[PathKey, Location] = {}
 
     def scalar(self, node: yaml.ScalarNode, where: PathKey) -> Any:
         tag = node.tag
@@ -175,7 +178,7 @@ class _Converter:
         if isinstance(node, yaml.SequenceNode):
             out: list[Any] = []
             for i, item in enumerate(node.value):
-                self.src.positions.setdefault((*where, i), _loc(self.path, item))
+                self.positions.setdefault((*where, i), _loc(self.path, item))
                 out.append(self.convert(item, (*where, i), depth + 1))
             return out
         if isinstance(node, yaml.MappingNode):
@@ -201,7 +204,7 @@ class _Converter:
                     subject=".".join(map(str, (*where, key)))))
                 continue
             seen[key] = kloc
-            self.src.positions.setdefault((*where, key), kloc)
+            self.positions.setdefault((*where, key), kloc)
             out[key] = self.convert(value_node, (*where, key), depth + 1)
         for k, v in merged.items():
             out.setdefault(k, v)  # explicit keys win over merged ones, as in YAML 1.1
@@ -319,15 +322,20 @@ def load_source(root: Path, *, base: Path | None = None) -> Source:
             continue
         except RecursionError as exc:
             raise InputError(f"nesting deeper than {MAX_DEPTH} levels", location=shown) from exc
+        kept: set[str] = set()
         for key, value in data.items():
-            loc = src.positions[(key,)]
+            loc = conv.positions[(key,)]
             if key in owner:
+                first = owner[key]
                 src.findings.append(make(
-                    DUPLICATE_TOP, f"top-level key {key!r} is also defined at {owner[key]}", loc,
-                    subject=key))
+                    DUPLICATE_TOP, f"top-level key {key!r} is also defined in "
+                    f"{first.path}:{first.line}", loc, subject=key))
                 continue
             owner[key] = loc
             src.data[key] = value
+            kept.add(key)
+        src.positions.update(
+            (where, loc) for where, loc in conv.positions.items() if where[0] in kept)
     return src
 
 

@@ -410,3 +410,25 @@ def test_checks_scale_linearly(tmp_path: Path, write_site: Callable[..., Path]) 
              for f in fn(ctx)]
     assert time.perf_counter() - start < 1.0
     assert found  # 32 x 10 kW racks: over 120 kW, reported per rack
+
+
+def test_missing_key_alone_is_reported_and_its_racks_stay_quiet(run: Run) -> None:
+    """A required key left out (no typo to blame) is HK103; the racks it breaks are broken
+    names, so the cluster's and unit's references to r01-r03 add nothing."""
+    fs = run(facility_yaml=facility(racks="  - {name: \"r[01-03]\", hall: h1, phase: 1, "
+                                          "x_m: 0, y_m: 0, power_kw: 45}\n"))
+    assert [(f.code, f.location.path.rsplit("/", 1)[-1], f.location.line) for f in fs] == [
+        ("HK103", "facility.yaml", 4)], fs
+
+
+def test_broken_ranges_match_exactly() -> None:
+    from hkcompute.inventory.parse import Broken
+
+    b = Broken()
+    b.add("racks", "r[0001-9999]")  # past the expansion bound: matched name by name
+    b.add("racks", "s[1-3,7]")
+    b.add("phases", 2)
+    assert b.has("racks", "r0500") and b.has("racks", "r9999") and b.has("racks", "s7")
+    assert not b.has("racks", "r500") and not b.has("racks", "r10000")
+    assert not b.has("racks", "s4") and not b.has("units", "s1")
+    assert b.has("phases", 2) and b.any("racks") and not b.any("clusters", "units")
