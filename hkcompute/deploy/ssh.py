@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,8 +65,14 @@ class ScanResult:
 
 
 def fetch_host_key(t: Target, timeout: float = 10.0) -> paramiko.PKey:
+    # Every wait is bounded: the connect and each read by the socket's timeout, the SSH
+    # handshake by start_client's; a silent host costs ``timeout`` seconds, not a thread.
     sock = socket.create_connection((t.address, t.port), timeout=timeout)
-    transport = paramiko.Transport(sock)
+    try:
+        transport = paramiko.Transport(sock)
+    except BaseException:
+        sock.close()
+        raise
     try:
         transport.start_client(timeout=timeout)
         return transport.get_remote_server_key()
@@ -117,17 +123,25 @@ def record(path: Path, known: paramiko.HostKeys, results: Iterable[ScanResult]) 
 
 def parallel(items: list[T], fn: Callable[[T], Any], workers: int,
              progress: Callable[[int, int], None] | None = None) -> list[Any]:
+    """``fn`` of each item in threads (the work is network waits), results in item order.
+
+    ``fn`` must bound its own waits (connect, read and exit-status timeouts, as ``connect``
+    and ``run`` do): a thread cannot be stopped from outside. If ``fn`` raises, or on
+    Ctrl-C, hosts not yet started are dropped, so only the few in flight are waited for
+    rather than every remaining host at ``timeout`` seconds each."""
     results: list[Any] = [None] * len(items)
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(items) or 1))) as pool:
         futures = {pool.submit(fn, it): i for i, it in enumerate(items)}
-        from concurrent.futures import as_completed
-
-        for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
-            done += 1
-            if progress is not None:
-                progress(done, len(items))
+        try:
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                done += 1
+                if progress is not None:
+                    progress(done, len(items))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return results
 
 
@@ -146,8 +160,17 @@ def connect(t: Target, known_hosts: Path, key_file: Path | None, *, accept_new: 
 
 
 def run(client: paramiko.SSHClient, command: str, timeout: float = 20.0) -> tuple[int, str]:
+    """Run ``command``; its exit status and output (stderr when it failed silently).
+
+    A host that goes quiet for ``timeout`` seconds at any step raises: paramiko's
+    SSHException while opening the channel, TimeoutError (an OSError) after that."""
+    # The timeout bounds opening the channel and each read of its output.
     _stdin, stdout, stderr = client.exec_command(command, timeout=timeout)
     out = stdout.read().decode(errors="replace")
+    # recv_exit_status() itself waits without limit: a host that dies (no RST, no
+    # keepalive) between its last output and its exit status would hold the thread forever.
+    if not stdout.channel.status_event.wait(timeout):
+        raise TimeoutError(f"no exit status within {timeout:g} s (host gone quiet)")
     rc = stdout.channel.recv_exit_status()
     if rc != 0 and not out:
         out = stderr.read().decode(errors="replace")

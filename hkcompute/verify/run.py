@@ -30,8 +30,11 @@ def backend(host: str, hv: dict[str, Any], known_hosts: Path) -> Any:
     addr = hv.get("ansible_host", host)
     port = hv.get("ansible_port", 22)
     key = hv.get("ansible_ssh_private_key_file")
+    # testinfra bounds the connect (ConnectTimeout=10) but not a host that dies mid-session:
+    # without keepalives ssh would wait for it for hours, holding a thread of ``parallel``.
+    # These end it after ~15 s of silence (ssh exits 255; every check of that host fails).
     extra = (f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
-             "-o BatchMode=yes")
+             "-o BatchMode=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=3")
     kwargs: dict[str, Any] = {"ssh_extra_args": extra}
     if key:
         kwargs["ssh_identity_file"] = key

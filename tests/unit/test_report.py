@@ -8,6 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -185,11 +186,26 @@ def test_cli_runbook_and_report(tmp_path: Path) -> None:
     assert (tmp_path / "rep" / "report.html").is_file()
 
 
-def test_parallel_rack_drawing_gives_the_same_bytes() -> None:
-    from hkcompute.report.site_report import PARALLEL_MIN_RACKS, rack_loads, rack_svgs
+def test_parallel_rack_drawing_gives_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hkcompute.report import site_report
+    from hkcompute.report.site_report import rack_loads, rack_svgs
 
     site, _ = load_valid_site(LAB)
     loads = list(rack_loads(site).values())
-    many = (loads * (PARALLEL_MIN_RACKS // len(loads) + 1))[:PARALLEL_MIN_RACKS + 7]
+    many = (loads * 70)[:207]  # uneven chunks: the last is short
     model_kw = {d.model: site.catalog.power_kw(d.model) for d in site.devices.values()}
+    # Workers for this many racks (the real threshold is higher, and slower to test), and
+    # proof that they ran rather than the serial fallback.
+    monkeypatch.setattr(site_report, "min_parallel_racks",
+                        lambda jobs: 100 if jobs > 1 else len(many) + 1)
+    ran: list[bool] = []
+    draw_parallel = site_report._draw_parallel
+
+    def spy(*args: Any) -> list[str] | None:
+        svgs = draw_parallel(*args)
+        ran.append(svgs is not None)
+        return svgs
+
+    monkeypatch.setattr(site_report, "_draw_parallel", spy)
     assert rack_svgs(many, model_kw, jobs=2) == rack_svgs(many, model_kw, jobs=1)
+    assert ran == [True]
