@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
 SITE=inventories/hkstp
 OUT=build/hkstp
+mkdir -p build
 set -x
 hkcompute validate "$SITE"
 hkcompute capacity "$SITE"

@@ -21,7 +21,9 @@
 # The Docker engine is not started here: the lab's test fixture starts dockerd when none answers
 # (hkcompute.lab.engine.ensure_engine), so `python -m pytest` works the same without this script.
 #
-# Environment: PYTHON (default: python, else python3); HKCOMPUTE_SKIP_PIP=1 skips the pip step.
+# Environment: PYTHON (default: python, else python3); HKCOMPUTE_SKIP_PIP=1 skips the pip steps
+# (the package install and the runtime wheelhouse); HKCOMPUTE_WHEELHOUSE (default
+# build/wheelhouse) is where the runtime dependencies are downloaded for the clean-install test.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -148,6 +150,29 @@ else
     START=$(now)
     "$PYTHON" -m pip install -q --disable-pip-version-check --root-user-action=ignore -e '.[dev]'
     timed "pip install -e .[dev]" "$START"
+fi
+
+# --- the runtime wheelhouse ------------------------------------------------------------------
+# The clean-install test (tests/integration/test_clean_install.py) installs the built wheel into
+# a new virtual environment without extras, offline: tests reach no registry. So the runtime
+# dependencies (pyproject's [project] dependencies, nothing from the extras) are fetched here,
+# once per change of pyproject.toml, into build/wheelhouse.
+WHEELHOUSE=${HKCOMPUTE_WHEELHOUSE:-build/wheelhouse}
+if [ "${HKCOMPUTE_SKIP_PIP:-0}" != "1" ] && [ -f pyproject.toml ]; then
+    KEY=$(sha256sum pyproject.toml | cut -c1-64)
+    if [ "$(cat "$WHEELHOUSE/.key" 2>/dev/null || true)" != "$KEY" ]; then
+        START=$(now)
+        rm -rf "$WHEELHOUSE"
+        mkdir -p "$WHEELHOUSE"
+        "$PYTHON" -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' \
+            >"$WHEELHOUSE/requirements.txt"
+        # setuptools and wheel too: pip builds the project's own wheel offline from them.
+        printf 'setuptools>=68\nwheel\npip\n' >>"$WHEELHOUSE/requirements.txt"
+        "$PYTHON" -m pip download -q --disable-pip-version-check -d "$WHEELHOUSE" \
+            -r "$WHEELHOUSE/requirements.txt"
+        echo "$KEY" >"$WHEELHOUSE/.key"
+        timed "runtime wheelhouse" "$START"
+    fi
 fi
 
 TIMINGS+=("total $(since "$START_ALL") s")
