@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from typing import Annotated
 
 import typer
@@ -14,51 +15,79 @@ from hkcompute.capacity import PRECISION, SiteCapacity, capacity
 from hkcompute.cli.common import Format, boundary, emit, err, jsonable, resolve_site
 from hkcompute.validate import load_valid_site
 
-# Wide enough that the table never wraps when piped (Rich would otherwise assume 80).
-_TABLE_WIDTH = 260
+# Tables fit the terminal (COLUMNS, else the tty's width); piped output gets 100 columns, a
+# width every terminal and code review shows without wrapping.
+_DEFAULT_WIDTH = 100
+
+
+def table_width() -> int:
+    return shutil.get_terminal_size((_DEFAULT_WIDTH, 24)).columns
 
 
 def _num(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
 
-def render_text(cap: SiteCapacity) -> str:
-    """Rich tables rendered to plain text (no colour codes, so pipes and files stay clean)."""
-    buf = io.StringIO()
-    console = Console(file=buf, width=_TABLE_WIDTH, color_system=None, highlight=False,
-                      soft_wrap=False)
-    table = Table(title=f"{cap.site}: capacity per phase, PFLOPS {PRECISION} "
-                        "(cum. = up to and including the phase)", title_justify="left")
-    vendors = sorted({v for p in cap.phases for v in p.cumulative_nodes})
-    headers = ["phase", "due", *(f"{v} nodes cum. (+added)" for v in vendors), "PFLOPS added",
-               "cum. PFLOPS", "of site target", "phase target", "met", "cum. IT kW",
-               "cum. facility kW", "renewable", "runtime min", "cum. storage TB",
-               "cum. read GB/s"]
-    for header in headers:
-        table.add_column(header, no_wrap=True,
-                         justify="left" if header in ("phase", "due", "met") else "right")
-    for p in cap.phases:
-        runtime = p.storage_runtime_min
-        nodes = [f"{p.cumulative_nodes.get(v, 0):,} (+{p.nodes.get(v, 0):,})" for v in vendors]
-        table.add_row(
-            str(p.phase), p.due, *nodes, _num(p.pflops, 3), _num(p.cumulative_pflops, 3),
-            f"{p.progress_pct:.1f}%", _num(p.target_pflops, 0),
-            "yes" if p.target_met else f"no (-{_num(p.phase_gap_pflops, 1)})",
-            _num(p.cumulative_it_power_kw), _num(p.cumulative_facility_power_kw),
-            f"{p.renewable_share * 100:.1f}%", "-" if runtime is None else _num(runtime),
-            _num(p.cumulative_storage_usable_tb, 0), _num(p.cumulative_storage_read_gbytes_s, 0))
-    console.print(table)
+def _table(title: str, rows: list[list[str]], headers: list[str],
+           left: tuple[str, ...] = ("phase", "due", "met", "vendor", "model")) -> Table:
+    """A table whose figures never wrap: each column is at least as wide as its widest cell,
+    and only the headers fold onto more lines when the terminal is narrow."""
+    table = Table(title=title, title_justify="left")
+    for i, header in enumerate(headers):
+        widest = max((len(r[i]) for r in rows), default=0)
+        table.add_column(header, min_width=widest, overflow="fold",
+                         justify="left" if header in left else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
-    acc = Table(title="accelerators (failed and retired devices excluded)",
-                title_justify="left")
-    for header in ("phase", "vendor", "model", "added", "cumulative"):
-        acc.add_column(header, justify="right" if header in ("added", "cumulative") else "left")
-    for p in cap.phases:
-        for vendor, models in p.cumulative_accelerators.items():
-            for model, total in models.items():
-                added = p.accelerators.get(vendor, {}).get(model, 0)
-                acc.add_row(str(p.phase), vendor, model, f"{added:,}", f"{total:,}")
-    console.print(acc)
+
+def print_table(console: Console, table: Table) -> None:
+    # A terminal too narrow for a table's figures gets a wider line, never a cut-off number.
+    console.print(table, crop=False)
+
+
+def render_text(cap: SiteCapacity, width: int = _DEFAULT_WIDTH) -> str:
+    """Rich tables rendered to plain text (no colour codes, so pipes and files stay clean).
+
+    Compute, nodes, facility and accelerators are separate tables, each narrow enough for a
+    100-column terminal with every figure on one line.
+    """
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, color_system=None, highlight=False,
+                      soft_wrap=False)
+    print_table(console, _table(
+        f"{cap.site}: compute per phase, PFLOPS {PRECISION} "
+        "(cum. = up to and including the phase)",
+        [[str(p.phase), p.due, _num(p.pflops, 3), _num(p.cumulative_pflops, 3),
+          f"{p.progress_pct:.1f}%", _num(p.target_pflops, 0),
+          "yes" if p.target_met else f"no (-{_num(p.phase_gap_pflops, 1)})"]
+         for p in cap.phases],
+        ["phase", "due", "PFLOPS added", "cum. PFLOPS", "of site target", "phase target",
+         "met"]))
+    vendors = sorted({v for p in cap.phases for v in p.cumulative_nodes})
+    print_table(console, _table(
+        "accelerator nodes per phase",
+        [[str(p.phase), v, f"{p.nodes.get(v, 0):,}", f"{p.cumulative_nodes.get(v, 0):,}"]
+         for p in cap.phases for v in vendors],
+        ["phase", "vendor", "nodes added", "nodes cum."]))
+    print_table(console, _table(
+        f"{cap.site}: power, energy and storage per phase (cumulative)",
+        [[str(p.phase), _num(p.cumulative_it_power_kw), _num(p.cumulative_facility_power_kw),
+          f"{p.renewable_share * 100:.1f}%",
+          "-" if p.storage_runtime_min is None else _num(p.storage_runtime_min),
+          _num(p.cumulative_storage_usable_tb, 0), _num(p.cumulative_storage_read_gbytes_s, 0)]
+         for p in cap.phases],
+        ["phase", "IT kW", "facility kW", "renewable", "runtime min", "storage TB",
+         "read GB/s"]))
+
+    print_table(console, _table(
+        "accelerators (failed and retired devices excluded)",
+        [[str(p.phase), vendor, model, f"{p.accelerators.get(vendor, {}).get(model, 0):,}",
+          f"{total:,}"]
+         for p in cap.phases for vendor, models in p.cumulative_accelerators.items()
+         for model, total in models.items()],
+        ["phase", "vendor", "model", "added", "cumulative"]))
 
     final = cap.final
     if final is not None:
@@ -82,14 +111,17 @@ def capacity_cmd(
     phase: Annotated[int | None, typer.Option(help="only phase N (cumulative figures still "
                                                    "include earlier phases)")] = None,
 ) -> None:
-    """PFLOPS (dense BF16), nodes, power, renewables, energy storage and storage per phase."""
+    """PFLOPS (dense BF16), nodes, power, renewables, energy storage and storage per phase.
+
+    Example: hkcompute capacity inventories/hkstp --format json
+    """
     path = resolve_site(site)
     model, findings = load_valid_site(path, phase)
     warnings = sum(1 for f in findings if f.severity == "warning")
     if warnings:
         err.print(f"{warnings} warning(s) in the inventory; `hkcompute validate` lists them")
     cap = capacity(model, phase)
-    emit(render_json(cap) if fmt is Format.json else render_text(cap))
+    emit(render_json(cap) if fmt is Format.json else render_text(cap, table_width()))
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -12,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,6 +28,34 @@ out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _quiet(value: bool) -> bool:
+    # Progress, summaries and logs go quiet; errors still print (see boundary) and data on
+    # stdout is untouched, so `-q` never hides a result or a failure.
+    if value:
+        err.quiet = True
+    return value
+
+
+def _verbose(value: int) -> int:
+    if value:
+        from rich.logging import RichHandler
+
+        level = logging.INFO if value == 1 else logging.DEBUG
+        handler = RichHandler(console=err, show_path=False, show_time=value > 1,
+                              rich_tracebacks=False)
+        logging.basicConfig(level=level, handlers=[handler], format="%(name)s: %(message)s",
+                            force=True)
+    return value
+
+
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", callback=_quiet, expose_value=False,
+    help="no progress or summaries on stderr (errors still print)")]
+VerboseOpt = Annotated[int, typer.Option(
+    "--verbose", "-v", count=True, callback=_verbose, expose_value=False,
+    help="log what happens (-v), with debug detail (-vv)")]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -69,6 +98,7 @@ def boundary(fn: Callable[P, R]) -> Callable[P, R]:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except HkError as exc:
+            err.quiet = False  # -q silences progress, never the reason a command failed
             err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
             if _wants_json(kwargs):
                 emit(error_json(exc))
@@ -83,6 +113,7 @@ def boundary(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(141) from None
         except Exception as exc:  # the boundary: anything else is a bug, reported as one
             path = write_crash_log(exc)
+            err.quiet = False
             err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
                       f"(traceback written to {path}; please report it)")
             raise typer.Exit(EXIT_INTERNAL) from None

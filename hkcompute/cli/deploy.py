@@ -14,6 +14,8 @@ from rich.table import Table
 
 from hkcompute.cli.common import (
     Format,
+    QuietOpt,
+    VerboseOpt,
     boundary,
     emit,
     err,
@@ -127,8 +129,13 @@ def deploy_cmd(
         "--break-lock", help="remove a lock left by a dead deploy first")] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     state: StateOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Render, then run the playbooks through ansible-runner with live progress and a journal."""
+    """Render, then run the playbooks through ansible-runner with live progress and a journal.
+
+    Example: hkcompute deploy inventories/lab --phase 1 --check --diff --batch 25%
+    """
     s, _ = load_valid_site(resolve_site(site), phase)
     st = state_dir(s.info.name, state)
     opts = DeployOptions(
@@ -173,7 +180,10 @@ def runs_cmd(
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     state: StateOpt = None,
 ) -> None:
-    """List the site's deploy runs, or show one."""
+    """List the site's deploy runs, or show one.
+
+    Example: hkcompute runs inventories/lab --format json
+    """
     path = resolve_site(site)
     from hkcompute.inventory.load import load_site
 
@@ -241,9 +251,14 @@ def hostkeys_cmd(
     ] = False,
     limit: Annotated[str | None, typer.Option(help="Ansible host pattern")] = None,
     state: StateOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """List recorded SSH host keys, or --scan to record new ones. A changed key is reported
-    and never replaced: remove its line from the known_hosts file by hand after checking."""
+    and never replaced: remove its line from the known_hosts file by hand after checking.
+
+    Example: hkcompute hostkeys inventories/lab --phase 1 --scan
+    """
     from hkcompute.deploy.ssh import load_known_hosts, record
     from hkcompute.deploy.ssh import scan as do_scan
 
@@ -283,9 +298,14 @@ def preflight_cmd(
         "--lab", help="containers: skip NIC and accelerator hardware checks")] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     state: StateOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Check each host against the inventory over SSH before any change; exit 1 on any
-    mismatch."""
+    mismatch.
+
+    Example: hkcompute preflight inventories/lab --phase 1 --limit 'lab-su1-*'
+    """
     from rich.progress import Progress
 
     from hkcompute.deploy.preflight import preflight

@@ -23,7 +23,10 @@ class ExpandFormat(StrEnum):
 
 @boundary
 def schema_cmd() -> None:
-    """Print the inventory's JSON Schema (docs/inventory.schema.json is this output)."""
+    """Print the inventory's JSON Schema (docs/inventory.schema.json is this output).
+
+    Example: hkcompute schema > docs/inventory.schema.json
+    """
     emit(json.dumps(json_schema(), indent=2, sort_keys=True))
 
 
@@ -34,7 +37,10 @@ def expand_cmd(
     fmt: Annotated[ExpandFormat, typer.Option("--format", "-f")] = ExpandFormat.yaml,
     phase: Annotated[int | None, typer.Option(help="only what exists up to phase N")] = None,
 ) -> None:
-    """Print the fully expanded site: every rack and device, ranges and units unfolded."""
+    """Print the fully expanded site: every rack and device, ranges and units unfolded.
+
+    Example: hkcompute inventory expand inventories/lab --phase 1 --format json
+    """
     s, _ = load_valid_site(resolve_site(site), phase)
     data = expanded_dict(s, phase)
     if fmt is ExpandFormat.json:

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from hkcompute.cli.common import Format, boundary, emit, err, out, resolve_site
+from hkcompute.cli.common import (
+    Format,
+    QuietOpt,
+    VerboseOpt,
+    boundary,
+    emit,
+    err,
+    out,
+    resolve_site,
+)
 from hkcompute.deploy.state import state_dir
 from hkcompute.validate import load_valid_site
 
@@ -24,8 +33,13 @@ def up_cmd(
     site: Annotated[str, typer.Argument(help="site folder")],
     phase: Annotated[int, typer.Option(help="phase to build the twin of")],
     state: StateOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Create (or reconcile) a container per host of the phase, its networks and fabric."""
+    """Create (or reconcile) a container per host of the phase, its networks and fabric.
+
+    Example: hkcompute lab up inventories/lab --phase 1
+    """
     from hkcompute.lab.layout import build_layout
     from hkcompute.lab.twin import lab_up
     from hkcompute.plan import plan_for
@@ -48,8 +62,13 @@ def up_cmd(
 def down_cmd(
     site: Annotated[str, typer.Argument(help="site folder")],
     state: StateOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Remove everything the lab created for this site (by label) and nothing else."""
+    """Remove everything the lab created for this site (by label) and nothing else.
+
+    Example: hkcompute lab down inventories/lab
+    """
     from hkcompute.inventory.load import load_site
     from hkcompute.lab.twin import lab_down
 
@@ -66,8 +85,13 @@ def test_cmd(
     phase: Annotated[int, typer.Option(help="phase to test")],
     keep: Annotated[bool, typer.Option("--keep", help="leave the lab up afterwards")] = False,
     state: StateOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """create, converge, idempotence, verify, destroy: each step timed; exit 1 on failure."""
+    """create, converge, idempotence, verify, destroy: each step timed; exit 1 on failure.
+
+    Example: hkcompute lab test inventories/lab --phase 1
+    """
     from hkcompute.lab.sequence import run_sequence
 
     s, _ = load_valid_site(resolve_site(site), phase)
@@ -105,9 +129,14 @@ def verify_cmd(
                       ] = 45.0,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     state: StateOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Acceptance checks from the plan on the hosts (lab or real): files, services, ports,
-    time, DNS, BGP sessions, routes and fabric reachability. Exit 1 on any failure."""
+    time, DNS, BGP sessions, routes and fabric reachability. Exit 1 on any failure.
+
+    Example: hkcompute verify inventories/lab --phase 1 --format json
+    """
     from hkcompute.verify.command import run_verify
 
     s, _ = load_valid_site(resolve_site(site), phase)

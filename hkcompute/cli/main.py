@@ -13,7 +13,10 @@ app = typer.Typer(
     no_args_is_help=True,
     # Inventories hold secrets: a traceback must never print local variables.
     pretty_exceptions_show_locals=False,
-    add_completion=False,
+    # `--install-completion` / `--show-completion` for bash, zsh and fish.
+    add_completion=True,
+    # Engineers type -h out of habit; Click's context passes this on to every subcommand.
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 

@@ -80,7 +80,10 @@ def cabling_cmd(
     fmt: Annotated[RowFormat, typer.Option("--format", "-f")] = RowFormat.csv,
 ) -> None:
     """One row per cable: a_device,a_port,b_device,b_port,network,speed_gbps,optic,cable,
-    length_m,phase."""
+    length_m,phase.
+
+    Example: hkcompute cabling inventories/hkstp --phase 1 > cabling.csv
+    """
     s, plan = _load(site, phase)
     if fmt is RowFormat.csv:
         emit(_csv(CABLING_COLUMNS, [x.row() for x in plan.links]))
@@ -147,7 +150,10 @@ def bom_cmd(
     phase: PhaseOpt = None,
     fmt: Annotated[TableFormat, typer.Option("--format", "-f")] = TableFormat.text,
 ) -> None:
-    """Counts of nodes, storage, switches, optics and cables, per phase and in total."""
+    """Counts of nodes, storage, switches, optics and cables, per phase and in total.
+
+    Example: hkcompute bom inventories/hkstp --phase 1 --format json
+    """
     s, plan = _load(site, phase)
     bom = build_bom(s, plan)
     if fmt is TableFormat.json:
@@ -189,7 +195,10 @@ def diff_cmd(
     to_phase: Annotated[int, typer.Option("--to-phase", help="phase B (to add)")],
     fmt: Annotated[TextFormat, typer.Option("--format", "-f")] = TextFormat.text,
 ) -> None:
-    """What phase B adds to A, and a check that nothing of A changes (exit 1 if it does)."""
+    """What phase B adds to A, and a check that nothing of A changes (exit 1 if it does).
+
+    Example: hkcompute diff inventories/hkstp --from-phase 1 --to-phase 2
+    """
     if from_phase >= to_phase:
         raise UsageError("--from-phase must be below --to-phase")
     path = resolve_site(site)
@@ -227,7 +236,10 @@ def plan_cmd(
     phase: PhaseOpt = None,
     fmt: Annotated[TextFormat, typer.Option("--format", "-f")] = TextFormat.text,
 ) -> None:
-    """A summary of the plan: devices, links by network, addresses, ASNs, and timings."""
+    """A summary of the plan: devices, links by network, addresses, ASNs, and timings.
+
+    Example: hkcompute plan inventories/hkstp --phase 2
+    """
     t0 = time.perf_counter()
     s, plan = _load(site, phase)
     elapsed = time.perf_counter() - t0

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hkcompute.cli.common import boundary, emit, err, resolve_site
+from hkcompute.cli.common import QuietOpt, VerboseOpt, boundary, emit, err, resolve_site
 from hkcompute.inventory.load import Loaded, load_site
 from hkcompute.model import Site
 from hkcompute.render.run import render_site, site_key
@@ -44,8 +44,13 @@ def render_cmd(
         "--host", help="only hosts matching this shell pattern, e.g. 'nv-a-su01-*'")] = None,
     check: Annotated[bool, typer.Option(
         "--check", help="write nothing; exit 1 if the tree on disk differs")] = False,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
-    """Render configuration files for every host of a phase (atomic, incremental)."""
+    """Render configuration files for every host of a phase (atomic, incremental).
+
+    Example: hkcompute render inventories/hkstp --phase 1 --out build/hkstp/phase-1 --check
+    """
     path = resolve_site(site)
     s, loaded = unchanged_site(path, phase, out, host)
     if s is None:

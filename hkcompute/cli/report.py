@@ -12,7 +12,15 @@ from typing import Annotated
 
 import typer
 
-from hkcompute.cli.common import boundary, check_phase, emit, err, resolve_site
+from hkcompute.cli.common import (
+    QuietOpt,
+    VerboseOpt,
+    boundary,
+    check_phase,
+    emit,
+    err,
+    resolve_site,
+)
 from hkcompute.outpaths import prepare_out_dir
 from hkcompute.validate import load_valid_site
 
@@ -25,9 +33,14 @@ def runbook_cmd(
     site: SiteArg,
     phase: Annotated[int, typer.Option(help="the phase to roll out")],
     out: OutOpt,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
 ) -> None:
     """Write the rollout runbook of a phase: runbook.md, runbook.html (self-contained),
-    runbook.json and the phase's cable lists (CSV)."""
+    runbook.json and the phase's cable lists (CSV).
+
+    Example: hkcompute runbook inventories/hkstp --phase 2 --out build/runbook
+    """
     from hkcompute.report.runbook import write_runbook
 
     t0 = time.perf_counter()
@@ -43,9 +56,13 @@ def runbook_cmd(
 
 
 @boundary
-def report_cmd(site: SiteArg, out: OutOpt) -> None:
+def report_cmd(site: SiteArg, out: OutOpt, quiet: QuietOpt = False,
+               verbose: VerboseOpt = 0) -> None:
     """Write the site report: report.html (self-contained) and its SVG pictures (capacity,
-    floor plans, rack elevations, fabric, topology, power, BOM)."""
+    floor plans, rack elevations, fabric, topology, power, BOM).
+
+    Example: hkcompute report inventories/hkstp --out build/report
+    """
     from hkcompute.report.site_report import write_report
 
     t0 = time.perf_counter()

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from hkcompute.cli.common import Format, boundary, emit
+from hkcompute.cli.common import boundary, emit
 from hkcompute.findings import RULES
 
 
@@ -30,15 +31,25 @@ def rules_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+class RulesFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
 @boundary
 def rules_cmd(
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text, json or markdown")] = "text",
+    fmt: Annotated[RulesFormat, typer.Option("--format", "-f", help="output format")] = (
+        RulesFormat.text),
 ) -> None:
-    """List every rule code validate can report."""
-    if fmt == Format.json:
+    """List every rule code validate can report.
+
+    Example: hkcompute rules --format markdown > docs/rules.md
+    """
+    if fmt is RulesFormat.json:
         emit(json.dumps([{"code": c, "severity": s, "title": t, "hint": h}
                          for c, s, t, h in all_rules()], indent=2))
-    elif fmt == "markdown":
+    elif fmt is RulesFormat.markdown:
         emit(rules_markdown())
     else:
         emit("\n".join(f"{c}  {s:<7}  {t}" for c, s, t, _h in all_rules()))

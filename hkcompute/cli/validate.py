@@ -27,7 +27,10 @@ def validate_cmd(
     phase: Annotated[int | None, typer.Option(help="check the site as built up to phase N")] = (
         None),
 ) -> None:
-    """Load, expand and check a site; print every finding. Exit 0 clean, 1 errors, 2 unreadable."""
+    """Load, expand and check a site; print every finding. Exit 0 clean, 1 errors, 2 unreadable.
+
+    Example: hkcompute validate inventories/hkstp --format github
+    """
     path = resolve_site(site)
     v = validate(path, phase)
     name = v.site.info.name if v.site else path.name

@@ -190,6 +190,11 @@ def deploy(site: Site, state: Path, opts: DeployOptions,
             extravars["hk_max_fail_percentage"] = int(max_fail.rstrip("%"))
         private = (state / "runner").resolve()
         private.mkdir(parents=True, exist_ok=True)
+        # ansible-runner saves a run's cmdline, envvars, extravars and settings under
+        # private/env and reads them back whenever a later run leaves one out: a deploy after
+        # `deploy --check` ran in check mode again (and --batch would stick the same way).
+        # Every run passes all it needs, so nothing of an earlier run may survive.
+        shutil.rmtree(private / "env", ignore_errors=True)
         known_hosts = state / "known_hosts"
         if not known_hosts.exists():
             known_hosts.parent.mkdir(parents=True, exist_ok=True)

@@ -133,6 +133,10 @@ def test_check_mode_changes_nothing(twin: Twin) -> None:
     assert "# tampered" in after, "check mode must not change the host"
     fixed = _deploy(twin, limit="lab-su1-n01")
     assert fixed.ok and fixed.run.hosts["lab-su1-n01"].changed >= 1
+    # ansible-runner keeps a run's command line in its private folder: the run after a check
+    # must not run in check mode again.
+    command = (twin.state / "runner" / "artifacts" / fixed.run.run_id / "command").read_text()
+    assert "--check" not in command
     assert "# tampered" not in c.exec_run(["cat", "/etc/chrony/chrony.conf"]).output.decode()
 
 
