@@ -128,6 +128,11 @@ def preflight(site: Site, targets: list[Target], known_hosts: Path, key_file: Pa
             return hc
         try:
             _rc, out = run(client, PROBE)
+        except (OSError, paramiko.SSHException) as exc:
+            # A host that went quiet mid-probe is that host's finding, not the run's end.
+            hc = HostCheck(t.host)
+            hc.mismatches.append(("ssh", "answers the probe", str(exc) or type(exc).__name__))
+            return hc
         finally:
             client.close()
         facts, nics = parse(out)

@@ -112,6 +112,9 @@ def deploy(site: Site, state: Path, opts: DeployOptions,
     import ansible_runner
 
     stage = on_stage or (lambda _s: None)
+    # Ansible runs in the playbooks folder (inside the installed package): a relative state
+    # folder would put its temporary files and cache there, not in the user's state folder.
+    state = state.resolve()
     if opts.phase not in site.phase_ids:
         raise UsageError(f"phase {opts.phase} is not defined")
     batch = _percent(opts.batch, "--batch")

@@ -193,3 +193,27 @@ def test_verify_ssh_gives_up_on_a_host_that_dies_mid_session(tmp_path: Path) -> 
     args = h.backend.ssh_extra_args.split()
     # ssh's keepalives: silence for interval x count seconds ends the session.
     assert "ServerAliveInterval=5" in args and "ServerAliveCountMax=3" in args
+
+
+def test_preflight_reports_a_host_that_goes_quiet_mid_probe(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The probe's timeout is that host's finding; the other hosts are still checked."""
+    from hkcompute.deploy import preflight as pf
+
+    site, _ = load_valid_site(LAB, 1)
+
+    class _Quiet:
+        def close(self) -> None:
+            pass
+
+    def fake_run(client: Any, command: str, timeout: float = 20.0) -> tuple[int, str]:
+        raise TimeoutError("no exit status within 20 s (host gone quiet)")
+
+    monkeypatch.setattr(pf, "connect", lambda *a, **k: _Quiet())
+    monkeypatch.setattr(pf, "run", fake_run)
+    targets = [ssh.Target(h, "127.0.0.1", 1) for h in ("lab-su1-n01", "lab-su1-n02")]
+    checks = pf.preflight(site, targets, tmp_path / "known_hosts", None)
+    assert [c.host for c in checks] == ["lab-su1-n01", "lab-su1-n02"]
+    for c in checks:
+        assert not c.ok
+        assert c.mismatches[0][0] == "ssh" and "gone quiet" in c.mismatches[0][2]

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.lab
 
 def test_documented_lab_commands_run_in_order(docker_client: Any, tmp_path: Path) -> None:
     from hkcompute.lab.twin import lab_down
+    from hkcompute.resources import playbooks_dir
 
     cmds = [c for c in commands() if c.needs_lab]
     assert [c.argv[1:3] for c in cmds][:1] == [["lab", "up"]], "the docs bring the lab up first"
@@ -48,5 +49,8 @@ def test_documented_lab_commands_run_in_order(docker_client: Any, tmp_path: Path
                 command = (tmp_path / "state" / "lab" / "runner" / "artifacts"
                            / runs[-1].name / "command").read_text()
                 assert "--check" not in json.loads(command)["command"]
+                # A relative state folder stays the user's: Ansible's temporary files never
+                # land in the (installed) playbooks folder it runs in.
+                assert not (playbooks_dir() / "state").exists()
     finally:
         lab_down("lab", tmp_path / "state" / "lab")
