@@ -1,14 +1,20 @@
-"""Name ranges: ``gpu-b[001-128]`` expands to gpu-b001 ... gpu-b128.
+"""Name ranges and host lists, in Slurm's syntax: the one implementation of both.
 
-Several bracket groups multiply out (``r[1-2]-[a,b]`` is not supported: items are numbers),
-a group may list items and spans (``[01-04,07]``), and zero padding follows the start's width.
-The expansion size is capped so a typo like ``gpu[1-99999999]`` is an error, not an OOM.
+``gpu-b[001-128]`` expands to gpu-b001 ... gpu-b128. Several bracket groups multiply out
+(``r[1-2]-[a,b]`` is not supported: items are numbers), a group may list items and spans
+(``[01-04,07]``), and zero padding follows the start's width. The expansion size is capped so
+a typo like ``gpu[1-99999999]`` is an error, not an OOM.
+
+A host list is ranges joined by commas outside brackets (``a[01-02]b,c``): ``expand_hostlist``
+reads one, ``compress`` writes the shortest one for a list of names (what Slurm's
+``NodeName=``, ``Nodes=`` and ``File=`` take).
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from collections import defaultdict
 
 MAX_RANGE = 100_000
 
@@ -85,3 +91,56 @@ def expand(expr: str) -> list[str]:
             parts.append(lit)
         out.append("".join(parts))
     return out
+
+
+_TOP_COMMA = re.compile(r",(?![^\[]*\])")
+
+
+def expand_hostlist(expr: str) -> list[str]:
+    """All names of a Slurm host list: ranges joined by commas outside brackets."""
+    out: list[str] = []
+    for part in _TOP_COMMA.split(expr):
+        if part:
+            out.extend(expand(part))
+    return out
+
+
+_TAIL = re.compile(r"^(.*?)(\d+)$")
+
+
+def compress(names: list[str]) -> str:
+    """The shortest host list for ``names``: ['a-n01', 'a-n02', 'a-n04'] -> 'a-n[01-02,04]'.
+
+    Names without a trailing number come first as they are; numbered names group by prefix
+    and digit width (so n9 and n10 stay apart from n09), in order of first appearance.
+    """
+    groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+    plain: list[str] = []
+    order: list[tuple[str, int]] = []
+    for n in names:
+        m = _TAIL.match(n)
+        if not m:
+            plain.append(n)
+            continue
+        key = (m.group(1), len(m.group(2)))
+        if key not in groups:
+            order.append(key)
+        groups[key].append(int(m.group(2)))
+    parts = list(plain)
+    for prefix, width in order:
+        nums = sorted(set(groups[(prefix, width)]))
+        if len(nums) == 1:
+            parts.append(f"{prefix}{nums[0]:0{width}d}")
+            continue
+        spans: list[str] = []
+        start = prev = nums[0]
+        for x in [*nums[1:], None]:
+            if x is not None and x == prev + 1:
+                prev = x
+                continue
+            spans.append(f"{start:0{width}d}" if start == prev
+                         else f"{start:0{width}d}-{prev:0{width}d}")
+            if x is not None:
+                start = prev = x
+        parts.append(f"{prefix}[{','.join(spans)}]")
+    return ",".join(parts)

@@ -53,7 +53,7 @@ def _reverse_pointer(value: str) -> str:
 
 def _hostlist(names: list[str]) -> str:
     """Compress node names into Slurm hostlist form, e.g. su01-n[01-31]."""
-    from hkcompute.render.hostlist import compress
+    from hkcompute.inventory.ranges import compress
 
     return compress(names)
 

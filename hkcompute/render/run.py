@@ -27,9 +27,10 @@ import jinja2
 from jinja2 import meta as jinja_meta
 
 from hkcompute import __version__
+from hkcompute.inventory import ranges
 from hkcompute.model import Site
 from hkcompute.plan import plan_for
-from hkcompute.render import engine, env, hostlist, slurm
+from hkcompute.render import engine, env, slurm
 from hkcompute.render.deps import Fingerprints
 from hkcompute.render.engine import FileSpec, Progress, Renderer
 from hkcompute.render.tree import (
@@ -134,7 +135,7 @@ def _templates_read_inventory_hash(root: str) -> bool:
 def _code_digest(root: str) -> bytes:
     """The templates and the code that turns a context into bytes."""
     h = hashlib.sha256(f"hkcompute {__version__} jinja2 {jinja2.__version__}\n".encode())
-    for mod in (engine, env, hostlist, slurm):
+    for mod in (engine, env, ranges, slurm):
         assert mod.__file__ is not None
         h.update(Path(mod.__file__).read_bytes())
     _hash_folder(h, Path(root))

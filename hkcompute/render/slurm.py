@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from hkcompute.inventory.ranges import compress
 from hkcompute.model import Device, Site
-from hkcompute.render.hostlist import compress
 
 # Leave the OS room: Slurm refuses a node whose RealMemory exceeds what it finds.
 MEMORY_RESERVE = 0.95

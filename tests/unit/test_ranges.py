@@ -8,8 +8,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from hkcompute.inventory.ranges import MAX_RANGE, RangeError, count, expand, is_range
+from hkcompute.inventory.ranges import (
+    MAX_RANGE,
+    RangeError,
+    compress,
+    count,
+    expand,
+    expand_hostlist,
+    is_range,
+)
 
 
 def test_plain_name_is_itself() -> None:
@@ -94,3 +104,22 @@ def test_range_errors_become_findings(
     fac = str(minimal_files["facility.yaml"]).replace('"r[01-03]"', '"r[1-99999999]"')
     fs = validate(write_site(tmp_path, {**minimal_files, "facility.yaml": fac})).findings
     assert "HK005" in {f.code for f in fs}
+
+
+def test_host_lists_in_slurms_syntax() -> None:
+    assert compress(["a-n01", "a-n02", "a-n04"]) == "a-n[01-02,04]"
+    assert compress(["svc", "n9", "n10", "n11"]) == "svc,n9,n[10-11]"
+    assert expand_hostlist("a[01-02]b,c") == ["a01b", "a02b", "c"]
+    assert expand_hostlist("/dev/nvidia[0-3,5]") == [f"/dev/nvidia{i}" for i in (0, 1, 2, 3, 5)]
+
+
+_NAMES = st.lists(
+    st.builds(lambda p, n, w: f"{p}{n:0{w}d}", st.sampled_from(["n", "su1-n", "gpu-b"]),
+              st.integers(0, 300), st.integers(1, 4)) | st.sampled_from(["svc", "login"]),
+    min_size=1, max_size=40, unique=True)
+
+
+@given(_NAMES)
+def test_compress_then_expand_gives_the_same_names(names: list[str]) -> None:
+    # One implementation both ways: what render writes, Slurm (and our checks) read back.
+    assert sorted(expand_hostlist(compress(names))) == sorted(names)
