@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from hkcompute import schema as S
 from hkcompute.findings import UNKNOWN, Location
-from hkcompute.inventory import schema as S
 
 SWITCH_ROLES = frozenset({
     "leaf", "spine", "core", "storage_leaf", "storage_spine", "inband_switch", "oob_switch",
