@@ -7,11 +7,11 @@ units, so adding a later phase never moves a device of an earlier one.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from typing import Any
 
 from hkcompute import model as M
+from hkcompute import topology as T
 from hkcompute.findings import (
     BAD_RANGE,
     DUPLICATE_NAME,
@@ -40,19 +40,14 @@ MAX_SITE_NAMES = 200_000
 MAX_DEVICES = 100_000
 
 
-# The names unit_devices and spine_devices give: "<unit>-n01", "<unit>-leaf1", ... and
-# "<cluster>-core01", "<cluster>-g01-spine01". Kept next to them, as the way back.
-_UNIT_MADE = re.compile(r"(?P<owner>.+)-(?:n|leaf|sleaf|mgmt|oob)\d+")
-_CLUSTER_MADE = re.compile(r"(?P<owner>.+)-(?:core\d+|g\d+-spine\d+)")
-
-
 def _made_by_broken(name: str, broken: Broken) -> bool:
-    """Whether ``name`` is a device that a broken (so unexpanded) unit or cluster makes."""
-    m = _UNIT_MADE.fullmatch(name)
-    if m is not None and broken.has("units", m["owner"]):
+    """Whether ``name`` is a device that a broken (so unexpanded) unit or cluster makes
+    (by the naming conventions of ``hkcompute.topology``)."""
+    unit = T.unit_of_name(name)
+    if unit is not None and broken.has("units", unit):
         return True
-    m = _CLUSTER_MADE.fullmatch(name)
-    return m is not None and broken.has("clusters", m["owner"])
+    cluster = T.cluster_of_name(name)
+    return cluster is not None and broken.has("clusters", cluster)
 
 
 class _TooBig(Exception):
@@ -275,14 +270,8 @@ class _Expander:
             # first node rack when the template has no network rack.
             sw_racks = unit.network_racks or unit.node_racks[:1]
             next_u = 1 if unit.network_racks else tpl.node_u_start + tpl.nodes_per_rack * node_h
-            sets: list[tuple[str, str, int, str]] = [("leaf", tpl.leaf, tpl.rails, "leaf")]
-            for role, sset, short in (("storage_leaf", tpl.storage_leaves, "sleaf"),
-                                      ("inband_switch", tpl.inband_switches, "mgmt"),
-                                      ("oob_switch", tpl.oob_switches, "oob")):
-                if sset is not None and sset.count:
-                    sets.append((role, sset.model, sset.count, short))
             rack_i = 0
-            for role, model, count, short in sets:
+            for role, short, count, model in T.unit_switch_sets(tpl):
                 h = catalog.rack_units(model)
                 for j in range(count):
                     rack = sw_racks[rack_i] if rack_i < len(sw_racks) else sw_racks[-1]
@@ -291,7 +280,7 @@ class _Expander:
                         rack_i += 1
                         rack = sw_racks[rack_i]
                         next_u = 1
-                    name = f"{unit.name}-{short}{j + 1}"
+                    name = T.unit_switch_name(unit.name, short, j)
                     self.add_device(M.Device(
                         name, role, model, rack, next_u, h, unit.phase, unit.status,
                         hall_of(rack), c.name, unit.name, j, unit.group, unit.tenant, loc=unit.loc))
@@ -300,7 +289,7 @@ class _Expander:
                 rack = unit.node_racks[slot // tpl.nodes_per_rack]
                 u = tpl.node_u_start + (slot % tpl.nodes_per_rack) * node_h
                 self.add_device(M.Device(
-                    f"{unit.name}-n{slot + 1:02d}", "gpu_node", tpl.server, rack, u, node_h,
+                    T.node_name(unit.name, slot), "gpu_node", tpl.server, rack, u, node_h,
                     unit.phase, unit.status, hall_of(rack), c.name, unit.name, slot, unit.group,
                     unit.tenant, loc=unit.loc))
 
@@ -314,14 +303,14 @@ class _Expander:
         first_status = c.units[0].status if c.units else "planned"
         if c.core is not None:
             for j in range(c.core.count):
-                wanted.append((f"{c.name}-core{j + 1:02d}", "core", c.core.model, j, None,
+                wanted.append((T.core_name(c.name, j), "core", c.core.model, j, None,
                                first_phase, first_status))
         for g in range(c.groups):
             members = [u for u in c.units if u.group == g]
             phase = min(u.phase for u in members)
             status = members[0].status
             for j in range(tpl.spines_per_group):
-                wanted.append((f"{c.name}-g{g + 1:02d}-spine{j + 1:02d}", "spine", tpl.spine, j,
+                wanted.append((T.spine_name(c.name, g, j), "spine", tpl.spine, j,
                                g, phase, status))
         rack_i, next_u = 0, 1
         for placed, (name, role, model, idx, group, phase, status) in enumerate(wanted):

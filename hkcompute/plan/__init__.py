@@ -17,6 +17,7 @@ from hkcompute.plan.cabling import OpticChooser
 from hkcompute.plan.fabric import build_links
 from hkcompute.plan.model import Address, Asn, Link, Plan
 from hkcompute.plan.order import owners
+from hkcompute.plan.topology import build_topology
 
 __all__ = ["Address", "Asn", "Link", "Plan", "build_plan", "plan_for"]
 
@@ -26,11 +27,13 @@ _CACHE_KEY = "_plans"
 def build_plan(site: Site, phase: int | None = None) -> Plan:
     t0 = time.perf_counter()
     order = owners(site)
-    plan = Plan(site.info.name, phase)
-    links, f1 = build_links(site, phase, order, OpticChooser(site.catalog.optics))
+    # Names and port pairs of every unit and spine group, made once for all three builders.
+    topology = build_topology(site)
+    plan = Plan(site.info.name, phase, topology=topology)
+    links, f1 = build_links(site, phase, order, OpticChooser(site.catalog.optics), topology)
     t1 = time.perf_counter()
-    addresses, f2, _pools = allocate(site, phase, order)
-    asns, f3 = allocate_asns(site, phase, order)
+    addresses, f2, _pools = allocate(site, phase, order, topology)
+    asns, f3 = allocate_asns(site, phase, order, topology)
     t2 = time.perf_counter()
     plan.links, plan.addresses, plan.asns = links, addresses, asns
     plan.findings = [*f1, *f2, *f3]

@@ -34,17 +34,11 @@ from dataclasses import dataclass, field
 from hkcompute.findings import Finding, Location, make
 from hkcompute.model import ClusterInfo, Device, Site, Unit
 from hkcompute.plan import rules as R
-from hkcompute.plan.fabric import (
-    MGMT_PORT,
-    core_port,
-    nic_count,
-    spine_down_ports,
-    unit_switch_sets,
-    uplinks_per_spine,
-)
+from hkcompute.plan.fabric import MGMT_PORT, nic_count
 from hkcompute.plan.locate import find_text
 from hkcompute.plan.model import Address
 from hkcompute.plan.order import CORE, DEVICE, GROUP, UNIT, Owner
+from hkcompute.plan.topology import Topology, build_topology
 
 LEAF_SVI = "vlan100"
 LOOPBACK_IF = "lo"
@@ -112,10 +106,12 @@ class Pool:
 
 
 class Allocator:
-    def __init__(self, site: Site, phase: int | None, owners: list[Owner]) -> None:
+    def __init__(self, site: Site, phase: int | None, owners: list[Owner],
+                 topology: Topology | None = None) -> None:
         self.site = site
         self.phase = phase
         self.owners = owners
+        self.topology = topology or build_topology(site)
         self.rows: list[Address] = []
         self.findings: list[Finding] = []
         self.pools: dict[str, Pool] = {}
@@ -239,10 +235,10 @@ class Allocator:
         tpl = c.template
         srv = self.site.catalog.servers.get(tpl.server)
         nics = srv.nics if srv else []
-        sw_names = [f"{unit.name}-{short}{j + 1}" for _r, short, n in unit_switch_sets(tpl)
-                    for j in range(n)]
+        ut = self.topology.unit(c, unit)
+        sw_names = ut.switches
         slots = tpl.node_slots
-        nodes = [self.dev(f"{unit.name}-n{s + 1:02d}") for s in range(slots)]
+        nodes = [self.dev(name) for name in ut.nodes]
         switches = [self.dev(n) for n in sw_names]
         # oob: switches, then node slots
         n_oob = 1 if nic_count(nics, "oob") else 0
@@ -273,11 +269,12 @@ class Allocator:
             for i, sw in enumerate(switches):
                 if self.is_ethernet(sw):
                     self.flat_one(sw, LOOPBACK_IF, pool, base, i)
-        self.compute(c, unit, nodes)
+        self.compute(c, ut.leaves, nodes)
         if tpl.fabric == "roce":
             self.leaf_p2p(c, unit)
 
-    def compute(self, c: ClusterInfo, unit: Unit, nodes: list[Device | None]) -> None:
+    def compute(self, c: ClusterInfo, leaves: tuple[str, ...],
+                nodes: list[Device | None]) -> None:
         tpl = c.template
         size = compute_subnet_size(tpl.node_slots)
         pool = self.pool("compute", size * tpl.rails)
@@ -289,7 +286,7 @@ class Allocator:
         prefix = pool.bits - int(math.log2(size))
         for r in range(tpl.rails):
             sub = base + r * size
-            leaf = self.dev(f"{unit.name}-leaf{r + 1}")
+            leaf = self.dev(leaves[r])
             if tpl.fabric == "roce" and leaf is not None:
                 self.emit(leaf, LEAF_SVI, pool, sub + 1, prefix)
             for s, node in enumerate(nodes):
@@ -297,64 +294,57 @@ class Allocator:
                     self.emit(node, f"fab{r}", pool, sub + 2 + s, prefix)
 
     def leaf_p2p(self, c: ClusterInfo, unit: Unit) -> None:
+        """A /31 per leaf uplink, on the very ports the cabling gives it (both read the
+        unit's ``Topology``): block index i = the uplink's place in (rail, spine, k) order."""
         tpl = c.template
-        U = uplinks_per_spine(tpl)[0]
-        S = tpl.spines_per_group
-        pool = self.pool("p2p", tpl.rails * S * U * 2)
+        ut = self.topology.unit(c, unit)
+        per_rail = tpl.spines_per_group * self.topology.of(c).uplinks_per_spine
+        pool = self.pool("p2p", tpl.rails * per_rail * 2)
         if pool is None:
             return
-        base = pool.take(tpl.rails * S * U * 2, 2)
+        base = pool.take(tpl.rails * per_rail * 2, 2)
         if base is None:
             return
-        pos = unit.index % tpl.units_per_group
-        spines = [self.dev(f"{c.name}-g{unit.group + 1:02d}-spine{j + 1:02d}") for j in range(S)]
-        for r in range(tpl.rails):
-            leaf = self.dev(f"{unit.name}-leaf{r + 1}")
+        spines = [self.dev(name) for name in ut.spines]
+        for r, leaf_name in enumerate(ut.leaves):
+            leaf = self.dev(leaf_name)
             if leaf is None:
                 continue
-            for j, spine in enumerate(spines):
+            for i, (j, _k, leaf_port, spine_port) in enumerate(ut.uplinks[r], r * per_rail):
+                spine = spines[j]
                 if spine is None:
                     continue
-                for k in range(U):
-                    off = base + 2 * ((r * S + j) * U + k)
-                    phase = max(leaf.phase, spine.phase)
-                    self.emit(leaf, f"swp{tpl.node_slots + 1 + j * U + k}", pool, off,
-                              pool.bits - 1, phase)
-                    self.emit(spine, f"swp{1 + (pos * tpl.rails + r) * U + k}", pool, off + 1,
-                              pool.bits - 1, phase)
+                off = base + 2 * i
+                phase = max(leaf.phase, spine.phase)
+                self.emit(leaf, leaf_port, pool, off, pool.bits - 1, phase)
+                self.emit(spine, spine_port, pool, off + 1, pool.bits - 1, phase)
 
     def group(self, c: ClusterInfo, g: int) -> None:
-        tpl = c.template
-        S = tpl.spines_per_group
-        spines = [self.dev(f"{c.name}-g{g + 1:02d}-spine{j + 1:02d}") for j in range(S)]
+        ct = self.topology.of(c)
+        gt = ct.groups[g]
+        spines = [self.dev(name) for name in gt.spines]
         self.switch_blocks(spines)
-        C = tpl.core_uplinks_per_spine
-        n_cores = c.core.count if c.core else 0
-        if tpl.fabric != "roce" or not C or not n_cores:
+        # core_uplinks is empty without cores or core uplinks (then no block is taken)
+        if c.template.fabric != "roce" or not gt.core_uplinks:
             return
-        pool = self.pool("p2p", S * C * 2)
+        size = len(gt.core_uplinks) * 2
+        pool = self.pool("p2p", size)
         if pool is None:
             return
-        base = pool.take(S * C * 2, 2)
+        base = pool.take(size, 2)
         if base is None:
             return
-        cores = [self.dev(f"{c.name}-core{j + 1:02d}") for j in range(n_cores)]
-        first = spine_down_ports(tpl) + 1
-        for j, sp in enumerate(spines):
-            for k in range(C):
-                n = j * C + k
-                ci, port = core_port(tpl, n_cores, g, j, k)
-                core = cores[ci]
-                if sp is None or core is None:
-                    continue
-                phase = max(sp.phase, core.phase)
-                self.emit(sp, f"swp{first + k}", pool, base + 2 * n, pool.bits - 1, phase)
-                self.emit(core, f"swp{port}", pool, base + 2 * n + 1, pool.bits - 1, phase)
+        cores = [self.dev(name) for name in ct.cores]
+        for up in gt.core_uplinks:
+            sp, core = spines[up.spine], cores[up.core]
+            if sp is None or core is None:
+                continue
+            phase = max(sp.phase, core.phase)
+            self.emit(sp, up.spine_port, pool, base + 2 * up.n, pool.bits - 1, phase)
+            self.emit(core, up.core_port, pool, base + 2 * up.n + 1, pool.bits - 1, phase)
 
     def core(self, c: ClusterInfo) -> None:
-        n = c.core.count if c.core else 0
-        cores = [self.dev(f"{c.name}-core{j + 1:02d}") for j in range(n)]
-        self.switch_blocks(cores)
+        self.switch_blocks([self.dev(name) for name in self.topology.of(c).cores])
 
     def switch_blocks(self, switches: list[Device | None]) -> None:
         """A block of management addresses (``eth0``) and one of loopbacks for a set of
@@ -414,9 +404,10 @@ class Allocator:
                                      f"{fmt_ip(pool.base + off, pool.version)}/{prefix}", phase))
 
 
-def allocate(site: Site, phase: int | None, owners: list[Owner]) -> tuple[
+def allocate(site: Site, phase: int | None, owners: list[Owner],
+             topology: Topology | None = None) -> tuple[
         list[Address], list[Finding], dict[str, Pool]]:
-    return Allocator(site, phase, owners).run()
+    return Allocator(site, phase, owners, topology).run()
 
 
 def check_pools(site: Site) -> list[Finding]:

@@ -15,12 +15,14 @@ from hkcompute.plan import rules as R
 from hkcompute.plan.locate import find_text
 from hkcompute.plan.model import Asn
 from hkcompute.plan.order import CORE, DEVICE, GROUP, UNIT, Owner
+from hkcompute.plan.topology import Topology, build_topology
 
 TIERS = ("leaf", "spine", "core")
 
 
-def allocate_asns(site: Site, phase: int | None, owners: list[Owner]) -> tuple[
-        list[Asn], list[Finding]]:
+def allocate_asns(site: Site, phase: int | None, owners: list[Owner],
+                  topology: Topology | None = None) -> tuple[list[Asn], list[Finding]]:
+    topo = topology or build_topology(site)
     ranges = site.networks.asn
     cursor = {t: 0 for t in TIERS}
     short: dict[str, int] = {}
@@ -60,18 +62,18 @@ def allocate_asns(site: Site, phase: int | None, owners: list[Owner]) -> tuple[
         if o.kind == UNIT and o.unit is not None:
             base = take("leaf", c.template.rails)
             if base is not None:
-                for r in range(c.template.rails):
-                    give(f"{o.unit.name}-leaf{r + 1}", base + r, "leaf")
+                for r, name in enumerate(topo.unit(c, o.unit).leaves):
+                    give(name, base + r, "leaf")
         elif o.kind == GROUP and o.group is not None:
             base = take("spine", 1)
             if base is not None:
-                for j in range(c.template.spines_per_group):
-                    give(f"{c.name}-g{o.group + 1:02d}-spine{j + 1:02d}", base, "spine")
+                for name in topo.of(c).groups[o.group].spines:
+                    give(name, base, "spine")
         elif o.kind == CORE and c.core is not None:
             base = take("core", 1)
             if base is not None:
-                for j in range(c.core.count):
-                    give(f"{c.name}-core{j + 1:02d}", base, "core")
+                for name in topo.of(c).cores:
+                    give(name, base, "core")
     findings = []
     for tier, need in sorted(short.items()):
         rng = ranges.get(tier)  # type: ignore[call-overload]

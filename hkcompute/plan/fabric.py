@@ -42,7 +42,6 @@ import re
 from dataclasses import dataclass, field
 
 from hkcompute.findings import Finding, make
-from hkcompute.inventory.schema import Nic, UnitTemplate
 from hkcompute.model import ClusterInfo, Device, Site
 from hkcompute.plan import rules as R
 from hkcompute.plan.cabling import Choice, OpticChooser, cable_of, link_length, round_up_dm
@@ -56,31 +55,15 @@ from hkcompute.plan.model import (
     Link,
 )
 from hkcompute.plan.order import CORE, DEVICE, GROUP, UNIT, Owner
+from hkcompute.plan.topology import Topology, build_topology
+from hkcompute.schema import Nic, UnitTemplate
+from hkcompute.topology import INBAND, LEAF, OOB, STORAGE_LEAF, unit_switch_sets
 
 MGMT_PORT = "eth0"
 MGMT_SPEED = 1.0
 NIC_PREFIX = {"compute": "fab", "storage": "stor", "inband": "mgmt"}
 PREFIX_NETWORK = {"fab": "compute", "stor": "storage", "mgmt": "inband", "bmc": "oob"}
 _PORT_RE = re.compile(r"^([a-z]+)(\d*)$")
-
-
-def uplinks_per_spine(tpl: UnitTemplate) -> tuple[int, bool]:
-    """Uplinks from each leaf to each spine of its group, and whether the ratio is whole."""
-    q = tpl.node_slots / tpl.oversubscription / tpl.spines_per_group
-    n = math.floor(q + 1e-9)
-    return max(1, n), abs(q - round(q)) < 1e-9 and n >= 1
-
-
-def spine_down_ports(tpl: UnitTemplate) -> int:
-    return tpl.units_per_group * tpl.rails * uplinks_per_spine(tpl)[0]
-
-
-def core_port(tpl: UnitTemplate, cores: int, g: int, j: int, k: int) -> tuple[int, int]:
-    """(core index, core port) of uplink k of spine j of group g: uplinks are numbered across
-    the cluster, n = (g*spines + j)*C + k, and dealt round the cores; a pure function of
-    (g, j, k), so a new group never moves an earlier one, and the cores fill evenly."""
-    n = (g * tpl.spines_per_group + j) * tpl.core_uplinks_per_spine + k
-    return n % cores, n // cores + 1
 
 
 def nic_count(nics: list[Nic], network: str) -> int:
@@ -90,17 +73,6 @@ def nic_count(nics: list[Nic], network: str) -> int:
 def nic_speed(nics: list[Nic], network: str) -> float | None:
     speeds = [float(n.speed_gbps) for n in nics if n.network == network]
     return max(speeds) if speeds else None
-
-
-def unit_switch_sets(tpl: UnitTemplate) -> list[tuple[str, str, int]]:
-    """(role, short name, count) of a unit's switches, in the order expand places them."""
-    out = [("leaf", "leaf", tpl.rails)]
-    for role, sset, short in (("storage_leaf", tpl.storage_leaves, "sleaf"),
-                              ("inband_switch", tpl.inband_switches, "mgmt"),
-                              ("oob_switch", tpl.oob_switches, "oob")):
-        if sset is not None and sset.count:
-            out.append((role, short, sset.count))
-    return out
 
 
 @dataclass
@@ -159,10 +131,11 @@ def ports_by_model(site: Site) -> dict[str, Ports]:
 
 class FabricBuilder:
     def __init__(self, site: Site, phase: int | None, owners: list[Owner],
-                 chooser: OpticChooser | None = None) -> None:
+                 chooser: OpticChooser | None = None, topology: Topology | None = None) -> None:
         self.site = site
         self.phase = phase
         self.owners = owners
+        self.topology = topology or build_topology(site)
         self.chooser = chooser or OpticChooser(site.catalog.optics)
         self.ports = ports_by_model(site)
         self.links: list[Link] = []
@@ -250,7 +223,8 @@ class FabricBuilder:
 
     def check_template(self, c: ClusterInfo) -> None:
         tpl = c.template
-        u, exact = uplinks_per_spine(tpl)
+        ct = self.topology.of(c)
+        u, exact = ct.uplinks_per_spine, ct.exact
         if not exact:
             self.findings.append(make(
                 R.UPLINK_RATIO, f"cluster {c.name!r}: node_slots {tpl.node_slots} / "
@@ -268,19 +242,17 @@ class FabricBuilder:
         c, unit = o.cluster, o.unit
         assert c is not None and unit is not None
         tpl = c.template
-        U = uplinks_per_spine(tpl)[0]
+        ut = self.topology.unit(c, unit)
         srv = self.site.catalog.servers.get(tpl.server)
         tpl_nics = srv.nics if srv is not None else []
-        leaves = [self.dev(f"{unit.name}-leaf{r + 1}") for r in range(tpl.rails)]
-        spines = [self.dev(f"{c.name}-g{unit.group + 1:02d}-spine{j + 1:02d}")
-                  for j in range(tpl.spines_per_group)]
-        sets = {short: [self.dev(f"{unit.name}-{short}{j + 1}") for j in range(count)]
-                for _role, short, count in unit_switch_sets(tpl)}
+        spines = [self.dev(name) for name in ut.spines]
+        sets = {s.short: [self.dev(name) for name in names] for s, names in ut.sets}
+        leaves = sets[LEAF]
         n_per = {net: nic_count(tpl_nics, net) for net in ("storage", "inband", "oob")}
         leaf_model = self.ports.get(tpl.leaf)
         leaf_speed = leaf_model.switch_speed if leaf_model is not None else 0.0
-        for slot in range(tpl.node_slots):
-            node = self.dev(f"{unit.name}-n{slot + 1:02d}")
+        for slot, node_name in enumerate(ut.nodes):
+            node = self.dev(node_name)
             if node is None:
                 continue
             p = self.ports.get(node.model)
@@ -293,7 +265,7 @@ class FabricBuilder:
                 if leaf is not None:
                     self.add(node, f"fab{r}", leaf, f"swp{slot + 1}", "compute", speed,
                              NODE_LEAF, c.name)
-            for net, short in (("storage", "sleaf"), ("inband", "mgmt"), ("oob", "oob")):
+            for net, short in (("storage", STORAGE_LEAF), ("inband", INBAND), ("oob", OOB)):
                 sws = sets.get(short)
                 if not sws:
                     continue
@@ -308,26 +280,23 @@ class FabricBuilder:
                     self.add(node, port, sw, f"swp{q // len(sws) + 1}", net, speed, ACCESS,
                              c.name)
         # Leaf uplinks: the full set even when the unit is partly filled.
-        pos = unit.index % tpl.units_per_group
         for r, leaf in enumerate(leaves):
             if leaf is None or leaf.model not in self.ports:
                 continue  # an unknown model is reported where it is named
             speed = self.ports[leaf.model].switch_speed
-            for j, spine in enumerate(spines):
-                if spine is None:
-                    continue
-                for k in range(U):
-                    self.add(leaf, f"swp{tpl.node_slots + 1 + j * U + k}", spine,
-                             f"swp{1 + (pos * tpl.rails + r) * U + k}", "compute", speed,
+            for j, _k, leaf_port, spine_port in ut.uplinks[r]:
+                spine = spines[j]
+                if spine is not None:
+                    self.add(leaf, leaf_port, spine, spine_port, "compute", speed,
                              LEAF_SPINE, c.name)
         # The unit's switches' management ports, after every node slot of the OOB switches.
-        oobs = sets.get("oob")
+        oobs = sets.get(OOB)
         if oobs:
             q = tpl.node_slots * max(n_per["oob"], 1)
-            for _role, short, _count in unit_switch_sets(tpl):
-                if short == "oob":
+            for s, _names in ut.sets:
+                if s.short == OOB:
                     continue
-                for sw in sets[short]:
+                for sw in sets[s.short]:
                     target = oobs[q % len(oobs)]
                     if sw is not None and target is not None:
                         self.add(sw, MGMT_PORT, target, f"swp{q // len(oobs) + 1}", "oob",
@@ -339,7 +308,7 @@ class FabricBuilder:
                      phase: int) -> None:
         """A unit's storage leaves, in-band and OOB switches up to the site-level switches."""
         tpl = c.template
-        for net, short in (("storage", "sleaf"), ("inband", "mgmt"), ("oob", "oob")):
+        for net, short in (("storage", STORAGE_LEAF), ("inband", INBAND), ("oob", OOB)):
             tops = self.tops(net, phase)
             sws = sets.get(short)
             if not tops or not sws:
@@ -369,40 +338,34 @@ class FabricBuilder:
         """First uplink port of a unit switch: right after its reserved down ports."""
         srv = self.site.catalog.servers.get(tpl.server)
         nics = srv.nics if srv else []
-        sset = {"sleaf": tpl.storage_leaves, "mgmt": tpl.inband_switches,
-                "oob": tpl.oob_switches}[short]
+        sset = {STORAGE_LEAF: tpl.storage_leaves, INBAND: tpl.inband_switches,
+                OOB: tpl.oob_switches}[short]
         count = sset.count if sset else 1
         per = max(nic_count(nics, net), 1)
         down = math.ceil(tpl.node_slots * per / count)
-        if short == "oob":
-            n_sw = sum(n for _r, s, n in unit_switch_sets(tpl) if s != "oob")
+        if short == OOB:
+            n_sw = sum(s.n for s in unit_switch_sets(tpl) if s.short != OOB)
             down = math.ceil((tpl.node_slots * per + n_sw) / count)
         return down + 1
 
     def group(self, c: ClusterInfo, g: int, phase: int) -> None:
-        tpl = c.template
-        spines = [self.dev(f"{c.name}-g{g + 1:02d}-spine{j + 1:02d}")
-                  for j in range(tpl.spines_per_group)]
-        cores = [self.dev(f"{c.name}-core{j + 1:02d}")
-                 for j in range(c.core.count if c.core else 0)]
-        C = tpl.core_uplinks_per_spine
-        if cores and C:
-            first = spine_down_ports(tpl) + 1
-            for j, spine in enumerate(spines):
-                for k in range(C):
-                    ci, port = core_port(tpl, len(cores), g, j, k)
-                    core = cores[ci]
-                    if spine is None or core is None or spine.model not in self.ports:
-                        continue
-                    speed = self.ports[spine.model].switch_speed
-                    self.add(spine, f"swp{first + k}", core, f"swp{port}", "compute", speed,
-                             SPINE_CORE, c.name)
+        ct = self.topology.of(c)
+        gt = ct.groups[g]
+        spines = [self.dev(name) for name in gt.spines]
+        cores = [self.dev(name) for name in ct.cores]
+        for up in gt.core_uplinks:
+            spine, core = spines[up.spine], cores[up.core]
+            if spine is None or core is None or spine.model not in self.ports:
+                continue
+            speed = self.ports[spine.model].switch_speed
+            self.add(spine, up.spine_port, core, up.core_port, "compute", speed, SPINE_CORE,
+                     c.name)
         for spine in spines:
             self.mgmt_to_site_oob(spine, phase)
 
     def core(self, c: ClusterInfo, phase: int) -> None:
-        for j in range(c.core.count if c.core else 0):
-            self.mgmt_to_site_oob(self.dev(f"{c.name}-core{j + 1:02d}"), phase)
+        for name in self.topology.of(c).cores:
+            self.mgmt_to_site_oob(self.dev(name), phase)
 
     def mgmt_to_site_oob(self, sw: Device | None, phase: int) -> None:
         target = self.round_robin("oob", phase)
@@ -481,5 +444,6 @@ class FabricBuilder:
 
 
 def build_links(site: Site, phase: int | None, owners: list[Owner],
-                chooser: OpticChooser | None = None) -> tuple[list[Link], list[Finding]]:
-    return FabricBuilder(site, phase, owners, chooser).build()
+                chooser: OpticChooser | None = None, topology: Topology | None = None) -> tuple[
+                    list[Link], list[Finding]]:
+    return FabricBuilder(site, phase, owners, chooser, topology).build()

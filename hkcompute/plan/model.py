@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from hkcompute.findings import UNKNOWN, Finding, Location
+from hkcompute.plan.topology import Topology
 
 # Link kinds: which builder made the link (used by checks, BOM and render).
 NODE_LEAF = "node-leaf"
@@ -88,6 +89,9 @@ class Plan:
     asns: list[Asn] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # The names and port pairs the links and addresses were built from (``build_plan``
+    # sets it; None for a plan assembled by hand, e.g. a BOM's links alone).
+    topology: Topology | None = None
 
     def links_upto(self, phase: int | None) -> list[Link]:
         return self.links if phase is None else [x for x in self.links if x.phase <= phase]

@@ -22,6 +22,7 @@ from typing import Any
 from hkcompute.inventory.schema import SERVICES
 from hkcompute.model import Device, Site
 from hkcompute.plan.model import Address, Link, Plan
+from hkcompute.plan.topology import build_topology
 from hkcompute.render.slurm import slurm_context
 
 MTU = {"compute": 9000, "storage": 9000, "inband": 1500}
@@ -305,7 +306,8 @@ class ContextBuilder:
 
     def slurm(self) -> dict[str, Any]:
         if self._slurm is None:
-            self._slurm = slurm_context(self.site, self.phase, self.controller)
+            topology = self.plan.topology or build_topology(self.site)
+            self._slurm = slurm_context(self.site, self.phase, self.controller, topology)
         return self._slurm
 
     def services_host(self, d: Device, runs: Iterable[str]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import Any
 
 from hkcompute.inventory.ranges import compress
 from hkcompute.model import Device, Site
+from hkcompute.plan.topology import Topology
+from hkcompute.topology import group_label
 
 # Leave the OS room: Slurm refuses a node whose RealMemory exceeds what it finds.
 MEMORY_RESERVE = 0.95
@@ -24,7 +26,8 @@ def _gres_type(accelerator: str) -> str:
     return name.split("-")[0]
 
 
-def slurm_context(site: Site, phase: int | None, controller: tuple[str, str]) -> dict[str, Any]:
+def slurm_context(site: Site, phase: int | None, controller: tuple[str, str],
+                  topology: Topology) -> dict[str, Any]:
     nodes = [d for d in site.devices_upto(phase)
              if d.role == "gpu_node" and d.status not in ("retired",)]
     by_model: dict[str, list[Device]] = defaultdict(list)
@@ -64,7 +67,7 @@ def slurm_context(site: Site, phase: int | None, controller: tuple[str, str]) ->
         "nodes": node_lines,
         "gres": gres_lines,
         "partitions": partitions,
-        "topology": _topology(site, nodes),
+        "topology": _topology(topology, nodes),
     }
 
 
@@ -99,22 +102,24 @@ def _partitions(site: Site, nodes: list[Device]) -> list[dict[str, Any]]:
     return parts
 
 
-def _topology(site: Site, nodes: list[Device]) -> list[dict[str, Any]]:
+def _topology(topology: Topology, nodes: list[Device]) -> list[dict[str, Any]]:
+    """The plan's topology as Slurm's tree: a unit's leaves, its spine group, the core."""
     units: dict[str, list[str]] = defaultdict(list)
     for d in nodes:
         if d.unit:
             units[d.unit].append(d.name)
     out: list[dict[str, Any]] = []
-    for c in site.clusters:
+    for ct in topology.clusters:
+        c = ct.cluster
         groups: dict[int, list[str]] = defaultdict(list)
-        for u in c.units:
+        for u in (ut.unit for ut in ct.units):
             if u.name in units:
                 out.append({"name": f"{u.name}-leaves", "nodes": compress(units[u.name]),
                             "switches": None})
                 groups[u.group].append(f"{u.name}-leaves")
         group_names = []
         for g in sorted(groups):
-            gname = f"{c.name}-g{g + 1:02d}-spines"
+            gname = f"{group_label(c.name, g)}-spines"
             out.append({"name": gname, "nodes": None, "switches": compress(groups[g])})
             group_names.append(gname)
         if len(group_names) > 1:
