@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hkcompute.cli.common import QuietOpt, VerboseOpt, boundary, emit, err, resolve_site
+from hkcompute.cli.common import (
+    Format,
+    QuietOpt,
+    VerboseOpt,
+    boundary,
+    emit,
+    err,
+    resolve_site,
+)
 from hkcompute.inventory.load import Loaded, load_site
 from hkcompute.model import Site
 from hkcompute.render.run import render_site, site_key
@@ -44,12 +52,19 @@ def render_cmd(
         "--host", help="only hosts matching this shell pattern, e.g. 'nv-a-su01-*'")] = None,
     check: Annotated[bool, typer.Option(
         "--check", help="write nothing; exit 1 if the tree on disk differs")] = False,
+    lint: Annotated[bool, typer.Option(
+        "--lint", help="check the files with the programs that read them (named-checkconf, "
+        "vtysh, promtool, slurmctld...; see docs/checkers.md); exit 1 if one fails")] = False,
+    fmt: Annotated[Format, typer.Option(
+        "--format", "-f", help="format of the --lint report on stdout")] = Format.text,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Render configuration files for every host of a phase (atomic, incremental).
 
     Example: hkcompute render inventories/hkstp --phase 1 --out build/hkstp/phase-1 --check
+
+    Example: hkcompute render inventories/lab --phase 1 --out build/lab/phase-1 --lint
     """
     path = resolve_site(site)
     s, loaded = unchanged_site(path, phase, out, host)
@@ -76,13 +91,53 @@ def render_cmd(
             f"{len(c.differ)} differ, {len(c.missing)} missing, {len(c.extra)} extra")
         err.print(f"{out}: {verdict} ({outcome.nfiles:,} files, {outcome.hosts:,} hosts, "
                   f"{outcome.rendered_hosts:,} rendered, {took:.1f}s)")
-        raise typer.Exit(0 if c.ok else 1)
-    w = outcome.write
-    assert w is not None
-    err.print(f"{out}: {len(w.written):,} written, {w.unchanged:,} unchanged, "
-              f"{len(w.removed):,} removed; {outcome.nfiles:,} files for "
-              f"{outcome.hosts:,} hosts ({outcome.rendered_hosts:,} rendered) in {took:.1f}s")
+        if not c.ok:
+            raise typer.Exit(1)
+    else:
+        w = outcome.write
+        assert w is not None
+        err.print(f"{out}: {len(w.written):,} written, {w.unchanged:,} unchanged, "
+                  f"{len(w.removed):,} removed; {outcome.nfiles:,} files for "
+                  f"{outcome.hosts:,} hosts ({outcome.rendered_hosts:,} rendered) in {took:.1f}s")
+    if lint:
+        _lint(out, host, fmt)
+
+
+@boundary
+def lint_cmd(
+    out: Annotated[Path, typer.Argument(help="a rendered folder (hkcompute render --out)")],
+    host: Annotated[str | None, typer.Option(
+        "--host", help="only hosts matching this shell pattern, e.g. 'nv-a-su01-*'")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="report format")] = Format.text,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Check a rendered tree's files with the programs that read them; exit 1 if one fails.
+
+    Example: hkcompute lint build/lab/phase-1
+    """
+    _lint(out, host, fmt)
+
+
+def _lint(out: Path, host: str | None, fmt: Format) -> None:
+    """Print the --lint report of the tree in ``out``; exit 1 if a check failed."""
+    from hkcompute.lint import lint_output  # the checkers load only when asked for
+
+    with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True,
+                  disable=not err.is_terminal) as bar:
+        task = bar.add_task("lint", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = lint_output(out, hosts=host, progress=progress)
+    emit(report.json() if fmt is Format.json else report.text())
+    err.print(report.summary())
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     app.command("render")(render_cmd)
+    app.command("lint")(lint_cmd)

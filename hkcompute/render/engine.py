@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jinja2
@@ -63,18 +63,28 @@ class FileSpec:
     shared: str | None = None  # key of a context shared by many hosts (rendered once)
     extra: tuple[tuple[str, Any], ...] = ()
     only: tuple[str, ...] = ()  # when set, the template sees these context keys alone
+    # The hkcompute.lint checkers that validate the file with the program that reads it
+    # (``render --lint``); named here so that the path is declared once, with its template.
+    checkers: tuple[str, ...] = ()
 
 
 COMMON = (
     FileSpec("/etc/hosts", "common/hosts.j2"),
-    FileSpec("/etc/ssh/sshd_config", "common/sshd_config.j2"),
-    FileSpec("/etc/netplan/60-hkcompute.yaml", "common/netplan.yaml.j2", 0o600),
+    FileSpec("/etc/ssh/sshd_config", "common/sshd_config.j2", checkers=("sshd",)),
+    FileSpec("/etc/netplan/60-hkcompute.yaml", "common/netplan.yaml.j2", 0o600,
+             checkers=("netplan",)),
 )
-CHRONY_CLIENT = FileSpec("/etc/chrony/chrony.conf", "common/chrony-client.conf.j2")
+CHRONY_CLIENT = FileSpec("/etc/chrony/chrony.conf", "common/chrony-client.conf.j2",
+                         checkers=("chrony",))
+CHRONY_SERVER = FileSpec("/etc/chrony/chrony.conf", "services/chrony-server.conf.j2",
+                         checkers=("chrony",))
 SLURM = (
-    FileSpec("/etc/slurm/slurm.conf", "slurm/slurm.conf.j2", shared="slurm"),
-    FileSpec("/etc/slurm/gres.conf", "slurm/gres.conf.j2", shared="slurm"),
-    FileSpec("/etc/slurm/topology.conf", "slurm/topology.conf.j2", shared="slurm"),
+    FileSpec("/etc/slurm/slurm.conf", "slurm/slurm.conf.j2", shared="slurm",
+             checkers=("slurm",)),
+    FileSpec("/etc/slurm/gres.conf", "slurm/gres.conf.j2", shared="slurm",
+             checkers=("slurm-gres",)),
+    FileSpec("/etc/slurm/topology.conf", "slurm/topology.conf.j2", shared="slurm",
+             checkers=("slurm-topology",)),
 )
 NVIDIA = (
     FileSpec("/etc/nvidia/fabricmanager.cfg", "node/nvidia/fabricmanager.cfg.j2"),
@@ -88,8 +98,8 @@ ASCEND = (
              "node/ascend/npu-policy.service.j2"),
 )
 FRR = (
-    FileSpec("/etc/frr/frr.conf", "switch/frr.conf.j2", 0o640),
-    FileSpec("/etc/frr/daemons", "switch/daemons.j2", 0o640),
+    FileSpec("/etc/frr/frr.conf", "switch/frr.conf.j2", 0o640, checkers=("frr", "frr-bgpd")),
+    FileSpec("/etc/frr/daemons", "switch/daemons.j2", 0o640, checkers=("frr-daemons",)),
 )
 OPENSM = (
     FileSpec("/etc/opensm/opensm.conf", "switch/opensm.conf.j2"),
@@ -99,14 +109,35 @@ OPENSM = (
 # hashes. A template that reached for anything else would fail to render, not go stale.
 DNS_ONLY = ("site", "dns")
 DNS = (
-    FileSpec("/etc/bind/named.conf", "services/named.conf.j2", only=DNS_ONLY),
+    FileSpec("/etc/bind/named.conf", "services/named.conf.j2", only=DNS_ONLY,
+             checkers=("bind-conf",)),
     FileSpec("/etc/bind/named.conf.options", "services/named.conf.options.j2", only=DNS_ONLY),
     FileSpec("/etc/bind/named.conf.local", "services/named.conf.local.j2", only=DNS_ONLY),
 )
+# One per zone, made by ``Renderer._zone_spec`` with the zone's file in place of the ``*``.
+ZONE = FileSpec("/etc/bind/db.*", "services/db.zone.j2", only=DNS_ONLY,
+                checkers=("bind-zone",))
+DNSMASQ = FileSpec("/etc/dnsmasq.d/hkcompute.conf", "services/dnsmasq.conf.j2",
+                   checkers=("dnsmasq",))
 PROMETHEUS = (
-    FileSpec("/etc/prometheus/prometheus.yml", "services/prometheus.yml.j2"),
-    FileSpec("/etc/prometheus/hkcompute-rules.yml", "services/hkcompute-rules.yml.j2"),
+    FileSpec("/etc/prometheus/prometheus.yml", "services/prometheus.yml.j2",
+             checkers=("prometheus",)),
+    FileSpec("/etc/prometheus/hkcompute-rules.yml", "services/hkcompute-rules.yml.j2",
+             checkers=("prometheus-rules",)),
 )
+# Every spec a host can get (ZONE's path is a pattern); ``checkers_for`` looks paths up here.
+SPECS: tuple[FileSpec, ...] = (*COMMON, CHRONY_CLIENT, CHRONY_SERVER, *SLURM, *NVIDIA,
+                               *ASCEND, *FRR, *OPENSM, *DNS, ZONE, DNSMASQ, *PROMETHEUS)
+
+
+def checkers_for(path: str) -> tuple[str, ...]:
+    """The checkers of the file rendered at ``path`` on a host (``/etc/frr/frr.conf``), in
+    the order its specs name them; () for a file no spec makes or no program checks."""
+    out: list[str] = []
+    for spec in SPECS:
+        if fnmatch.fnmatchcase(path, spec.path):
+            out += [c for c in spec.checkers if c not in out]
+    return tuple(out)
 
 
 class Renderer:
@@ -180,13 +211,11 @@ class Renderer:
                     if d in hosts and (dns or s != "dns")]
             ctx = self.b.services_host(d, runs)
             specs = list(COMMON)
-            specs.append(FileSpec("/etc/chrony/chrony.conf", "services/chrony-server.conf.j2")
-                         if "ntp" in runs else CHRONY_CLIENT)
+            specs.append(CHRONY_SERVER if "ntp" in runs else CHRONY_CLIENT)
             if "dns" in runs:
                 specs += self.dns_specs(ctx)
             if "dhcp" in runs:
-                specs.append(FileSpec("/etc/dnsmasq.d/hkcompute.conf",
-                                      "services/dnsmasq.conf.j2"))
+                specs.append(DNSMASQ)
             if "prometheus" in runs:
                 specs += PROMETHEUS
             if "slurmctld" in runs or "login" in runs:
@@ -210,8 +239,7 @@ class Renderer:
         records once (``run._Keys`` memoises by spec)."""
         got = self._zone_specs.get(id(zone))
         if got is None or got[0] is not zone:
-            spec = FileSpec(f"/etc/bind/{zone['file']}", "services/db.zone.j2",
-                            extra=(("zone", zone),), only=DNS_ONLY)
+            spec = replace(ZONE, path=f"/etc/bind/{zone['file']}", extra=(("zone", zone),))
             got = (zone, spec)
             self._zone_specs[id(zone)] = got
         return got[1]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hkcompute import toolcheck
+from hkcompute import lint
 from hkcompute.inventory.load import load_site
 from hkcompute.model import Device, Site
 from hkcompute.render.run import render_site
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.tools
 
 
 def _need_tools() -> None:
-    missing = {k: r for k in toolcheck.KINDS if (r := toolcheck.available(k)) is not None}
+    missing = {k: r for k in lint.names() if (r := lint.available(k)) is not None}
     if missing:
         reason = "; ".join(f"{k}: {r}" for k, r in sorted(missing.items()))
         if os.environ.get("CI") == "true" or os.environ.get("HKCOMPUTE_REQUIRE_TOOLS"):
@@ -32,7 +32,7 @@ def _need_tools() -> None:
         pytest.skip(f"tools missing (run scripts/setup-debian.sh): {reason}")
 
 
-def _failures(results: Iterable[toolcheck.ToolResult]) -> list[str]:
+def _failures(results: Iterable[lint.ToolResult]) -> list[str]:
     return [f"{r.kind} {r.path}:\n{r.output[-1200:]}" for r in results if not r.ok]
 
 
@@ -41,7 +41,7 @@ def test_lab_render_passes_every_tool(tmp_path: Path) -> None:
     site = load_site(ROOT / "inventories" / "lab").site
     assert site is not None
     render_site(site, 1, tmp_path / "out")
-    results = toolcheck.check_tree(tmp_path / "out" / "hosts")
+    results = lint.lint_output(tmp_path / "out").results  # what render --lint runs
     kinds = {r.kind for r in results}
     assert {"bind-conf", "bind-zone", "dnsmasq", "frr", "frr-bgpd", "prometheus",
             "prometheus-rules", "chrony", "sshd", "netplan", "slurm", "slurm-gres",
@@ -79,6 +79,6 @@ def test_full_site_slice_passes_every_tool(tmp_path: Path) -> None:
         if (hosts / d.name).is_dir():  # an InfiniBand leaf, say, gets no files
             shutil.copytree(hosts / d.name, view / d.name)
     assert len(list(view.iterdir())) >= 4
-    results = toolcheck.check_tree(view)
+    results = lint.check_tree(view)
     assert {"frr", "netplan", "slurm", "sshd", "chrony"} <= {r.kind for r in results}
     assert not _failures(results), "\n".join(_failures(results))

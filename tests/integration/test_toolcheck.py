@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from hkcompute import toolcheck
-from hkcompute.toolcheck import ToolResult
+from hkcompute import lint
+from hkcompute.lint import ToolResult, sandbox
 
 pytestmark = pytest.mark.tools
 
@@ -26,7 +26,7 @@ REFERENCE = Path(__file__).parent / "reference" / "hosts"
 
 def need(kind: str) -> None:
     """Skip (or, under CI, fail) when the programs behind ``kind`` are not usable here."""
-    reason = toolcheck.available(kind)
+    reason = lint.available(kind)
     if reason is None:
         return
     if os.environ.get("CI") == "true":
@@ -36,31 +36,37 @@ def need(kind: str) -> None:
 
 Check = Callable[[Path], ToolResult]
 
+
+def checker(kind: str) -> Check:
+    """The registered checker ``kind`` on one path, as the tree walk of ``--lint`` runs it."""
+    return lambda path: lint.check(kind, [path])
+
+
 # (kind, file or directory inside the reference tree, how to check it)
 CASES: list[tuple[str, str, Check]] = [
-    ("bind-conf", "svc01/etc/bind/named.conf", toolcheck.check_bind_conf),
-    ("bind-zone", "svc01/etc/bind/db.lab.hkcompute.internal", toolcheck.check_zone),
-    ("bind-zone", "svc01/etc/bind/db.10", toolcheck.check_zone),
-    ("dnsmasq", "svc01/etc/dnsmasq.d/hkcompute.conf", toolcheck.check_dnsmasq),
-    ("dnsmasq", "svc01/etc/dnsmasq.d", toolcheck.check_dnsmasq),
-    ("chrony", "svc01/etc/chrony/chrony.conf", toolcheck.check_chrony),
-    ("prometheus", "svc01/etc/prometheus/prometheus.yml", toolcheck.check_prometheus),
+    ("bind-conf", "svc01/etc/bind/named.conf", checker("bind-conf")),
+    ("bind-zone", "svc01/etc/bind/db.lab.hkcompute.internal", checker("bind-zone")),
+    ("bind-zone", "svc01/etc/bind/db.10", checker("bind-zone")),
+    ("dnsmasq", "svc01/etc/dnsmasq.d/hkcompute.conf", checker("dnsmasq")),
+    ("dnsmasq", "svc01/etc/dnsmasq.d", checker("dnsmasq")),
+    ("chrony", "svc01/etc/chrony/chrony.conf", checker("chrony")),
+    ("prometheus", "svc01/etc/prometheus/prometheus.yml", checker("prometheus")),
     (
         "prometheus-rules",
         "svc01/etc/prometheus/hkcompute-rules.yml",
-        toolcheck.check_prometheus_rules,
+        checker("prometheus-rules"),
     ),
-    ("frr", "leaf01/etc/frr/frr.conf", toolcheck.check_frr),
-    ("frr-bgpd", "leaf01/etc/frr/frr.conf", toolcheck.check_frr_bgpd),
-    ("frr-daemons", "leaf01/etc/frr/daemons", toolcheck.check_frr_daemons),
-    ("netplan", "gpu01/etc/netplan/60-hkcompute.yaml", toolcheck.check_netplan),
-    ("chrony", "gpu01/etc/chrony/chrony.conf", toolcheck.check_chrony),
-    ("sshd", "gpu01/etc/ssh/sshd_config", toolcheck.check_sshd),
-    ("slurm", "gpu01/etc/slurm/slurm.conf", toolcheck.check_slurm),
-    ("slurm-gres", "gpu01/etc/slurm/gres.conf", toolcheck.check_slurm_gres),
-    ("slurm-topology", "gpu01/etc/slurm/topology.conf", toolcheck.check_slurm_topology),
-    ("slurm", "npu01/etc/slurm/slurm.conf", toolcheck.check_slurm),
-    ("slurm-gres", "npu01/etc/slurm/gres.conf", toolcheck.check_slurm_gres),
+    ("frr", "leaf01/etc/frr/frr.conf", checker("frr")),
+    ("frr-bgpd", "leaf01/etc/frr/frr.conf", checker("frr-bgpd")),
+    ("frr-daemons", "leaf01/etc/frr/daemons", checker("frr-daemons")),
+    ("netplan", "gpu01/etc/netplan/60-hkcompute.yaml", checker("netplan")),
+    ("chrony", "gpu01/etc/chrony/chrony.conf", checker("chrony")),
+    ("sshd", "gpu01/etc/ssh/sshd_config", checker("sshd")),
+    ("slurm", "gpu01/etc/slurm/slurm.conf", checker("slurm")),
+    ("slurm-gres", "gpu01/etc/slurm/gres.conf", checker("slurm-gres")),
+    ("slurm-topology", "gpu01/etc/slurm/topology.conf", checker("slurm-topology")),
+    ("slurm", "npu01/etc/slurm/slurm.conf", checker("slurm")),
+    ("slurm-gres", "npu01/etc/slurm/gres.conf", checker("slurm-gres")),
 ]
 
 
@@ -99,7 +105,7 @@ BROKEN: list[Breakage] = [
         'type primary;\n\tfile "/etc/bind/db.10";',
         'type primary\n\tfile "/etc/bind/db.10";',
         "missing ';'",
-        toolcheck.check_bind_conf,
+        checker("bind-conf"),
         "etc/bind/named.conf",
     ),
     Breakage(
@@ -110,7 +116,7 @@ BROKEN: list[Breakage] = [
         '"/etc/bind/db.10"',
         '"/etc/bind/db.10-absent"',
         "file not found",
-        toolcheck.check_bind_conf,
+        checker("bind-conf"),
         "etc/bind/named.conf",
     ),
     Breakage(
@@ -121,7 +127,7 @@ BROKEN: list[Breakage] = [
         "ntp\t\tIN\tCNAME\tsvc01\n",
         "ntp\t\tIN\tCNAME\tsvc01\nntp\t\tIN\tA\t10.10.0.3\n",
         "CNAME and other data",
-        toolcheck.check_zone,
+        checker("bind-zone"),
     ),
     Breakage(
         "reverse-zone-bad-ptr-owner",
@@ -131,7 +137,7 @@ BROKEN: list[Breakage] = [
         "2.0.10\t\tIN\tPTR",
         "2.0.10\t\tIN\tPTX",
         "unknown RR type",
-        toolcheck.check_zone,
+        checker("bind-zone"),
     ),
     Breakage(
         "dnsmasq-bad-range",
@@ -141,7 +147,7 @@ BROKEN: list[Breakage] = [
         "10.10.0.100,10.10.0.199",
         "10.10.0.100,10.10.0.299",
         "bad dhcp-range",
-        toolcheck.check_dnsmasq,
+        checker("dnsmasq"),
         "etc/dnsmasq.d",
     ),
     Breakage(
@@ -152,7 +158,7 @@ BROKEN: list[Breakage] = [
         "dhcp-host=3c:ec:ef:00:00:11",
         "dhcp-host=3c:ec:ef:00:00:1g",
         "bad",
-        toolcheck.check_dnsmasq,
+        checker("dnsmasq"),
     ),
     Breakage(
         "chrony-unknown-directive",
@@ -162,7 +168,7 @@ BROKEN: list[Breakage] = [
         "rtcsync",
         "rtcsink",
         "Invalid directive",
-        toolcheck.check_chrony,
+        checker("chrony"),
     ),
     Breakage(
         "prometheus-bad-duration",
@@ -172,7 +178,7 @@ BROKEN: list[Breakage] = [
         "scrape_interval: 15s",
         "scrape_interval: 15 seconds",
         "not a valid duration",
-        toolcheck.check_prometheus,
+        checker("prometheus"),
     ),
     Breakage(
         "prometheus-broken-rule-via-config",
@@ -182,7 +188,7 @@ BROKEN: list[Breakage] = [
         "DCGM_FI_DEV_GPU_TEMP > 85",
         "DCGM_FI_DEV_GPU_TEMP > > 85",
         "parse error",
-        toolcheck.check_prometheus,
+        checker("prometheus"),
         "etc/prometheus/prometheus.yml",
     ),
     Breakage(
@@ -193,7 +199,7 @@ BROKEN: list[Breakage] = [
         "/etc/prometheus/hkcompute-rules.yml",
         "/etc/prometheus/absent-rules.yml",
         "does not point to an existing file",
-        toolcheck.check_prometheus,
+        checker("prometheus"),
     ),
     Breakage(
         "rules-bad-promql",
@@ -203,7 +209,7 @@ BROKEN: list[Breakage] = [
         "changes(ifOperStatus[10m]) > 4",
         "changes(ifOperStatus[10m) > 4",
         "parse error",
-        toolcheck.check_prometheus_rules,
+        checker("prometheus-rules"),
     ),
     Breakage(
         "frr-typo",
@@ -213,7 +219,7 @@ BROKEN: list[Breakage] = [
         " ip address 10.254.0.1/31",
         " ip adress 10.254.0.1/31",
         "Unknown command",
-        toolcheck.check_frr,
+        checker("frr"),
     ),
     Breakage(
         "frr-bad-prefix-length",
@@ -223,7 +229,7 @@ BROKEN: list[Breakage] = [
         "10.254.0.3/31",
         "10.254.0.3/33",
         "Unknown command",
-        toolcheck.check_frr,
+        checker("frr"),
     ),
     Breakage(
         "bgpd-malformed-neighbour",
@@ -233,7 +239,7 @@ BROKEN: list[Breakage] = [
         "neighbor 10.254.0.2 peer-group SPINES",
         "neighbor 10.254.0.256 peer-group SPINES",
         "Malformed address",
-        toolcheck.check_frr_bgpd,
+        checker("frr-bgpd"),
     ),
     Breakage(
         "bgpd-undefined-peer-group",
@@ -243,7 +249,7 @@ BROKEN: list[Breakage] = [
         "neighbor 10.254.0.2 peer-group SPINES",
         "neighbor 10.254.0.2 peer-group SPINE",
         "Configure the peer-group first",
-        toolcheck.check_frr_bgpd,
+        checker("frr-bgpd"),
     ),
     Breakage(
         "frr-daemons-unterminated-quote",
@@ -253,7 +259,7 @@ BROKEN: list[Breakage] = [
         'bgpd_options="   -A 127.0.0.1"',
         'bgpd_options="   -A 127.0.0.1',
         "",
-        toolcheck.check_frr_daemons,
+        checker("frr-daemons"),
     ),
     Breakage(
         "netplan-bad-address",
@@ -263,7 +269,7 @@ BROKEN: list[Breakage] = [
         "addresses: [10.30.0.11/24]",
         "addresses: [10.30.0.311/24]",
         "malformed address",
-        toolcheck.check_netplan,
+        checker("netplan"),
     ),
     Breakage(
         "netplan-unknown-key",
@@ -273,7 +279,7 @@ BROKEN: list[Breakage] = [
         "      mtu: 9000\n      addresses: [10.30.0.11/24]",
         "      mtu: 9000\n      adresses: [10.30.0.11/24]",
         "unknown key",
-        toolcheck.check_netplan,
+        checker("netplan"),
         "etc/netplan",
     ),
     Breakage(
@@ -284,7 +290,7 @@ BROKEN: list[Breakage] = [
         "PasswordAuthentication no",
         "PasswordAuthentication maybe",
         "unsupported option",
-        toolcheck.check_sshd,
+        checker("sshd"),
     ),
     Breakage(
         "sshd-bad-cipher",
@@ -294,7 +300,7 @@ BROKEN: list[Breakage] = [
         "aes128-gcm@openssh.com\n",
         "aes128-gcm@openssh.com,rot13\n",
         "Bad SSH2 cipher spec",
-        toolcheck.check_sshd,
+        checker("sshd"),
     ),
     Breakage(
         "slurm-unknown-key",
@@ -304,7 +310,7 @@ BROKEN: list[Breakage] = [
         "SelectType=select/cons_tres",
         "SelectTypo=select/cons_tres",
         "unrecognized key",
-        toolcheck.check_slurm,
+        checker("slurm"),
     ),
     Breakage(
         "slurm-partition-unknown-nodes",
@@ -314,7 +320,7 @@ BROKEN: list[Breakage] = [
         "PartitionName=npu Nodes=npu[01-04]",
         "PartitionName=npu Nodes=npx[01-04]",
         "Invalid node names in partition",
-        toolcheck.check_slurm,
+        checker("slurm"),
     ),
     Breakage(
         "slurm-gres-type-not-declared",
@@ -324,7 +330,7 @@ BROKEN: list[Breakage] = [
         "GresTypes=gpu,npu",
         "GresTypes=gpu",
         "Invalid GRES configured",
-        toolcheck.check_slurm,
+        checker("slurm"),
     ),
     Breakage(
         "topology-unknown-child-switch",
@@ -334,7 +340,7 @@ BROKEN: list[Breakage] = [
         "Switches=su[01-02]",
         "Switches=su[01-03]",
         "invalid child",
-        toolcheck.check_slurm_topology,
+        checker("slurm-topology"),
     ),
     Breakage(
         "topology-unknown-nodes",
@@ -344,7 +350,7 @@ BROKEN: list[Breakage] = [
         "Nodes=gpu[01-04]",
         "Nodes=gpx[01-04]",
         "Invalid hostnames in switch configuration",
-        toolcheck.check_slurm_topology,
+        checker("slurm-topology"),
     ),
     Breakage(
         "topology-not-read",
@@ -354,7 +360,7 @@ BROKEN: list[Breakage] = [
         "TopologyPlugin=topology/tree",
         "TopologyPlugin=topology/none",
         "did not read topology.conf",
-        toolcheck.check_slurm_topology,
+        checker("slurm-topology"),
         "etc/slurm/topology.conf",
     ),
     Breakage(
@@ -365,7 +371,7 @@ BROKEN: list[Breakage] = [
         "GresTypes=gpu,npu",
         "GresTypes=gpu",
         "invalid name: npu",
-        toolcheck.check_slurm_gres,
+        checker("slurm-gres"),
         "etc/slurm/gres.conf",
     ),
     Breakage(
@@ -376,7 +382,7 @@ BROKEN: list[Breakage] = [
         "Gres=gpu:h100:8",
         "Gres=gpu:h100:16",
         "count reported lower than configured",
-        toolcheck.check_slurm_gres,
+        checker("slurm-gres"),
         "etc/slurm/gres.conf",
     ),
     Breakage(
@@ -387,7 +393,7 @@ BROKEN: list[Breakage] = [
         "Cores=56-111",
         "Cores=56-300",
         "Invalid GRES data",
-        toolcheck.check_slurm_gres,
+        checker("slurm-gres"),
     ),
 ]
 
@@ -413,14 +419,14 @@ def test_zone_not_named_in_named_conf_fails(tmp_path: Path) -> None:
     shutil.copytree(REFERENCE / "svc01", host)
     stray = host / "etc" / "bind" / "db.stray"
     shutil.copyfile(host / "etc" / "bind" / "db.10", stray)
-    result = toolcheck.check_zone(stray)
+    result = lint.check("bind-zone", [stray])
     assert not result.ok
     assert "no zone statement" in result.output
 
 
 def test_zones_are_read_from_named_conf() -> None:
     bind = REFERENCE / "svc01" / "etc" / "bind"
-    zones = toolcheck.zones_of(bind / "named.conf")
+    zones = lint.zones_of(bind / "named.conf")
     assert zones == {
         (bind / "db.lab.hkcompute.internal").resolve(): ["lab.hkcompute.internal"],
         (bind / "db.10").resolve(): ["10.in-addr.arpa"],
@@ -429,7 +435,7 @@ def test_zones_are_read_from_named_conf() -> None:
 
 def test_sshd_effective_settings_are_hardened() -> None:
     need("sshd")
-    result = toolcheck.check_sshd(REFERENCE / "gpu01" / "etc" / "ssh" / "sshd_config")
+    result = lint.check("sshd", [REFERENCE / "gpu01" / "etc" / "ssh" / "sshd_config"])
     assert result.ok, result.output
     settings = dict(line.split(" ", 1) for line in result.output.splitlines() if " " in line)
     assert settings["passwordauthentication"] == "no"
@@ -442,8 +448,8 @@ def test_sshd_effective_settings_are_hardened() -> None:
 
 def test_slurm_gres_reports_the_devices() -> None:
     need("slurm-gres")
-    gpu = toolcheck.check_slurm_gres(REFERENCE / "gpu01" / "etc" / "slurm" / "gres.conf")
-    npu = toolcheck.check_slurm_gres(REFERENCE / "npu01" / "etc" / "slurm" / "gres.conf")
+    gpu = lint.check("slurm-gres", [REFERENCE / "gpu01" / "etc" / "slurm" / "gres.conf"])
+    npu = lint.check("slurm-gres", [REFERENCE / "npu01" / "etc" / "slurm" / "gres.conf"])
     assert "Name=gpu Type=h100 Count=4" in gpu.output
     assert "File=/dev/nvidia[4-7]" in gpu.output
     assert "Name=npu Type=910b Count=8" in npu.output
@@ -452,7 +458,7 @@ def test_slurm_gres_reports_the_devices() -> None:
 
 def test_netplan_lists_generated_files() -> None:
     need("netplan")
-    result = toolcheck.check_netplan(REFERENCE / "gpu01" / "etc" / "netplan")
+    result = lint.check("netplan", [REFERENCE / "gpu01" / "etc" / "netplan"])
     assert result.ok, result.output
     assert "/run/systemd/network/10-netplan-rail7.network" in result.output
 
@@ -481,12 +487,12 @@ TREE_EXPECTED = {
 
 
 def test_check_tree_reference_all_ok() -> None:
-    missing = {kind: reason for kind in toolcheck.KINDS if (reason := toolcheck.available(kind))}
+    missing = {kind: reason for kind in lint.names() if (reason := lint.available(kind))}
     if missing and os.environ.get("CI") == "true":
         pytest.fail(f"missing under CI: {missing}")
-    if len(missing) == len(toolcheck.KINDS):
+    if len(missing) == len(lint.names()):
         pytest.skip("none of the programs is installed")
-    results = toolcheck.check_tree(REFERENCE, skip_unavailable=True)
+    results = lint.check_tree(REFERENCE, skip_unavailable=True)
     bad = [f"{r.kind} {r.path}\n{r.output}" for r in results if not r.ok]
     assert not bad, "\n".join(bad)
     seen = {(r.kind, Path(r.path).relative_to(REFERENCE.absolute()).as_posix()) for r in results}
@@ -499,22 +505,22 @@ def test_check_tree_reports_a_broken_file(tmp_path: Path) -> None:
     shutil.copytree(REFERENCE / "gpu01" / "etc" / "chrony", hosts / "gpu01" / "etc" / "chrony")
     conf = hosts / "gpu01" / "etc" / "chrony" / "chrony.conf"
     conf.write_text(conf.read_text() + "frobnicate yes\n")
-    [result] = toolcheck.check_tree(hosts)
+    [result] = lint.check_tree(hosts)
     assert (result.kind, result.ok) == ("chrony", False)
     assert "Invalid directive" in result.output
 
 
 def test_recognise_and_unknown_kind() -> None:
-    assert toolcheck.recognise("etc/frr/frr.conf") == ("frr", "frr-bgpd")
-    assert toolcheck.recognise("etc/hosts") == ()
+    assert lint.recognise("etc/frr/frr.conf") == ("frr", "frr-bgpd")
+    assert lint.recognise("etc/hosts") == ()
     with pytest.raises(ValueError, match="unknown kind"):
-        toolcheck.available("sendmail")
+        lint.available("sendmail")
 
 
 def test_missing_program_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(toolcheck, "_find", lambda binary: None)
-    assert toolcheck.available("chrony") == "missing chronyd (Debian package chrony)"
-    result = toolcheck.check_chrony(REFERENCE / "gpu01" / "etc" / "chrony" / "chrony.conf")
+    monkeypatch.setattr(sandbox, "find", lambda binary: None)
+    assert lint.available("chrony") == "missing chronyd (Debian package chrony)"
+    result = lint.check("chrony", [REFERENCE / "gpu01" / "etc" / "chrony" / "chrony.conf"])
     assert (result.ok, result.command) == (False, [])
     assert result.output.startswith("not checked: missing chronyd")
-    assert toolcheck.check_tree(REFERENCE, skip_unavailable=True) == []
+    assert lint.check_tree(REFERENCE, skip_unavailable=True) == []

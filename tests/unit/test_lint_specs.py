@@ -1,0 +1,44 @@
+"""The render engine's file specs and the lint registry agree (``render --lint``)."""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+
+import pytest
+
+from hkcompute import lint
+from hkcompute.inventory.load import load_site
+from hkcompute.render import engine
+from hkcompute.render.run import render_files
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("site", ["lab", "hkstp"])
+def test_every_rendered_file_has_a_spec_in_specs(site: str) -> None:
+    # checkers_for looks paths up in SPECS: a spec missing from it would go unchecked.
+    s = load_site(ROOT / "inventories" / site).site
+    assert s is not None
+    paths = {f.path for f in render_files(s, 1)}
+    known = {p for p in paths if any(fnmatch.fnmatchcase(p, spec.path)
+                                     for spec in engine.SPECS)}
+    assert paths - known == set()
+
+
+def test_every_named_checker_is_registered_and_every_registered_one_named() -> None:
+    named = {c for spec in engine.SPECS for c in spec.checkers}
+    assert named == set(lint.names())
+
+
+def test_checkers_of_a_path() -> None:
+    assert engine.checkers_for("/etc/frr/frr.conf") == ("frr", "frr-bgpd")
+    assert engine.checkers_for("/etc/bind/db.10.in-addr.arpa") == ("bind-zone",)
+    assert engine.checkers_for("/etc/chrony/chrony.conf") == ("chrony",)
+    assert engine.checkers_for("/etc/hosts") == ()
+    assert lint.recognise("etc/slurm/gres.conf") == ("slurm-gres",)
+
+
+def test_an_unknown_checker_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown kind 'sendmail'; known: bind-conf"):
+        lint.check("sendmail", [Path("/etc/mail/sendmail.cf")])
