@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import json
 import os
+import pkgutil
 import random
 import signal
 import sys
@@ -34,6 +36,7 @@ from hkcompute.deploy.lock import LOCK_NAME, SiteLock, is_stale, read_holder
 from hkcompute.deploy.run import DeployOptions, deploy
 from hkcompute.errors import HkError, LockHeld
 from hkcompute.model import Site
+from hkcompute.render import store
 from hkcompute.render import tree as tree_mod
 from hkcompute.render.run import render_site
 from hkcompute.validate import validate
@@ -46,6 +49,20 @@ DEPLOY_KILLS = int(os.environ.get("HK_CRASH_DEPLOY_KILLS", "12"))
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
+# The render store's modules: each calls ``os`` and ``shutil`` by its own module name.
+STORE_MODULES = [importlib.import_module(f"{store.__name__}.{m.name}")
+                 for m in pkgutil.iter_modules(store.__path__)]
+
+
+def _stand_in(name: str, value: object) -> None:
+    """Replace ``name`` (os, shutil) in every module of the render store, as it was in the
+    tree writer when it was one module: a kill then lands before any of the writer's
+    file-system steps."""
+    for mod in STORE_MODULES:
+        if hasattr(mod, name):
+            setattr(mod, name, value)
+
 
 def _site(tmp: Path, name: str, change: bool) -> Site:
     """The lab, or the lab with values that change most rendered files (domain, NTP)."""
@@ -204,7 +221,7 @@ def test_render_killed_before_each_writer_step_leaves_old_or_new(
         for warm in (a, b, a):
             render_site(warm, 1, tmp_path / "count")
         counter = _KillingOs(os, kill_at=-1)
-        setattr(tree_mod, "os", counter)  # noqa: B010 - the module's own name for os
+        _stand_in("os", counter)
         render_site(b, 1, tmp_path / "count")
         os.write(wfd, str(counter.calls).encode())
         os._exit(0)
@@ -220,7 +237,7 @@ def test_render_killed_before_each_writer_step_leaves_old_or_new(
         site = b if i % 2 == 0 else a
 
         def child(site: Site = site, step: int = step) -> None:
-            setattr(tree_mod, "os", _KillingOs(os, step))  # noqa: B010
+            _stand_in("os", _KillingOs(os, step))
             render_site(site, 1, out)
 
         pid = _fork(child)
@@ -268,7 +285,7 @@ def test_render_killed_inside_cleanup_never_reuses_a_half_removed_folder(
     one = sorted({rel.split("/")[1] for rel in ma})[0]
 
     def child() -> None:
-        setattr(tree_mod, "shutil", _KillingShutil(shutil))  # noqa: B010
+        _stand_in("shutil", _KillingShutil(shutil))
         render_site(a, 1, out, hosts=one)
 
     pid = _fork(child)

@@ -18,6 +18,7 @@ import pytest
 
 from hkcompute.errors import InputError, RenderError
 from hkcompute.render import tree
+from hkcompute.render.store import manifest
 from hkcompute.render.tree import RenderedFile, safe_rel, write_tree
 from hkcompute.validate import validate
 
@@ -269,7 +270,7 @@ def test_the_new_generation_name_taken_by_a_symlink_is_refused(tmp_path: Path,
     out = tmp_path / "out"
     write_tree(out, files(1), META)
     doc = tree.manifest_doc(files(2), META)
-    name = tree.GEN_PREFIX + tree.sha256(tree._manifest_bytes(doc))[:16]
+    name = tree.GEN_PREFIX + tree.sha256(manifest.encode(doc))[:16]
     os.symlink(victim, out / name)
     before = snapshot(victim)
     try:

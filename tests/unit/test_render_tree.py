@@ -11,6 +11,9 @@ import pytest
 
 from hkcompute.errors import InputError, RenderError
 from hkcompute.render import tree as tree_mod
+from hkcompute.render.store import fs as fs_mod
+from hkcompute.render.store import manifest as manifest_mod
+from hkcompute.render.store import stamps as stamps_mod
 from hkcompute.render.tree import RenderedFile, check_tree, read_manifest, write_tree
 
 META = {"site": "t", "inventory_hash": "abc"}
@@ -106,7 +109,7 @@ def test_interrupted_render_leaves_previous_tree(tmp_path: Path,
     def boom(*_a: object, **_k: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("hkcompute.render.tree._swap_link", boom)
+    monkeypatch.setattr("hkcompute.render.store.generations.swap_link", boom)
     with pytest.raises(RenderError, match="previous tree is untouched"):
         write_tree(out, files(b"new\n"), META)
     monkeypatch.undo()
@@ -124,12 +127,12 @@ def _check_now(out: Path, want: list[RenderedFile]) -> tree_mod.CheckResult:
 
 def test_check_trusts_stamps_and_reads_nothing_unchanged(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tree_mod, "RACY_NS", 0)  # no file is "racily" new in this test
+    monkeypatch.setattr(stamps_mod, "RACY_NS", 0)  # no file is "racily" new in this test
     out = tmp_path / "out"
     write_tree(out, files(), META)
     reads: list[str] = []
-    real = tree_mod._digest
-    monkeypatch.setattr(tree_mod, "_digest", lambda p: reads.append(p) or real(p))
+    real = fs_mod.file_digest
+    monkeypatch.setattr(fs_mod, "file_digest", lambda p: reads.append(p) or real(p))
     assert _check_now(out, files()).ok
     assert reads == []
     # A different wanted content is still told apart without reading the file.
@@ -139,7 +142,7 @@ def test_check_trusts_stamps_and_reads_nothing_unchanged(
 @pytest.mark.parametrize("how", ["same size, mtime put back", "replaced by rename"])
 def test_check_finds_a_hand_edit_whatever_the_mtime_says(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
-    monkeypatch.setattr(tree_mod, "RACY_NS", 0)
+    monkeypatch.setattr(stamps_mod, "RACY_NS", 0)
     out = tmp_path / "out"
     write_tree(out, files(), META)
     target = out / "hosts/h2/etc/frr/frr.conf"
@@ -165,8 +168,8 @@ def test_files_written_just_before_the_stamps_are_read_by_check(
     assert not fs.inodes  # no stamp vouches for them...
     assert len(fs.pending) == 2  # ...until a later render has read them
     reads: list[str] = []
-    real = tree_mod._digest
-    monkeypatch.setattr(tree_mod, "_digest", lambda p: reads.append(p) or real(p))
+    real = fs_mod.file_digest
+    monkeypatch.setattr(fs_mod, "file_digest", lambda p: reads.append(p) or real(p))
     assert _check_now(out, files()).ok
     assert len(reads) == 2
 
@@ -175,7 +178,7 @@ def test_stamps_follow_files_linked_into_a_new_folder(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A hard link made by a later render changes the change time of the file it links to;
     the unchanged host's stamp must follow, or check would read it (slow, not wrong)."""
-    monkeypatch.setattr(tree_mod, "RACY_NS", 0)
+    monkeypatch.setattr(stamps_mod, "RACY_NS", 0)
     out = tmp_path / "out"
     shared = RenderedFile("h1", "/etc/shared", b"same on both\n")
     write_tree(out, [shared, RenderedFile("h2", "/etc/own", b"1\n")], META)
@@ -184,8 +187,8 @@ def test_stamps_follow_files_linked_into_a_new_folder(
     write_tree(out, later, META)
     assert (out / "hosts/h1/etc/shared").stat().st_nlink >= 2
     reads: list[str] = []
-    real = tree_mod._digest
-    monkeypatch.setattr(tree_mod, "_digest", lambda p: reads.append(p) or real(p))
+    real = fs_mod.file_digest
+    monkeypatch.setattr(fs_mod, "file_digest", lambda p: reads.append(p) or real(p))
     assert _check_now(out, later).ok
     assert reads == []
 
@@ -240,7 +243,7 @@ def test_manifest_bytes_are_json_dumps_byte_for_byte(doc: dict[str, object]) -> 
     """The manifest writer's fast path (every entry render makes) and its fall-backs give
     what ``json.dumps(indent=1, sort_keys=True)`` gives."""
     want = json.dumps(doc, indent=1, sort_keys=True) + "\n"
-    assert tree_mod._manifest_bytes(doc) == want.encode()
+    assert manifest_mod.encode(doc) == want.encode()
 
 
 def test_a_file_edited_in_the_tree_is_not_linked_into_the_next_one(
@@ -248,7 +251,7 @@ def test_a_file_edited_in_the_tree_is_not_linked_into_the_next_one(
     """A new folder hard-links content the current tree already has, but only from a file
     that still holds it: a hand edit is neither spread to another host nor hidden from
     --check by the new stamps."""
-    monkeypatch.setattr(tree_mod, "RACY_NS", 0)
+    monkeypatch.setattr(stamps_mod, "RACY_NS", 0)
     out = tmp_path / "out"
     shared = RenderedFile("h1", "/etc/shared", b"same on both\n")
     write_tree(out, [shared, RenderedFile("h2", "/etc/own", b"1\n")], META)
@@ -271,7 +274,7 @@ def test_a_racy_file_edited_before_the_next_render_is_never_vouched_for(
     out = tmp_path / "out"
     write_tree(out, files(), META)  # RACY_NS as shipped: both files are pending
     (out / "hosts/h1/etc/a.conf").write_bytes(b"A\n")  # same size, edited
-    time.sleep(tree_mod.RACY_NS / 1e9 + 0.05)
+    time.sleep(stamps_mod.RACY_NS / 1e9 + 0.05)
     h1_folder = tree_mod.read_state(out).keys["h1"][1]
     tree_mod.write_hosts(out, [  # h1 taken from the current tree, as render does
         tree_mod.HostOutput("h1", None, folder=h1_folder),
@@ -285,7 +288,7 @@ def test_a_tree_without_stamps_is_stamped_only_after_reading(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A tree written by an older version (stamps of another layout): the next render stamps
     its reused hosts' files only once it has read them, so an edit made before is found."""
-    monkeypatch.setattr(tree_mod, "RACY_NS", 0)
+    monkeypatch.setattr(stamps_mod, "RACY_NS", 0)
     out = tmp_path / "out"
     write_tree(out, files(), META)
     (out / "current" / "stamps.json").resolve().write_text('{"format": 1}\n')
