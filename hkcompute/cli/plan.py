@@ -80,9 +80,9 @@ def cabling_cmd(
     fmt: Annotated[RowFormat, typer.Option("--format", "-f")] = RowFormat.csv,
 ) -> None:
     """One row per cable: a_device,a_port,b_device,b_port,network,speed_gbps,optic,cable,
-    length_m,phase.
+    length_m,phase. The default of `hkcompute cabling`: `hkcompute cabling SITE` runs it.
 
-    Example: hkcompute cabling inventories/hkstp --phase 1 > cabling.csv
+    Example: hkcompute cabling list inventories/hkstp --phase 1 > cabling.csv
     """
     s, plan = _load(site, phase)
     if fmt is RowFormat.csv:
@@ -273,8 +273,16 @@ def plan_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from hkcompute.cli.cabling import DefaultGroup, verify_cmd
+
     app.command("plan")(plan_cmd)
-    app.command("cabling")(cabling_cmd)
+    # A group whose default is `list`, so `hkcompute cabling SITE` prints the plan as before.
+    cabling = typer.Typer(cls=DefaultGroup, no_args_is_help=True,
+                          help="The plan's cables (list, the default) and a check of them "
+                          "against what the devices see (verify).")
+    cabling.command("list")(cabling_cmd)
+    cabling.command("verify")(verify_cmd)
+    app.add_typer(cabling, name="cabling")
     app.command("addresses")(addresses_cmd)
     app.command("asns")(asns_cmd)
     app.command("bom")(bom_cmd)
