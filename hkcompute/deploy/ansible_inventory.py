@@ -19,10 +19,9 @@ from typing import Any
 import yaml
 
 from hkcompute.model import Device, Site
+from hkcompute.plan.assign import assign, assignments_of
 from hkcompute.plan.model import Plan
-from hkcompute.render.context import _services
 
-MANAGED_ROLES = ("gpu_node", "storage", "service", "leaf", "spine", "core")
 _BAD = re.compile(r"[^A-Za-z0-9_]")
 
 
@@ -32,21 +31,9 @@ def group_name(*parts: object) -> str:
 
 
 def managed_devices(site: Site, phase: int | None) -> list[Device]:
-    """What Ansible manages: servers, and fabric switches that run a Linux NOS (RoCE) or
-    host an InfiniBand subnet manager."""
-    out = []
-    sm_hosts = set(_sm(site, phase))
-    for d in site.devices_upto(phase):
-        if d.role not in MANAGED_ROLES or d.status in ("retired", "failed"):
-            continue
-        if d.role in ("leaf", "spine", "core"):
-            c = site.cluster(d.cluster or "")
-            if c is None:
-                continue
-            if c.fabric != "roce" and d.name not in sm_hosts:
-                continue
-        out.append(d)
-    return out
+    """What Ansible manages (decided by the plan, ``plan.assign``): servers, and fabric
+    switches that run a Linux NOS (RoCE) or host an InfiniBand subnet manager."""
+    return [site.devices[n] for n in assign(site, phase).managed]
 
 
 def build_inventory(site: Site, plan: Plan, phase: int | None, tree: Path,
@@ -56,15 +43,12 @@ def build_inventory(site: Site, plan: Plan, phase: int | None, tree: Path,
     addr: dict[tuple[str, str], str] = {}
     for a in plan.addresses_upto(phase):
         addr.setdefault((a.device, a.network), a.address.split("/")[0])
-    services = _services(site, phase)
-    runs: dict[str, list[str]] = defaultdict(list)
-    for svc, hosts in services.items():
-        for h in hosts:
-            runs[h.name].append(svc)
+    assigned = assignments_of(site, plan, phase)
+    runs = assigned.runs()
     groups: dict[str, set[str]] = defaultdict(set)
     hostvars: dict[str, dict[str, Any]] = {}
-    devices = managed_devices(site, phase)
-    sm = set(_sm(site, phase))
+    devices = [site.devices[n] for n in assigned.managed]
+    sm = assigned.subnet_managers
     tree = tree.resolve()
     for d in devices:
         acc, _n, _m = site.accelerators_of(d)
@@ -210,8 +194,3 @@ def write_yaml_inventory(inventory: dict[str, Any], path: Path, header: str = ""
     write_text(path, yaml_inventory(inventory, header), mode=0o600)
     return path
 
-
-def _sm(site: Site, phase: int | None) -> dict[str, int]:
-    from hkcompute.render.engine import Renderer
-
-    return Renderer._subnet_managers_of(site, phase)

@@ -13,13 +13,14 @@ import time
 from hkcompute.model import Site
 from hkcompute.plan.addressing import allocate
 from hkcompute.plan.asn import allocate_asns
+from hkcompute.plan.assign import assign
 from hkcompute.plan.cabling import OpticChooser
 from hkcompute.plan.fabric import build_links
-from hkcompute.plan.model import Address, Asn, Link, Plan
+from hkcompute.plan.model import Address, Asn, Assignments, Link, Plan
 from hkcompute.plan.order import owners
 from hkcompute.plan.topology import build_topology
 
-__all__ = ["Address", "Asn", "Link", "Plan", "build_plan", "plan_for"]
+__all__ = ["Address", "Asn", "Assignments", "Link", "Plan", "build_plan", "plan_for"]
 
 _CACHE_KEY = "_plans"
 
@@ -29,7 +30,7 @@ def build_plan(site: Site, phase: int | None = None) -> Plan:
     order = owners(site)
     # Names and port pairs of every unit and spine group, made once for all three builders.
     topology = build_topology(site)
-    plan = Plan(site.info.name, phase, topology=topology)
+    plan = Plan(site.info.name, phase, topology=topology, assignments=assign(site, phase))
     links, f1 = build_links(site, phase, order, OpticChooser(site.catalog.optics), topology)
     t1 = time.perf_counter()
     addresses, f2, _pools = allocate(site, phase, order, topology)

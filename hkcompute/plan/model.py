@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from hkcompute.findings import UNKNOWN, Finding, Location
+from hkcompute.model import Device, Site
 from hkcompute.plan.topology import Topology
 
 # Link kinds: which builder made the link (used by checks, BOM and render).
@@ -78,6 +79,33 @@ class Asn(NamedTuple):
     phase: int
 
 
+@dataclass(frozen=True, slots=True)
+class Assignments:
+    """Who does what, for the site as built up to ``phase`` (decided in ``plan.assign``).
+    ``services`` maps each service (every one of ``schema.SERVICES``, then ``login``, then
+    any other a host declares) to its hosts in device order; ``subnet_managers`` maps an
+    InfiniBand switch to its OpenSM priority; ``managed`` lists the devices Ansible
+    manages, in device order."""
+
+    phase: int | None
+    services: dict[str, tuple[str, ...]]
+    subnet_managers: dict[str, int]
+    managed: tuple[str, ...]
+
+    def service_hosts(self, site: Site) -> dict[str, list[Device]]:
+        """``services`` with the site's device records in place of names."""
+        devices = site.devices
+        return {s: [devices[n] for n in names] for s, names in self.services.items()}
+
+    def runs(self) -> dict[str, list[str]]:
+        """Host -> the services it runs, in the order of ``services``."""
+        out: dict[str, list[str]] = {}
+        for svc, names in self.services.items():
+            for name in names:
+                out.setdefault(name, []).append(svc)
+        return out
+
+
 @dataclass
 class Plan:
     """Everything derived for a site up to ``phase`` (None = every phase)."""
@@ -92,6 +120,8 @@ class Plan:
     # The names and port pairs the links and addresses were built from (``build_plan``
     # sets it; None for a plan assembled by hand, e.g. a BOM's links alone).
     topology: Topology | None = None
+    # Who does what (services, subnet managers, managed devices), for ``phase``.
+    assignments: Assignments | None = None
 
     def links_upto(self, phase: int | None) -> list[Link]:
         return self.links if phase is None else [x for x in self.links if x.phase <= phase]

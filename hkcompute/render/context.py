@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any
 
-from hkcompute.inventory.schema import SERVICES
 from hkcompute.model import Device, Site
+from hkcompute.plan.assign import assignments_of
 from hkcompute.plan.model import Address, Link, Plan
 from hkcompute.plan.topology import build_topology
 from hkcompute.render.slurm import slurm_context
@@ -119,18 +119,6 @@ def is_roce_switch(site: Site, d: Device) -> bool:
     return c is not None and c.fabric == "roce"
 
 
-def _services(site: Site, phase: int | None) -> dict[str, list[Device]]:
-    """Which service node runs what: as declared, else the first service node runs all."""
-    nodes = [d for d in site.devices_upto(phase) if d.role == "service"]
-    out: dict[str, list[Device]] = {s: [] for s in SERVICES}
-    out["login"] = []
-    declared = any(d.services for d in nodes)
-    for d in nodes:
-        for s in (d.services if declared else (SERVICES if d is nodes[0] else ())):
-            out.setdefault(s, []).append(d)
-    return out
-
-
 class ContextBuilder:
     def __init__(self, site: Site, plan: Plan, phase: int | None) -> None:
         self.site = site
@@ -141,7 +129,9 @@ class ContextBuilder:
         self.roce_switches = frozenset(d.name for d in site.devices_upto(phase)
                                        if is_roce_switch(site, d))
         self.ix = Index.build(site, plan, phase, link_ends=self.roce_switches)
-        self.services = _services(site, phase)
+        # which services host runs what: decided by the plan (``plan.assign``)
+        self.assignments = assignments_of(site, plan, phase)
+        self.services = self.assignments.service_hosts(site)
         self.domain = site.info.domain
         dns_hosts = self.services.get("dns", [])
         ntp_hosts = self.services.get("ntp", [])

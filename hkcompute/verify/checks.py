@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from hkcompute.model import Site
+from hkcompute.plan.assign import assignments_of
 from hkcompute.plan.model import Plan
-from hkcompute.render.context import _services
 
 # Service units per role, and the ports they listen on.
 SERVICE_UNITS: dict[str, list[tuple[str, int | None]]] = {
@@ -49,18 +48,16 @@ def derive(site: Site, plan: Plan, phase: int, tree: Path, hosts: list[str]) -> 
         _, host, path = rel.split("/", 2)
         if host in chosen:
             checks.append(Check(host, "file", "/" + path, f"{entry['sha256']} {entry['mode']}"))
-    runs: dict[str, set[str]] = defaultdict(set)
-    for svc, devs in _services(site, phase).items():
-        for d in devs:
-            runs[d.name].add(svc)
+    assigned = assignments_of(site, plan, phase)
+    runs = {name: set(svcs) for name, svcs in assigned.runs().items()}
     addrs = plan.addresses_upto(phase)
     by_dev_if = {(a.device, a.interface): a for a in addrs}
     inband: dict[str, str] = {}
     for a in sorted(addrs, key=lambda a: (a.device, a.interface)):
         if a.network == "inband":
             inband.setdefault(a.device, a.address.split("/")[0])
-    ntp_servers = sorted(inband[d.name] for d in _services(site, phase).get("ntp", [])
-                         if d.name in inband)
+    ntp_servers = sorted(inband[name] for name in assigned.services.get("ntp", ())
+                         if name in inband)
     asn = {x.device: x.asn for x in plan.asns_upto(phase)}
     node_subnets = sorted({str(ipaddress.ip_interface(a.address).network) for a in addrs
                            if a.network == "compute" and a.interface == "vlan100"})
