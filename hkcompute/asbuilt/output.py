@@ -72,8 +72,9 @@ def text(v: Verdict, title: str) -> str:
         lines += ["", fmt.format(*heads).rstrip()]
         lines += [fmt.format(*row).rstrip() for row in table]
     if v.not_collected:
-        lines += ["", f"not collected ({len(v.not_collected)} devices; their links are not "
-                      "verified):"]
+        n = len(v.not_collected)
+        lines += ["", f"not collected ({n} device{'' if n == 1 else 's'}; links with no other "
+                      "end collected are not verified):"]
         lines += [f"  {dev}: {why}" for dev, why in v.not_collected.items()]
     return "\n".join(lines)
 

@@ -459,10 +459,13 @@ def _cabling(c: _Ctx) -> tuple[Stage, dict[str, str]]:
                           f"the rows with phase {c.phase} are the {len(c.links):,} cables "
                           "above (the file also lists earlier phases' cables)"),
                   Command(c.hk("bom", "--phase", str(c.phase), "--format", "csv"),
-                          "optics and cables of the phase column = the 'needed' column above")],
+                          "optics and cables of the phase column = the 'needed' column above"),
+                  *_verify_cabling(c)],
         checklist=["optics and cables received and counted against 'to stock'",
                    "every cable labelled at both ends (device:port)",
                    "every cable of cabling-by-rack.csv connected",
+                   "`hkcompute cabling verify` run after plugging; every port it listed "
+                   "fixed (swap, re-cable, connect) and the check run again until exit 0",
                    "link lights on at both ends; fibre ends cleaned and inspected",
                    *(["ports on in-service switches patched in the change window"]
                      if land else [])],
@@ -471,6 +474,23 @@ def _cabling(c: _Ctx) -> tuple[Stage, dict[str, str]]:
         rollback=["Unpatch the new cables; on in-service switches, only the ports listed in "
                   "cabling-by-switch.csv are touched, so unpatching them restores the "
                   "previous state."]), files
+
+
+def _verify_cabling(c: _Ctx) -> list[Command]:
+    """Plug, check against what the devices see, fix the listed ports, check again: LLDP over
+    SSH for Ethernet (as soon as hosts and switches answer; before that, `--lldp DIR` of
+    answers gathered by hand), ibnetdiscover's file for an InfiniBand fabric."""
+    phase = str(c.phase)
+    ib = {x.name for x in c.site.clusters if x.fabric == "infiniband"}
+    cmds = [Command(c.hk("cabling verify", "--phase", phase, "--collect"),
+                    "exit 0: every Ethernet cable of the phase ok; otherwise fix the ports "
+                    "it lists (one line per swapped pair) and run it again")]
+    if any(x.network == "compute" and x.cluster in ib for x in c.links):
+        cmds.append(Command(
+            c.hk("cabling verify", "--phase", phase, "--ibnetdiscover", "ibnetdiscover.txt"),
+            "the file is `ibnetdiscover > ibnetdiscover.txt` on a host with an HCA; exit 0: "
+            "every InfiniBand cable ok; it writes the HCA port GUIDs next to the inventory"))
+    return cmds
 
 
 def _oob(c: _Ctx) -> Stage:

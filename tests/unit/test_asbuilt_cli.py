@@ -205,3 +205,16 @@ def test_malformed_ibnetdiscover_exit_2(tmp_path: Path, junk: str) -> None:
     res = runner.invoke(app, ["cabling", "verify", str(LAB), "--phase", "1",
                               "--ibnetdiscover", str(f), "--guids", str(tmp_path / "g.yaml")])
     assert res.exit_code == 2 and f"{f}:2" in res.stderr
+
+
+def test_runbook_cabling_stage_verifies_against_discovery() -> None:
+    from hkcompute.report.runbook import build_runbook
+
+    for site, ib in ((LAB, False), (HKSTP, True)):
+        s, _ = load_valid_site(site, 1)
+        stage = next(x for x in build_runbook(s, 1, "SITE").stages if x.key == "cabling")
+        cmds = [c.cmd for c in stage.commands]
+        assert "hkcompute cabling verify SITE --phase 1 --collect" in cmds
+        ibcmd = "hkcompute cabling verify SITE --phase 1 --ibnetdiscover ibnetdiscover.txt"
+        assert (ibcmd in cmds) is ib
+        assert any("run it again" in c.good for c in stage.commands)
