@@ -37,7 +37,10 @@ class DocCommand:
     @property
     def needs_lab(self) -> bool:
         argv = self.argv
-        return argv[0] == "hkcompute" and len(argv) > 1 and argv[1] in LAB_SUBCOMMANDS
+        # `cabling verify --collect` reads the live hosts' LLDP neighbours over SSH.
+        collects = argv[1:3] == ["cabling", "verify"] and "--collect" in argv
+        return argv[0] == "hkcompute" and len(argv) > 1 and (
+            argv[1] in LAB_SUBCOMMANDS or collects)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.text}"

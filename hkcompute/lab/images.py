@@ -526,6 +526,33 @@ def create_network(
         raise LabError(f"cannot create network {name}: {exc.explanation or exc}") from exc
 
 
+LLDP_FWD_BIT = 1 << 14
+"""``group_fwd_mask`` bit of 01:80:c2:00:00:0e, the LLDP address: a Linux bridge drops
+link-local frames unless told to forward them, and the lab's link networks stand for cables."""
+_SYS_NET = Path("/sys/class/net")
+
+
+def bridge_of(network: Any) -> str:
+    """The host's bridge device of a bridge network (``br-`` and 12 hex digits of its id,
+    unless the network names its own)."""
+    opts = network.attrs.get("Options") or {}
+    return str(opts.get("com.docker.network.bridge.name") or f"br-{network.id[:12]}")
+
+
+def forward_lldp(network: Any, sys_net: Path = _SYS_NET) -> str:
+    """Let the network's bridge forward LLDP frames, so lldpd in the containers on it sees
+    its neighbour as over a cable. Needs root on the engine's host (the lab's engine is
+    local); raises LabError with the reason otherwise."""
+    mask = sys_net / bridge_of(network) / "bridge" / "group_fwd_mask"
+    try:
+        current = int(mask.read_text().strip(), 0)
+        if not current & LLDP_FWD_BIT:
+            mask.write_text(f"{current | LLDP_FWD_BIT}\n")
+    except (OSError, ValueError) as exc:
+        raise LabError(f"cannot let LLDP through {mask}: {exc}") from exc
+    return str(mask)
+
+
 def start_container(
     client: DockerClient,
     *,

@@ -77,20 +77,32 @@ def lab_up(layout: Layout, state: Path, progress: Callable[[str], None] | None =
                                                                   | {"base"})}
     key_path, public = ensure_key(state)
     site = layout.site
-    existing = {n.name for n in client.networks.list(filters={"label": f"hkcompute.site={site}"})}
+    existing = {n.name: n for n in
+                client.networks.list(filters={"label": f"hkcompute.site={site}"})}
     for net in layout.networks:
-        if net.name in existing:
-            continue
-        say(f"network {net.name} ({net.kind})")
-        try:
-            # Not "internal": the engine's isolation rules for internal networks drop every
-            # packet whose addresses lie outside the network's own subnet, and the fabric
-            # speaks the plan's addresses, not the placeholders. Nothing leaves the machine
-            # all the same: containers lose their default route (see layout.interface_script).
-            I.create_network(client, net.name, site=site, subnet=net.subnet,
-                             gateway=net.gateway, labels={"hkcompute.kind": net.kind})
-        except Exception as exc:  # the engine says why (overlap with another network...)
-            raise LabError(f"cannot create network {net.name} {net.subnet}: {exc}") from exc
+        network = existing.get(net.name)
+        if network is None:
+            say(f"network {net.name} ({net.kind})")
+            try:
+                # Not "internal": the engine's isolation rules for internal networks drop
+                # every packet whose addresses lie outside the network's own subnet, and the
+                # fabric speaks the plan's addresses, not the placeholders. Nothing leaves
+                # the machine all the same: containers lose their default route (see
+                # layout.interface_script).
+                network = I.create_network(client, net.name, site=site, subnet=net.subnet,
+                                           gateway=net.gateway,
+                                           labels={"hkcompute.kind": net.kind})
+            except Exception as exc:  # the engine says why (overlap with another network...)
+                raise LabError(f"cannot create network {net.name} {net.subnet}: "
+                               f"{exc}") from exc
+        if net.kind in ("link", "segment"):
+            # These stand for cables: LLDP must cross them as it crosses a cable, for
+            # `hkcompute cabling verify --collect`. The management network stays deaf to it.
+            try:
+                I.forward_lldp(network)
+            except LabError as exc:
+                log.warning("%s", exc)
+                say(f"warning: {exc}; `cabling verify --collect` will see no neighbours")
     mgmt = next(n.name for n in layout.networks if n.kind == "mgmt")
     hosts: list[LabHost] = []
     known: dict[str, list[str]] = {}
