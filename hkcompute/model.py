@@ -8,10 +8,10 @@ point at what the user wrote.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Protocol
 
 from hkcompute import schema as S
 from hkcompute.findings import UNKNOWN, Location
@@ -20,6 +20,21 @@ SWITCH_ROLES = frozenset({
     "leaf", "spine", "core", "storage_leaf", "storage_spine", "inband_switch", "oob_switch",
 })
 SERVER_ROLES = frozenset({"gpu_node", "service"})
+
+# Maps a path of the written YAML (keys and list indexes) to its Location, so checks can point
+# at the exact key (a template's switch model, say) rather than the enclosing item.
+Locate = Callable[[Iterable[str | int]], Location]
+
+
+class BrokenItems(Protocol):
+    """What the loader could not build, its errors already reported (``inventory.parse.Broken``
+    is the one the loader records): checks stay quiet about references to these."""
+
+    def has(self, kind: str, name: object) -> bool: ...
+
+    def model(self, name: object) -> bool: ...
+
+    def any(self, *kinds: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +214,10 @@ class Site:
     secrets: dict[str, S.SecretRef] = field(default_factory=dict)
     files: tuple[str, ...] = ()
     inventory_hash: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Where the site came from, for findings only: no part of what the site *is*, so left
+    # out of equality. None for a site made in code (nothing broken, nothing to locate).
+    broken: BrokenItems | None = field(default=None, compare=False, repr=False)
+    locate: Locate | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def phase_ids(self) -> tuple[int, ...]:

@@ -75,14 +75,13 @@ Locate = Callable[[Iterable[str | int]], Location]
 
 def locator(site: Site) -> Locate | None:
     """The expander's path -> Location function of the written YAML, when it provides one."""
-    fn = site.extra.get("locate")
-    return fn if callable(fn) else None
+    return site.locate
 
 
 def broken_of(site: Site) -> Broken:
     """What the loader could not build (errors already reported); empty for a site made in
     code. Checks skip references to it: a second finding would only echo the first."""
-    b = site.extra.get("broken")
+    b = site.broken
     return b if isinstance(b, Broken) else Broken()
 
 

@@ -445,7 +445,5 @@ def build_site(parsed: Parsed, src: Source, defaults: Source | None = None,
         templates=dict(parsed.templates), clusters=clusters, devices=ex.devices,
         links=ex.links(), networks=parsed.networks, tenants=ex.tenants(), energy=ex.energy(),
         secrets=dict(parsed.secrets), files=tuple(src.files), inventory_hash=inventory_hash,
-        # "locate" maps a path of the written YAML to its Location, so checks can point at
-        # the exact key (a template's switch model, say) rather than the enclosing item.
-        extra={"broken": parsed.broken, "locate": src.locate})
+        broken=parsed.broken, locate=src.locate)
     return site, ex.findings

@@ -9,6 +9,7 @@ pure function of the site and the phase; allocation is stable across phases (see
 from __future__ import annotations
 
 import time
+import weakref
 
 from hkcompute.model import Site
 from hkcompute.plan.addressing import allocate
@@ -20,9 +21,12 @@ from hkcompute.plan.model import Address, Asn, Assignments, Link, Plan
 from hkcompute.plan.order import owners
 from hkcompute.plan.topology import build_topology
 
-__all__ = ["Address", "Asn", "Assignments", "Link", "Plan", "build_plan", "plan_for"]
+__all__ = ["Address", "Asn", "Assignments", "Link", "Plan", "build_plan", "plan_for",
+           "remember_plan"]
 
-_CACHE_KEY = "_plans"
+# Plans by site object (``id``), each with a weak reference to its site: the site is
+# immutable and unhashable (it holds dicts), and its plans must go when it does.
+_PLANS: dict[int, tuple[weakref.ref[Site], dict[int | None, Plan]]] = {}
 
 
 def build_plan(site: Site, phase: int | None = None) -> Plan:
@@ -42,13 +46,29 @@ def build_plan(site: Site, phase: int | None = None) -> Plan:
     return plan
 
 
+def _plans_of(site: Site) -> dict[int | None, Plan]:
+    key = id(site)
+    entry = _PLANS.get(key)
+    if entry is None or entry[0]() is not site:
+        def forget(ref: weakref.ref[Site]) -> None:
+            if _PLANS.get(key, (None,))[0] is ref:
+                del _PLANS[key]
+        entry = _PLANS[key] = (weakref.ref(site, forget), {})
+    return entry[1]
+
+
 def plan_for(site: Site, phase: int | None = None) -> Plan:
     """``build_plan`` memoised on the site object: validate's checks and the command that runs
     after them share one plan instead of building it twice. The site is immutable, so the
     plan cannot go stale."""
-    cache = site.extra.setdefault(_CACHE_KEY, {})
+    cache = _plans_of(site)
     got = cache.get(phase)
-    if not isinstance(got, Plan):
-        got = build_plan(site, phase)
-        cache[phase] = got
+    if got is None:
+        got = cache[phase] = build_plan(site, phase)
     return got
+
+
+def remember_plan(site: Site, plan: Plan) -> None:
+    """Have ``plan_for(site, plan.phase)`` serve ``plan`` (one its caller built, or edited,
+    for this site)."""
+    _plans_of(site)[plan.phase] = plan

@@ -24,7 +24,7 @@ import pytest
 from hkcompute.inventory import schema as S
 from hkcompute.inventory.load import load_site
 from hkcompute.model import Device, Site
-from hkcompute.plan import build_plan, plan_for
+from hkcompute.plan import build_plan, plan_for, remember_plan
 from hkcompute.plan.model import Plan
 from hkcompute.render.engine import Renderer
 from hkcompute.render.run import render_files, render_site
@@ -69,8 +69,7 @@ def _manifest(out: Path) -> dict[str, dict[str, str]]:
 
 
 def _with(site: Site, tag: str, **changes: Any) -> Site:
-    return dataclasses.replace(site, inventory_hash=f"{site.inventory_hash}+{tag}", extra={},
-                               **changes)
+    return dataclasses.replace(site, inventory_hash=f"{site.inventory_hash}+{tag}", **changes)
 
 
 def _device(name: str, **fields: Any) -> Change:
@@ -86,7 +85,7 @@ def _plan(edit: Callable[[Plan], None], tag: str) -> Change:
         plan = build_plan(site, None)
         edit(plan)
         new = _with(site, tag)
-        new.extra["_plans"] = {None: plan}  # what plan_for serves for this site
+        remember_plan(new, plan)  # what plan_for serves for this site
         assert plan_for(new, None) is plan
         return new
     return change
@@ -296,12 +295,12 @@ def test_a_site_without_an_inventory_hash_never_reuses_its_aggregate_hosts(
     """The services host reads every device; with no inventory hash to tell a change, it is
     rebuilt every time rather than trusted."""
     out = tmp_path / "out"
-    bare = dataclasses.replace(lab, inventory_hash="", extra={})
+    bare = dataclasses.replace(lab, inventory_hash="")
     render_site(bare, None, out)
     node = next(d for d in lab.devices.values() if d.role == "gpu_node")
     devices = dict(lab.devices)
     devices[node.name] = dataclasses.replace(node, mac="02:00:00:00:00:55")
-    changed = dataclasses.replace(lab, inventory_hash="", extra={}, devices=devices)
+    changed = dataclasses.replace(lab, inventory_hash="", devices=devices)
     render_site(changed, None, out)
     assert _manifest(out) == _expected(changed)
 
