@@ -148,27 +148,9 @@ class Renderer:
         self.b = ContextBuilder(site, plan, phase)
         self.env = env or render_environment()
         self._shared: dict[tuple[str, str], bytes] = {}
-        self._sm_hosts = self._subnet_managers_of(site, phase)
+        # Which switches run a subnet manager is the plan's decision (plan.assign).
+        self._sm_hosts = self.b.assignments.subnet_managers
         self._zone_specs: dict[int, tuple[dict[str, Any], FileSpec]] = {}
-
-    @staticmethod
-    def _subnet_managers_of(site: Site, phase: int | None) -> dict[str, int]:
-        """Two subnet managers per InfiniBand cluster: the first two cores, else the first
-        two spines (priority 14 is the master, 13 the standby)."""
-        out: dict[str, int] = {}
-        by_cluster: dict[str, list[Device]] = {}
-        for d in site.devices_upto(phase):
-            if d.cluster is not None and d.role in ("spine", "core"):
-                by_cluster.setdefault(d.cluster, []).append(d)
-        for c in site.clusters:
-            if c.fabric != "infiniband":
-                continue
-            devs = by_cluster.get(c.name, [])
-            picks = [d for d in devs if d.role == "core"][:2] or \
-                [d for d in devs if d.role == "spine"][:2]
-            for prio, d in zip((14, 13), picks, strict=False):
-                out[d.name] = prio
-        return out
 
     def kind(self, d: Device) -> str | None:
         """What a device's files are made as (``deps`` fingerprints each kind after what its
