@@ -91,10 +91,9 @@ def encode(doc: Mapping[str, object], files_text: str | None = None) -> bytes:
     if not isinstance(files, dict):
         return _dumps(doc)
     if files_text is None:
-        rows = _rows(sorted(files), files)
-        if rows is None:
+        files_text = _rows_table(files)
+        if files_text is None:
             return _dumps(doc)
-        files_text = _table(rows)
     parts = []
     for k in sorted(doc):
         if k == "files":
@@ -125,6 +124,13 @@ def _rows(rels: Iterable[str], files: Mapping[str, object]) -> list[str] | None:
             return None
         rows.append(row)
     return rows
+
+
+def _rows_table(files: Mapping[str, object]) -> str | None:
+    """The files table of these entries (None: not render's). Its own function so that the
+    rows, as big as the table, are freed before the whole text is joined and encoded."""
+    rows = _rows(sorted(files), files)
+    return None if rows is None else _table(rows)
 
 
 def _table(rows: list[str]) -> str:

@@ -114,8 +114,10 @@ class Writer:
 
     def _lookup(self, k: tuple[str, str]) -> str | None:
         known = self._known()
-        if k in known:
-            return known[k]
+        if k in known or self.state.blocks is None:
+            # without the text, ``_known`` indexed every content: a miss is final, and not
+            # remembered (a full render would keep one per content it writes)
+            return known.get(k)
         # Parsing the whole manifest to index it was a fifth of a one-rack render; a render
         # that writes a few hosts looks up a few dozen contents in its text instead.
         found = None
