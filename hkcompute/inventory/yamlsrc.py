@@ -367,11 +367,25 @@ def _check_depth(text: str, shown: str) -> None:
     """Bound nesting and size before composing: libyaml's composer recurses in C and crashes
     the interpreter on very deep input, and builds every node in memory before we could count
     them; its event parser is iterative and safe, and stops at the first value too many."""
-    depth = 0
-    values = 0
     starts = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
     ends = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
     counted = (yaml.ScalarEvent, yaml.AliasEvent, *starts)
+    try:
+        _count_events(text, shown, starts, ends, counted)
+    except yaml.MarkedYAMLError as exc:
+        # Newer libyaml (PyYAML 6.0.4) refuses deep flow nesting in its scanner, which reads
+        # ahead of the events we count: the same limit hit first, reported as ours.
+        if "nesting depth" not in (exc.problem or ""):
+            raise
+        m = exc.problem_mark
+        where = f"{shown}:{m.line + 1}:{m.column + 1}" if m else shown
+        raise InputError(f"nesting deeper than {MAX_DEPTH} levels", location=where) from None
+
+
+def _count_events(text: str, shown: str, starts: tuple[type, ...], ends: tuple[type, ...],
+                  counted: tuple[type, ...]) -> None:
+    depth = 0
+    values = 0
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, counted):
             values += 1
