@@ -111,12 +111,12 @@ def bench_lab(n: int, extra: dict[str, str]) -> Iterator[Bench]:
     import json
 
     from hkcompute.deploy.ansible_inventory import build_inventory, write_inventory
-    from hkcompute.deploy.run import DeployOptions, ansible_env, connections_file, deploy
+    from hkcompute.deploy.rollout import DeployOptions, ansible_env, connections_file, deploy
     from hkcompute.inventory.load import load_site
     from hkcompute.lab.layout import build_layout
     from hkcompute.lab.twin import lab_down, lab_up
     from hkcompute.plan import plan_for
-    from hkcompute.render.run import render_site
+    from hkcompute.render.pipeline import render_site
 
     work = Path(tempfile.mkdtemp(prefix=f"hk-bench-{n}-"))
     site_dir = work / "site"
@@ -199,7 +199,7 @@ def main() -> None:
             compare(n, args.repeat)
         return
 
-    from hkcompute.deploy.run import deploy
+    from hkcompute.deploy.rollout import deploy
     from hkcompute.resources import playbooks_dir
 
     extra = dict(s.split("=", 1) for s in args.setting)

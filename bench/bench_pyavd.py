@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from hkcompute.inventory.load import load_site
     from hkcompute.plan import plan_for
-    from hkcompute.render.engine import Renderer
+    from hkcompute.render.renderer import Renderer
 
     site = load_site(Path(args.site)).site
     assert site is not None

@@ -63,7 +63,7 @@ def one(units: int, work: Path, limit: bool) -> dict[str, Any]:
     from hkcompute.inventory.parse import parse
     from hkcompute.inventory.yamlsrc import load_source
     from hkcompute.plan import build_plan, plan_for
-    from hkcompute.render.run import render_site
+    from hkcompute.render.pipeline import render_site
 
     site_dir = synth.write_site(units, work / "site")
     rc_dir = synth.write_site(units, work / "site-rc", rack_change=True)
@@ -125,8 +125,8 @@ def _limit(site: Any, plan: Any, work: Path) -> dict[str, float]:
     """Plain Jinja on contexts computed beforehand, and the bare writes of the same bytes."""
     import jinja2
 
-    from hkcompute.render.engine import Renderer
     from hkcompute.render.env import environment
+    from hkcompute.render.renderer import Renderer
     from hkcompute.resources import templates_dir
 
     r = Renderer(site, plan, None)

@@ -19,7 +19,7 @@
 # the default route is compared before and after the install all the same.
 #
 # The Docker engine is not started here: the lab's test fixture starts dockerd when none answers
-# (hkcompute.lab.engine.ensure_engine), so `python -m pytest` works the same without this script.
+# (hkcompute.lab.docker_engine.ensure_engine), so `python -m pytest` works the same without this script.
 #
 # Environment: PYTHON (default: python, else python3); HKCOMPUTE_SKIP_PIP=1 skips the pip steps
 # (the package install and the runtime wheelhouse); HKCOMPUTE_WHEELHOUSE (default

@@ -16,7 +16,7 @@ import paramiko
 
 from hkcompute.deploy.ansible_inventory import build_inventory
 from hkcompute.deploy.hostmatch import select
-from hkcompute.deploy.run import connections_file
+from hkcompute.deploy.rollout import connections_file
 from hkcompute.deploy.ssh import Target, connect, parallel, run, targets_from_inventory
 from hkcompute.model import Site
 from hkcompute.plan import Plan

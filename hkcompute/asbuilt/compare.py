@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from hkcompute.asbuilt.model import Discovery, End
-from hkcompute.plan.model import Link
+from hkcompute.asbuilt.observed import Discovery, End
+from hkcompute.plan.records import Link
 
 OK, MISSING, MISWIRED, SWAP, UNEXPECTED, NOT_COLLECTED = (
     "ok", "missing", "miswired", "swap", "unexpected", "not-collected")

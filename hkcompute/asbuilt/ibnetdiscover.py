@@ -26,8 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from hkcompute.asbuilt.model import Discovery, DiscoveryError, End, Sighting
 from hkcompute.asbuilt.names import UNKNOWN_PREFIX, Resolver, ib_hca_port, ib_switch_port
+from hkcompute.asbuilt.observed import Discovery, DiscoveryError, End, Sighting
 
 MEDIUM = "infiniband"
 _NUM = r"([0-9]{1,6})"

@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hkcompute.asbuilt.model import End, Sighting
-from hkcompute.plan.model import Link
+from hkcompute.asbuilt.observed import End, Sighting
+from hkcompute.plan.records import Link
 
 if TYPE_CHECKING:
     from hkcompute.lab.layout import Layout

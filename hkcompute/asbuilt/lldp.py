@@ -19,8 +19,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from hkcompute.asbuilt.model import DiscoveryError, End, Sighting
 from hkcompute.asbuilt.names import Resolver, lldp_port
+from hkcompute.asbuilt.observed import DiscoveryError, End, Sighting
 
 
 @dataclass(frozen=True)

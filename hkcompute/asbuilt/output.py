@@ -20,7 +20,7 @@ from hkcompute.asbuilt.compare import (
     Row,
     Verdict,
 )
-from hkcompute.asbuilt.model import End
+from hkcompute.asbuilt.observed import End
 
 CSV_COLUMNS = ("status", "a_device", "a_port", "b_device", "b_port", "network", "seen_at_a",
                "seen_at_b", "swap_a_device", "swap_a_port", "swap_b_device", "swap_b_port",

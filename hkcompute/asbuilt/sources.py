@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from hkcompute.asbuilt import ibnetdiscover, lldp
-from hkcompute.asbuilt.model import Discovery, DiscoveryError
 from hkcompute.asbuilt.names import Resolver
+from hkcompute.asbuilt.observed import Discovery, DiscoveryError
 from hkcompute.model import Site
 from hkcompute.plan import Plan
-from hkcompute.plan.model import Link
+from hkcompute.plan.records import Link
 
 ETHERNET = "ethernet"
 INFINIBAND = ibnetdiscover.MEDIUM

@@ -18,8 +18,8 @@ from hkcompute import atomic
 from hkcompute.asbuilt import guids as G
 from hkcompute.asbuilt import output
 from hkcompute.asbuilt.compare import compare
-from hkcompute.asbuilt.model import Discovery, DiscoveryError, Sighting
 from hkcompute.asbuilt.names import Resolver
+from hkcompute.asbuilt.observed import Discovery, DiscoveryError, Sighting
 from hkcompute.asbuilt.sources import from_ibnetdiscover, from_lldp, medium_of, resolver_for
 from hkcompute.cli.common import (
     QuietOpt,

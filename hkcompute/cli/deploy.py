@@ -26,7 +26,7 @@ from hkcompute.cli.common import (
 from hkcompute.deploy.ansible_inventory import build_inventory, write_yaml_inventory
 from hkcompute.deploy.events import Tally
 from hkcompute.deploy.journal import Journal, Run
-from hkcompute.deploy.run import DeployOptions, connections_file, deploy
+from hkcompute.deploy.rollout import DeployOptions, connections_file, deploy
 from hkcompute.deploy.state import state_dir
 from hkcompute.errors import InputError, UsageError
 from hkcompute.plan import plan_for

@@ -27,7 +27,7 @@ from hkcompute.model import Site
 from hkcompute.plan import Plan, plan_for
 from hkcompute.plan.bom import SECTIONS, build_bom, natural
 from hkcompute.plan.diff import diff_phases
-from hkcompute.plan.model import ADDRESS_COLUMNS, CABLING_COLUMNS
+from hkcompute.plan.records import ADDRESS_COLUMNS, CABLING_COLUMNS
 from hkcompute.validate import load_valid_site
 
 

@@ -20,7 +20,7 @@ from hkcompute.cli.common import (
 )
 from hkcompute.inventory.load import Loaded, load_site
 from hkcompute.model import Site
-from hkcompute.render.run import render_site, site_key
+from hkcompute.render.pipeline import render_site, site_key
 from hkcompute.render.tree import read_site_key
 from hkcompute.validate import load_valid_site
 

@@ -16,7 +16,7 @@ def all_rules() -> list[tuple[str, str, str, str]]:
     from hkcompute.checks import _load_modules
 
     _load_modules()
-    import hkcompute.plan.rules  # noqa: F401  (registers the plan's codes)
+    import hkcompute.plan.codes  # noqa: F401  (registers the plan's codes)
 
     return [(r.code, str(r.severity), r.title, r.hint) for r in sorted(RULES.values(),
                                                                       key=lambda r: r.code)]

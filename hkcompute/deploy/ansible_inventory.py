@@ -20,7 +20,7 @@ import yaml
 
 from hkcompute.model import Device, Site
 from hkcompute.plan.assign import assign, assignments_of
-from hkcompute.plan.model import Plan
+from hkcompute.plan.records import Plan
 
 _BAD = re.compile(r"[^A-Za-z0-9_]")
 

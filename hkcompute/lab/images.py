@@ -40,7 +40,7 @@ from typing import Any
 from docker import DockerClient
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 
-from hkcompute.lab.engine import LAB_LABEL, SITE_LABEL, LabError, lab_labels
+from hkcompute.lab.docker_engine import LAB_LABEL, SITE_LABEL, LabError, lab_labels
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from hkcompute.deploy.ansible_inventory import managed_devices
 from hkcompute.model import Site
-from hkcompute.plan.model import Plan
+from hkcompute.plan.records import Plan
 
 MAX_HOSTS = 24
 LAB_FABRIC_SUPERNET = "172.29.0.0/16"
@@ -86,7 +86,7 @@ def _image_for(role: str) -> str:
 
 
 def build_layout(site: Site, plan: Plan, phase: int, max_hosts: int = MAX_HOSTS) -> Layout:
-    from hkcompute.lab.engine import LabError
+    from hkcompute.lab.docker_engine import LabError
 
     devices = managed_devices(site, phase)
     skipped = []

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hkcompute.deploy.run import DeployOptions, DeployResult, deploy
+from hkcompute.deploy.rollout import DeployOptions, DeployResult, deploy
 from hkcompute.lab.layout import build_layout
 from hkcompute.lab.twin import lab_down, lab_up
 from hkcompute.model import Site
 from hkcompute.plan import plan_for
-from hkcompute.verify.run import Result
+from hkcompute.verify.testinfra_runner import Result
 
 
 @dataclass

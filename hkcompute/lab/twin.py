@@ -20,7 +20,7 @@ from typing import Any
 
 from hkcompute.atomic import write_json, write_text
 from hkcompute.lab import images as I
-from hkcompute.lab.engine import LabError, ensure_engine
+from hkcompute.lab.docker_engine import LabError, ensure_engine
 from hkcompute.lab.layout import HostSpec, Layout, interface_script
 
 log = logging.getLogger(__name__)
@@ -177,7 +177,7 @@ def configure_interfaces(container: Any, h: HostSpec, state: Path | None = None)
 def break_link(layout: Layout, state: Path, host: str, port: str) -> str:
     """Unplug one fabric port: give the interface back its engine name (the engine finds it
     by that name) and disconnect its network. ``lab up`` plugs it back in."""
-    from hkcompute.lab.engine import ensure_engine as _engine
+    from hkcompute.lab.docker_engine import ensure_engine as _engine
 
     h = layout.host(host)
     p = next((x for x in h.ports if x.name == port), None)

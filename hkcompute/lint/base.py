@@ -1,7 +1,7 @@
 """The shape every checker has, the registry that holds them, and what a check returns.
 
 A checker is one program's way of validating one kind of rendered file (``frr``: vtysh on
-``frr.conf``). The file specs of ``hkcompute.render.engine`` name the checkers of each file
+``frr.conf``). The file specs of ``hkcompute.render.renderer`` name the checkers of each file
 they make; the tree walk (``hkcompute.lint.tree``) asks this registry for each name, so a new
 kind of file needs a spec naming a checker and a module registering it, nothing else.
 """

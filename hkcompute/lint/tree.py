@@ -16,7 +16,7 @@ from pathlib import Path
 
 from hkcompute.lint import base, sandbox
 from hkcompute.lint.base import DEFAULT_TIMEOUT, ToolResult
-from hkcompute.render.engine import checkers_for
+from hkcompute.render.renderer import checkers_for
 
 Progress = Callable[[int, int], None]
 

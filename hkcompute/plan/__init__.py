@@ -17,8 +17,8 @@ from hkcompute.plan.asn import allocate_asns
 from hkcompute.plan.assign import assign
 from hkcompute.plan.cabling import OpticChooser
 from hkcompute.plan.fabric import build_links
-from hkcompute.plan.model import Address, Asn, Assignments, Link, Plan
 from hkcompute.plan.order import owners
+from hkcompute.plan.records import Address, Asn, Assignments, Link, Plan
 from hkcompute.plan.topology import build_topology
 
 __all__ = ["Address", "Asn", "Assignments", "Link", "Plan", "build_plan", "plan_for",

@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 
 from hkcompute.findings import Finding, Location, make
 from hkcompute.model import ClusterInfo, Device, Site, Unit
-from hkcompute.plan import rules as R
+from hkcompute.plan import codes as R
 from hkcompute.plan.fabric import MGMT_PORT, nic_count
 from hkcompute.plan.locate import find_text
-from hkcompute.plan.model import Address
 from hkcompute.plan.order import CORE, DEVICE, GROUP, UNIT, Owner
+from hkcompute.plan.records import Address
 from hkcompute.plan.topology import Topology, build_topology
 
 LEAF_SVI = "vlan100"

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from hkcompute.findings import Finding, make
 from hkcompute.model import Device, Site
-from hkcompute.plan import rules as R
+from hkcompute.plan import codes as R
 from hkcompute.plan.locate import find_text
-from hkcompute.plan.model import Asn
 from hkcompute.plan.order import CORE, DEVICE, GROUP, UNIT, Owner
+from hkcompute.plan.records import Asn
 from hkcompute.plan.topology import Topology, build_topology
 
 TIERS = ("leaf", "spine", "core")

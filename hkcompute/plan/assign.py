@@ -7,7 +7,7 @@ making them again.
 from __future__ import annotations
 
 from hkcompute.model import Device, Site
-from hkcompute.plan.model import Assignments, Plan
+from hkcompute.plan.records import Assignments, Plan
 from hkcompute.schema import SERVICES
 
 # What Ansible manages: servers, and fabric switches that run a Linux NOS (RoCE) or host an

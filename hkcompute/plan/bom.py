@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from hkcompute.model import Site
 from hkcompute.plan.cabling import length_bin
-from hkcompute.plan.model import Plan
+from hkcompute.plan.records import Plan
 
 SECTIONS = ("nodes", "storage", "switches", "optics", "cables")
 _DIGITS = re.compile(r"(\d+)")

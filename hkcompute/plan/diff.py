@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from hkcompute.model import Site
-from hkcompute.plan.model import Plan
+from hkcompute.plan.records import Plan
 
 
 @dataclass

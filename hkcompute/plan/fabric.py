@@ -43,9 +43,10 @@ from dataclasses import dataclass, field
 
 from hkcompute.findings import Finding, make
 from hkcompute.model import ClusterInfo, Device, Site
-from hkcompute.plan import rules as R
+from hkcompute.plan import codes as R
 from hkcompute.plan.cabling import Choice, OpticChooser, cable_of, link_length, round_up_dm
-from hkcompute.plan.model import (
+from hkcompute.plan.order import CORE, DEVICE, GROUP, UNIT, Owner
+from hkcompute.plan.records import (
     ACCESS,
     EXPLICIT,
     LEAF_SPINE,
@@ -54,7 +55,6 @@ from hkcompute.plan.model import (
     UPLINK,
     Link,
 )
-from hkcompute.plan.order import CORE, DEVICE, GROUP, UNIT, Owner
 from hkcompute.plan.topology import Topology, build_topology
 from hkcompute.schema import Nic, UnitTemplate
 from hkcompute.topology import INBAND, LEAF, OOB, STORAGE_LEAF, unit_switch_sets

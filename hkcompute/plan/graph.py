@@ -17,8 +17,8 @@ import networkx as nx
 
 from hkcompute.findings import Finding, make
 from hkcompute.model import ClusterInfo, Site
-from hkcompute.plan import rules as R
-from hkcompute.plan.model import Link
+from hkcompute.plan import codes as R
+from hkcompute.plan.records import Link
 
 
 def expected_hops(c: ClusterInfo, leaves_with_nodes: int, groups: int) -> int:

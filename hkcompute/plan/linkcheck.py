@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from hkcompute.findings import Finding, Rule, make
 from hkcompute.model import Site
-from hkcompute.plan import rules as R
+from hkcompute.plan import codes as R
 from hkcompute.plan.fabric import Ports, ports_by_model
-from hkcompute.plan.model import Link
+from hkcompute.plan.records import Link
 
 
 def _optic_problems(site: Site, optic: str, speed: float, length: float) -> list[

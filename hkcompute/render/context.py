@@ -21,7 +21,7 @@ from typing import Any
 
 from hkcompute.model import Device, Site
 from hkcompute.plan.assign import assignments_of
-from hkcompute.plan.model import Address, Link, Plan
+from hkcompute.plan.records import Address, Link, Plan
 from hkcompute.plan.topology import build_topology
 from hkcompute.render.slurm import slurm_context
 

@@ -41,9 +41,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from hkcompute.model import Device
-from hkcompute.plan.model import Link
+from hkcompute.plan.records import Link
 from hkcompute.render.context import ContextBuilder
-from hkcompute.render.engine import ROCE, SERVICE, SM
+from hkcompute.render.renderer import ROCE, SERVICE, SM
 
 AGGREGATE = frozenset({SERVICE, SM})  # contexts built from the whole site
 

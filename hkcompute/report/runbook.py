@@ -35,7 +35,7 @@ from hkcompute.model import Device, Site
 from hkcompute.plan import Plan, plan_for
 from hkcompute.plan.bom import build_bom, natural
 from hkcompute.plan.cabling import length_bin
-from hkcompute.plan.model import CABLING_COLUMNS, Link
+from hkcompute.plan.records import CABLING_COLUMNS, Link
 from hkcompute.report import html
 from hkcompute.report.site_report import RackLoad, rack_loads
 from hkcompute.report.svg import inline

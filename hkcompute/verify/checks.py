@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hkcompute.model import Site
 from hkcompute.plan.assign import assignments_of
-from hkcompute.plan.model import Plan
+from hkcompute.plan.records import Plan
 
 # Service units per role, and the ports they listen on.
 SERVICE_UNITS: dict[str, list[tuple[str, int | None]]] = {

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from hkcompute.deploy.ansible_inventory import build_inventory
 from hkcompute.deploy.hostmatch import select
-from hkcompute.deploy.run import connections_file
+from hkcompute.deploy.rollout import connections_file
 from hkcompute.errors import HkError
 from hkcompute.model import Site
 from hkcompute.plan import plan_for
 from hkcompute.verify.checks import derive
-from hkcompute.verify.run import Result, verify
+from hkcompute.verify.testinfra_runner import Result, verify
 
 
 def run_verify(site: Site, phase: int, state: Path, render_dir: Path | None = None,

@@ -337,7 +337,7 @@ def pipeline(site_dir: Path, *, render: bool, work: Path) -> str:
     Raises only HkError for bad input; any other exception is the bug the fuzzer hunts.
     """
     from hkcompute.plan import plan_for
-    from hkcompute.render.run import render_site
+    from hkcompute.render.pipeline import render_site
     from hkcompute.validate import validate
 
     v = validate(site_dir)
@@ -394,7 +394,7 @@ def warm() -> None:
     """Import the pipeline once in the parent so every forked child starts with it loaded
     (halves the cost of an input)."""
     import hkcompute.plan
-    import hkcompute.render.run
+    import hkcompute.render.pipeline
     import hkcompute.validate  # noqa: F401
 
 

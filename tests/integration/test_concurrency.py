@@ -1,7 +1,7 @@
 """Two deploys at once against one site: exactly one runs; the other is refused with the
 holder named (its run id, user@host and pid).
 
-The deploys are real ``hkcompute.deploy.run.deploy`` calls in two forked processes, started
+The deploys are real ``hkcompute.deploy.rollout.deploy`` calls in two forked processes, started
 together at a barrier; ansible-runner is replaced by a fake that takes a while, so the two
 really overlap. The CLI test checks the refusal a user sees (exit 1, the holder named).
 """
@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hkcompute.deploy.lock import LOCK_NAME, SiteLock, read_holder
-from hkcompute.deploy.run import DeployOptions, deploy
+from hkcompute.deploy.rollout import DeployOptions, deploy
 from hkcompute.errors import LockHeld
 from hkcompute.validate import validate
 

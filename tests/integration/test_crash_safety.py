@@ -30,15 +30,15 @@ from typing import Any
 
 import pytest
 
-from hkcompute.deploy import run as deploy_run
+from hkcompute.deploy import rollout as deploy_run
 from hkcompute.deploy.journal import DONE, Journal
 from hkcompute.deploy.lock import LOCK_NAME, SiteLock, is_stale, read_holder
-from hkcompute.deploy.run import DeployOptions, deploy
+from hkcompute.deploy.rollout import DeployOptions, deploy
 from hkcompute.errors import HkError, LockHeld
 from hkcompute.model import Site
 from hkcompute.render import store
 from hkcompute.render import tree as tree_mod
-from hkcompute.render.run import render_site
+from hkcompute.render.pipeline import render_site
 from hkcompute.validate import validate
 
 REPO = Path(__file__).resolve().parents[2]

@@ -106,7 +106,7 @@ def molecule_runs() -> Iterator[dict[str, Run]]:
     if collections_path() is None:
         _unavailable("community.docker is missing (the `ansible` package from PyPI brings it)")
     try:
-        from hkcompute.lab.engine import EngineUnavailable, LabError, ensure_engine
+        from hkcompute.lab.docker_engine import EngineUnavailable, LabError, ensure_engine
         from hkcompute.lab.images import ensure_image
     except ImportError as exc:
         _unavailable(f"cannot import the lab engine: {exc}")

@@ -17,7 +17,7 @@ import pytest
 from hkcompute import lint
 from hkcompute.inventory.load import load_site
 from hkcompute.model import Device, Site
-from hkcompute.render.run import render_site
+from hkcompute.render.pipeline import render_site
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.tools

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from hkcompute.cli.main import app
 from hkcompute.plan import plan_for
-from hkcompute.plan.model import Link
+from hkcompute.plan.records import Link
 from hkcompute.validate import load_valid_site
 
 REPO = Path(__file__).resolve().parents[2]

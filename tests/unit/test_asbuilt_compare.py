@@ -12,8 +12,8 @@ from hkcompute.asbuilt.compare import (
     UNEXPECTED,
     compare,
 )
-from hkcompute.asbuilt.model import Discovery, End, Sighting
-from hkcompute.plan.model import Link
+from hkcompute.asbuilt.observed import Discovery, End, Sighting
+from hkcompute.plan.records import Link
 
 
 def _link(a: str, ap: str, b: str, bp: str, cluster: str | None = None) -> Link:

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hkcompute.asbuilt import guids, ibnetdiscover
-from hkcompute.asbuilt.model import DiscoveryError, End
 from hkcompute.asbuilt.names import Resolver
+from hkcompute.asbuilt.observed import DiscoveryError, End
 
 SAMPLE = """#
 # Topology file: generated on Tue Jun  3 10:00:00 2025

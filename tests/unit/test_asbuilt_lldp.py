@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hkcompute.asbuilt import lldp
-from hkcompute.asbuilt.model import DiscoveryError, End
 from hkcompute.asbuilt.names import Resolver
+from hkcompute.asbuilt.observed import DiscoveryError, End
 
 ONE = """{
   "lldp": {

@@ -12,7 +12,7 @@ import pytest
 from hkcompute.deploy.ansible_inventory import build_inventory, write_inventory
 from hkcompute.deploy.events import MASK, Masker, Tally
 from hkcompute.deploy.hostmatch import select
-from hkcompute.deploy.run import _percent
+from hkcompute.deploy.rollout import _percent
 from hkcompute.deploy.secrets import scrub_files
 from hkcompute.errors import UsageError
 from hkcompute.inventory.load import load_site

@@ -9,8 +9,8 @@ import pytest
 
 from hkcompute import lint
 from hkcompute.inventory.load import load_site
-from hkcompute.render import engine
-from hkcompute.render.run import render_files
+from hkcompute.render import renderer as engine
+from hkcompute.render.pipeline import render_files
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -186,7 +186,7 @@ def test_parallel_stops_starting_hosts_once_one_fails() -> None:
 
 
 def test_verify_ssh_gives_up_on_a_host_that_dies_mid_session(tmp_path: Path) -> None:
-    from hkcompute.verify.run import backend
+    from hkcompute.verify.testinfra_runner import backend
 
     h = backend("n1", {"ansible_host": "127.0.0.1", "ansible_port": 2222},
                 tmp_path / "known_hosts")

@@ -319,7 +319,7 @@ def test_real_files_where_links_belong_are_refused(tmp_path: Path, name: str) ->
 
 def test_lab_render_stays_inside_and_matches_its_manifest(tmp_path: Path,
                                                           victim: Path) -> None:
-    from hkcompute.render.run import render_site
+    from hkcompute.render.pipeline import render_site
 
     v = validate(LAB)
     assert v.site is not None

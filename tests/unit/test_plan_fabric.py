@@ -12,7 +12,7 @@ import hkcompute.checks.fabric  # noqa: F401  (registers the HK4xx/HK5xx checks)
 from hkcompute.findings import Finding
 from hkcompute.model import Site
 from hkcompute.plan import Plan, build_plan
-from hkcompute.plan.model import LEAF_SPINE, NODE_LEAF
+from hkcompute.plan.records import LEAF_SPINE, NODE_LEAF
 from hkcompute.validate import validate
 
 from .plan_sites import CLUSTER, TEMPLATE, roce_files

@@ -14,9 +14,9 @@ from hkcompute.cli.main import app
 from hkcompute.errors import RenderError
 from hkcompute.inventory.load import load_site
 from hkcompute.plan import plan_for
-from hkcompute.render.engine import Renderer
 from hkcompute.render.env import environment, render_template
-from hkcompute.render.run import render_files, render_site
+from hkcompute.render.pipeline import render_files, render_site
+from hkcompute.render.renderer import Renderer
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "inventories" / "lab"

@@ -25,9 +25,9 @@ from hkcompute.inventory import schema as S
 from hkcompute.inventory.load import load_site
 from hkcompute.model import Device, Site
 from hkcompute.plan import build_plan, plan_for, remember_plan
-from hkcompute.plan.model import Plan
-from hkcompute.render.engine import Renderer
-from hkcompute.render.run import render_files, render_site
+from hkcompute.plan.records import Plan
+from hkcompute.render.pipeline import render_files, render_site
+from hkcompute.render.renderer import Renderer
 from hkcompute.render.tree import entry_of, safe_rel
 
 ROOT = Path(__file__).resolve().parents[2]

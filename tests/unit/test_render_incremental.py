@@ -14,7 +14,7 @@ import pytest
 
 from hkcompute.inventory.load import load_site
 from hkcompute.model import Site
-from hkcompute.render.run import render_site
+from hkcompute.render.pipeline import render_site
 
 LAB = Path(__file__).resolve().parents[2] / "inventories" / "lab"
 

@@ -119,7 +119,7 @@ def _hostile_lab(tmp_path: Path, sentinel: Path) -> Path:
 
 
 def test_inventory_values_never_execute_in_a_real_render(tmp_path: Path) -> None:
-    from hkcompute.render.run import render_site
+    from hkcompute.render.pipeline import render_site
 
     sentinel = tmp_path / SENTINEL_NAME
     site_dir = _hostile_lab(tmp_path, sentinel)

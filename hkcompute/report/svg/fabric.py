@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import drawsvg as dw  # type: ignore[import-untyped]
 
 from hkcompute.model import Device, Site
-from hkcompute.plan.model import LEAF_SPINE, NODE_LEAF, Link
+from hkcompute.plan.records import LEAF_SPINE, NODE_LEAF, Link
 from hkcompute.report.svg import (
     RAIL_COLOURS,
     ROLE_COLOURS,

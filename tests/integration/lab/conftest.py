@@ -1,8 +1,9 @@
 """Fixtures for tests that need the container lab: an engine, the images, containers, cleanup.
 
-The engine comes from :func:`hkcompute.lab.engine.ensure_engine`, which starts ``dockerd`` when
-none answers and we are root. When no engine can be had the lab tests are skipped with the
-reason, unless ``HKCOMPUTE_REQUIRE_DOCKER=1`` (set by ``.ci/run`` under CI): then they fail.
+The engine comes from :func:`hkcompute.lab.docker_engine.ensure_engine`, which starts
+``dockerd`` when none answers and we are root. When no engine can be had the lab tests are
+skipped with the reason, unless ``HKCOMPUTE_REQUIRE_DOCKER=1`` (set by ``.ci/run`` under CI):
+then they fail.
 
 Everything a test creates carries ``hkcompute.lab=1`` and a site label unique to the session
 (``pytest-<pid>-<hex>``); it is removed after each test, again at the end of the session, and
@@ -35,7 +36,7 @@ def _no_engine(reason: str) -> NoReturn:
 def docker_client() -> Iterator[Any]:
     """A client of an answering Docker engine (started if need be), else skip or fail."""
     try:
-        from hkcompute.lab.engine import EngineUnavailable, ensure_engine
+        from hkcompute.lab.docker_engine import EngineUnavailable, ensure_engine
     except ImportError as exc:  # the docker package is missing
         _no_engine(f"cannot import the lab engine: {exc}")
     began = time.monotonic()
@@ -60,7 +61,7 @@ def _pid_alive(pid: int) -> bool:
 
 def _remove_stale_sessions(client: Any) -> None:
     """Remove lab objects of earlier pytest sessions whose process is gone."""
-    from hkcompute.lab.engine import LAB_LABEL, SITE_LABEL
+    from hkcompute.lab.docker_engine import LAB_LABEL, SITE_LABEL
     from hkcompute.lab.images import remove_lab_objects
 
     found = [
@@ -94,7 +95,7 @@ def lab_site(docker_client: Any) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def lab_images(docker_client: Any) -> dict[str, str]:
     """Tags of the base and switch images, built on first use (a build failure fails)."""
-    from hkcompute.lab.engine import LabError
+    from hkcompute.lab.docker_engine import LabError
     from hkcompute.lab.images import BASE, SWITCH, ensure_image
 
     tags: dict[str, str] = {}

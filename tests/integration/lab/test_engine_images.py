@@ -17,8 +17,9 @@ from typing import Any
 import paramiko
 import pytest
 
-from hkcompute.lab import engine, images
-from hkcompute.lab.engine import LAB_LABEL, SITE_LABEL, EngineUnavailable, LabError
+from hkcompute.lab import docker_engine as engine
+from hkcompute.lab import images
+from hkcompute.lab.docker_engine import LAB_LABEL, SITE_LABEL, EngineUnavailable, LabError
 from hkcompute.lab.images import (
     SWITCH_CAPS,
     exec_text,

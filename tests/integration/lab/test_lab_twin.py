@@ -36,7 +36,7 @@ class Twin:
 
 
 def _deploy(t: Twin, **kw: Any) -> Any:
-    from hkcompute.deploy.run import DeployOptions, deploy
+    from hkcompute.deploy.rollout import DeployOptions, deploy
 
     opts = DeployOptions(phase=1, render_dir=t.render, command="pytest", **kw)
     return deploy(t.site, t.state, opts)
@@ -174,7 +174,7 @@ def test_node_lost_mid_deploy_then_resume_touches_only_it(twin: Twin) -> None:
     from docker import from_env
 
     from hkcompute.deploy.events import Tally
-    from hkcompute.deploy.run import DeployOptions, deploy
+    from hkcompute.deploy.rollout import DeployOptions, deploy
     from hkcompute.lab.layout import build_layout
     from hkcompute.lab.twin import lab_up
     from hkcompute.plan import plan_for

@@ -22,7 +22,7 @@ from hkcompute.deploy.lock import SiteLock, break_stale
 from hkcompute.errors import HkError, UsageError
 from hkcompute.model import Site
 from hkcompute.plan import plan_for
-from hkcompute.render.run import render_site
+from hkcompute.render.pipeline import render_site
 from hkcompute.resources import playbooks_dir
 
 ARTIFACTS_KEPT = 20

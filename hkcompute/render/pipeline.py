@@ -30,9 +30,9 @@ from hkcompute import __version__
 from hkcompute.inventory import ranges
 from hkcompute.model import Site
 from hkcompute.plan import plan_for
-from hkcompute.render import engine, env, slurm
+from hkcompute.render import env, renderer, slurm
 from hkcompute.render.deps import Fingerprints
-from hkcompute.render.engine import FileSpec, Progress, Renderer
+from hkcompute.render.renderer import FileSpec, Progress, Renderer
 from hkcompute.render.tree import (
     HOSTS_DIR,
     CheckResult,
@@ -75,7 +75,7 @@ def meta(site: Site, phase: int | None, hosts: str | None) -> dict[str, object]:
 def _package_digest(root: str) -> str:
     """Every source file of hkcompute and every template: a render's code, all of it."""
     h = hashlib.sha256(f"{__version__} {sys.version} jinja2 {jinja2.__version__}\n".encode())
-    pkg = Path(engine.__file__ or "").resolve().parent.parent
+    pkg = Path(renderer.__file__ or "").resolve().parent.parent
     for base in (pkg, Path(root)):
         _hash_folder(h, base)
     return h.hexdigest()
@@ -104,10 +104,10 @@ def site_key(site: Site, phase: int | None, hosts: str | None) -> str:
 
 @lru_cache(maxsize=4)
 def _templates_read_inventory_hash(root: str) -> bool:
-    """Whether a template the renderer uses (named in ``engine``, or included by one) reads
+    """Whether a template the renderer uses (named in ``renderer``, or included by one) reads
     the inventory's hash. Other templates (``report/``) are not this renderer's."""
-    assert engine.__file__ is not None
-    todo = set(re.findall(r'"([\w./-]+\.j2)"', Path(engine.__file__).read_text()))
+    assert renderer.__file__ is not None
+    todo = set(re.findall(r'"([\w./-]+\.j2)"', Path(renderer.__file__).read_text()))
     env = jinja2.Environment()
     seen: set[str] = set()
     while todo:
@@ -135,7 +135,7 @@ def _templates_read_inventory_hash(root: str) -> bool:
 def _code_digest(root: str) -> bytes:
     """The templates and the code that turns a context into bytes."""
     h = hashlib.sha256(f"hkcompute {__version__} jinja2 {jinja2.__version__}\n".encode())
-    for mod in (engine, env, ranges, slurm):
+    for mod in (renderer, env, ranges, slurm):
         assert mod.__file__ is not None
         h.update(Path(mod.__file__).read_bytes())
     _hash_folder(h, Path(root))

@@ -16,7 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from hkcompute.errors import RenderError
 from hkcompute.model import Device, Site
-from hkcompute.plan.model import Plan
+from hkcompute.plan.records import Plan
 from hkcompute.render.context import ContextBuilder
 from hkcompute.render.env import environment, render_template
 from hkcompute.render.tree import RenderedFile
