@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 from typing import Protocol
 
@@ -71,19 +72,39 @@ class PhaseInfo:
     loc: Location = UNKNOWN
 
 
+class Role(StrEnum):
+    """What a device is in the site. A str enum: compares equal to its value, so templates,
+    CSVs and JSON see the plain name."""
+
+    GPU_NODE = "gpu_node"
+    STORAGE = "storage"
+    SERVICE = "service"
+    LEAF = "leaf"
+    SPINE = "spine"
+    CORE = "core"
+    STORAGE_LEAF = "storage_leaf"
+    STORAGE_SPINE = "storage_spine"
+    INBAND_SWITCH = "inband_switch"
+    OOB_SWITCH = "oob_switch"
+
+
+# A device's lifecycle state; the inventory's own enum, so the two can never disagree.
+Status = S.Status
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
     """One physical device. ``index`` is the node slot, the leaf's rail, or the switch number
     within its set (0-based); ``group`` is the spine group of a unit's devices and spines."""
 
     name: str
-    role: str
+    role: Role
     model: str
     rack: str
     u: int
     height: int
     phase: int
-    status: str
+    status: Status
     hall: str
     cluster: str | None = None
     unit: str | None = None
@@ -96,6 +117,14 @@ class Device:
     addresses: tuple[tuple[str, str], ...] = ()
     services: tuple[str, ...] = ()
     loc: Location = UNKNOWN
+
+    def __post_init__(self) -> None:
+        # Expansion and tests may hand plain strings: the record always holds the enums
+        # (an unknown value is a ValueError, which the schema has already ruled out).
+        if type(self.role) is not Role:
+            object.__setattr__(self, "role", Role(self.role))
+        if type(self.status) is not Status:
+            object.__setattr__(self, "status", Status(self.status))
 
     @property
     def is_switch(self) -> bool:
@@ -115,7 +144,7 @@ class Unit:
     index: int
     group: int
     phase: int
-    status: str
+    status: Status
     network_racks: tuple[str, ...]
     node_racks: tuple[str, ...]
     nodes: int

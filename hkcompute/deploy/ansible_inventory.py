@@ -55,7 +55,7 @@ def build_inventory(site: Site, plan: Plan, phase: int | None, tree: Path,
         c = site.cluster(d.cluster or "")
         hv: dict[str, Any] = {
             "hk_tree": str(tree / "hosts" / d.name),
-            "hk_role": d.role,
+            "hk_role": d.role.value,
             "hk_phase": d.phase,
         }
         if d.role in ("leaf", "spine", "core"):
@@ -82,7 +82,7 @@ def build_inventory(site: Site, plan: Plan, phase: int | None, tree: Path,
         if connections and d.name in connections:
             hv.update(connections[d.name])
         hostvars[d.name] = hv
-        groups[d.role].add(d.name)
+        groups[d.role.value].add(d.name)
         groups[group_name("phase", d.phase)].add(d.name)
         groups[group_name("hall", d.hall)].add(d.name)
         groups[group_name("rack", d.rack)].add(d.name)

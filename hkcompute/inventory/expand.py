@@ -282,14 +282,14 @@ class _Expander:
                         next_u = 1
                     name = T.unit_switch_name(unit.name, short, j)
                     self.add_device(M.Device(
-                        name, role, model, rack, next_u, h, unit.phase, unit.status,
+                        name, M.Role(role), model, rack, next_u, h, unit.phase, unit.status,
                         hall_of(rack), c.name, unit.name, j, unit.group, unit.tenant, loc=unit.loc))
                     next_u += h
             for slot in range(unit.nodes):
                 rack = unit.node_racks[slot // tpl.nodes_per_rack]
                 u = tpl.node_u_start + (slot % tpl.nodes_per_rack) * node_h
                 self.add_device(M.Device(
-                    T.node_name(unit.name, slot), "gpu_node", tpl.server, rack, u, node_h,
+                    T.node_name(unit.name, slot), M.Role.GPU_NODE, tpl.server, rack, u, node_h,
                     unit.phase, unit.status, hall_of(rack), c.name, unit.name, slot, unit.group,
                     unit.tenant, loc=unit.loc))
 
@@ -298,9 +298,9 @@ class _Expander:
         """Cores first, then each spine group's spines, packed into the network racks in
         order: a later group only ever appends, so earlier positions never move."""
         tpl = c.template
-        wanted: list[tuple[str, str, str, int, int | None, int, str]] = []
+        wanted: list[tuple[str, str, str, int, int | None, int, M.Status]] = []
         first_phase = min((u.phase for u in c.units), default=1)
-        first_status = c.units[0].status if c.units else "planned"
+        first_status = c.units[0].status if c.units else M.Status.PLANNED
         if c.core is not None:
             for j in range(c.core.count):
                 wanted.append((T.core_name(c.name, j), "core", c.core.model, j, None,
@@ -329,7 +329,8 @@ class _Expander:
                 return
             rack = c.network_racks[rack_i]
             hall = racks[rack].hall if rack in racks else c.hall
-            self.add_device(M.Device(name, role, model, rack, next_u, h, phase, status, hall,
+            self.add_device(M.Device(name, M.Role(role), model, rack, next_u, h, phase, status,
+                                     hall,
                                      c.name, None, idx, group, loc=c.loc))
             next_u += h
 
@@ -382,7 +383,8 @@ class _Expander:
                 u = d.u + (i % d.per_rack) * h
                 phase = d.phase if d.phase is not None else (rinfo.phase if rinfo else 1)
                 self.add_device(M.Device(
-                    name, d.role, d.model, rack, u, h, phase, str(d.status or "planned"),
+                    name, M.Role(d.role), d.model, rack, u, h, phase,
+                    M.Status(d.status or "planned"),
                     rinfo.hall if rinfo else "", None, None, i, None, d.tenant, d.serial, d.mac,
                     d.bmc, tuple(sorted(d.addresses.items())), tuple(d.services), loc))
 

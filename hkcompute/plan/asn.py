@@ -55,7 +55,7 @@ def allocate_asns(site: Site, phase: int | None, owners: list[Owner],
             if d.role in TIERS and sw is not None and sw.kind == "ethernet":
                 base = take(d.role, 1)
                 if base is not None:
-                    give(d.name, base, d.role)
+                    give(d.name, base, d.role.value)
             continue
         if c is None or c.template.fabric != "roce":
             continue

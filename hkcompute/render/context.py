@@ -165,7 +165,7 @@ class ContextBuilder:
         vendor = acc.vendor if acc else (server.vendor if server else "")
         return {
             "site": self._site_ctx,
-            "host": {"name": d.name, "fqdn": f"{d.name}.{self.domain}", "role": d.role,
+            "host": {"name": d.name, "fqdn": f"{d.name}.{self.domain}", "role": d.role.value,
                      "model": d.model, "vendor": vendor, "rack": d.rack, "hall": d.hall,
                      "phase": d.phase, "cluster": d.cluster, "unit": d.unit,
                      "tenant": d.tenant},
@@ -387,7 +387,7 @@ class ContextBuilder:
         jobs: dict[str, dict[tuple[tuple[str, str], ...], list[str]]] = defaultdict(
             lambda: defaultdict(list))
         for dev in self.site.devices_upto(self.phase):
-            labels = (("cluster", dev.cluster or "site"), ("role", dev.role))
+            labels = (("cluster", dev.cluster or "site"), ("role", dev.role.value))
             fqdn = f"{dev.name}.{self.domain}"
             if dev.role in ("gpu_node", "service", "storage"):
                 jobs["node"][labels].append(f"{fqdn}:9100")

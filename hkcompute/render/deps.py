@@ -123,7 +123,7 @@ class Fingerprints:
         if got is None:
             b = d.bmc
             got = hashlib.sha256(marshal.dumps((
-                _fields(d), str(d.status), None if b is None else plain(b)), 2)
+                _fields(d), d.role.value, d.status.value, None if b is None else plain(b)), 2)
                 + self.net(d.name)).digest()
             self._own[d.name] = got
         return got
@@ -158,10 +158,10 @@ class Fingerprints:
         return h.hexdigest()
 
 
-# Every field of a device but where it was written (``loc``) and the two that are not plain
-# data (``status``, an enum; ``bmc``, a model), which ``own`` adds apart.
+# Every field of a device but where it was written (``loc``) and the three that are not plain
+# data (``role`` and ``status``, enums; ``bmc``, a model), which ``own`` adds apart.
 _fields = operator.attrgetter(*(f.name for f in dataclasses.fields(Device)
-                                if f.name not in ("loc", "status", "bmc")))
+                                if f.name not in ("loc", "role", "status", "bmc")))
 # What a switch context reads of a link (``ContextBuilder.switch``): its ends and ports (the
 # port's name and description, the peer's address) and its kind (the description).
 _link_inputs = operator.itemgetter(*(Link._fields.index(f)

@@ -179,7 +179,7 @@ class _Ctx:
 def _scope(c: _Ctx) -> tuple[dict[str, Any], list[Table], list[Table], list[str]]:
     site, pc = c.site, c.pc
     halls = [h.name for h in site.halls.values() if h.phase == c.phase]
-    switches = Counter(d.role for d in c.new if d.is_switch)
+    switches = Counter(d.role.value for d in c.new if d.is_switch)
     storage = [d for d in c.new if d.role == "storage"]
     services = [d for d in c.new if d.role == "service"]
     by_net = Counter(x.network for x in c.links)
@@ -515,7 +515,7 @@ def _oob(c: _Ctx) -> Stage:
         rollback = ["First phase: stop the new services (DHCP, DNS) on the services hosts; "
                     "nothing else depends on them yet."]
     return Stage("oob", "4. Out-of-band and provisioning network", intro=[
-        f"{len(oob):,} management switches ({_counts(Counter(d.role for d in oob))}); "
+        f"{len(oob):,} management switches ({_counts(Counter(d.role.value for d in oob))}); "
         f"addresses of the phase: {_counts(addrs)}. The services hosts (DHCP, DNS, NTP) learn "
         "the new hosts before any of them boots."],
         commands=cmds,
@@ -568,7 +568,7 @@ def _firmware(c: _Ctx) -> Stage:
 
 
 def _fabric(c: _Ctx) -> Stage:
-    roles = Counter(d.role for d in c.new if d.role in ("leaf", "spine", "core"))
+    roles = Counter(d.role.value for d in c.new if d.role in ("leaf", "spine", "core"))
     fab = [d for d in c.managed if d.role in ("leaf", "spine", "core")]
     fabrics = Counter(cl.fabric for cl in c.site.clusters
                       if any(u.phase == c.phase for u in cl.units))

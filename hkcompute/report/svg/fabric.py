@@ -115,7 +115,7 @@ def su_fabric(site: Site, unit_name: str, links: Iterable[Link],
     # The unit's other networks, as counts: they are cabled in the same racks.
     bx = width - 240
     d.append(text("other networks of the unit", 11, bx, y_sp + 4, font_weight="bold"))
-    others = Counter(m.role for m in members if m.role not in ("gpu_node", "leaf"))
+    others = Counter(m.role.value for m in members if m.role not in ("gpu_node", "leaf"))
     row = 0
     for role, n in sorted(others.items()):
         row += 1
