@@ -50,8 +50,9 @@ def site_files(n: int) -> dict[str, str]:
     fabric = fabric.replace('  - {name: "lab-su1-n[03-04]", model: lab-ascend}\n', "")
     files["fabric.yaml"] = fabric
     files["facility.yaml"] = files["facility.yaml"].replace("power_kw: 45", "power_kw: 100")
-    files["catalog.yaml"] = files["catalog.yaml"].replace("rack_units: 2\n    lab-ascend",
-                                                          "rack_units: 1\n    lab-ascend")
+    files["catalog.yaml"] = files["catalog.yaml"].replace(
+        "rack_units: 2\n    lab-ascend", "rack_units: 1\n    lab-ascend"
+    )
     files["site.yaml"] = files["site.yaml"].replace("  name: lab\n", f"  name: bench{n}\n")
     return files
 
@@ -61,10 +62,15 @@ def site_files(n: int) -> dict[str, str]:
 GATHER = "  gather_facts: true\n"
 VARIANTS: dict[str, tuple[dict[str, str], tuple[str, str]]] = {
     "shipped": ({}, ("", "")),
-    "fact cache (smart, jsonfile)": ({"ANSIBLE_GATHERING": "smart",
-                                      "ANSIBLE_CACHE_PLUGIN": "jsonfile",
-                                      "ANSIBLE_CACHE_PLUGIN_CONNECTION": "{state}/facts",
-                                      "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "7200"}, ("", "")),
+    "fact cache (smart, jsonfile)": (
+        {
+            "ANSIBLE_GATHERING": "smart",
+            "ANSIBLE_CACHE_PLUGIN": "jsonfile",
+            "ANSIBLE_CACHE_PLUGIN_CONNECTION": "{state}/facts",
+            "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "7200",
+        },
+        ("", ""),
+    ),
     "gather_subset min, virtual": ({}, (GATHER, GATHER + "  gather_subset: [min, virtual]\n")),
     "no pipelining": ({"ANSIBLE_PIPELINING": "False"}, ("", "")),
     "no ControlPersist": ({"ANSIBLE_SSH_ARGS": "CONTROL_OFF"}, ("", "")),
@@ -88,8 +94,11 @@ def variant_env(base: dict[str, str], overrides: dict[str, str], state: Path) ->
 
 def drop_control_sockets(state: Path) -> None:
     for sock in (state / "ansible" / "cp").glob("*"):
-        subprocess.run(["ssh", "-O", "exit", "-o", f"ControlPath={sock}", "x"],
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["ssh", "-O", "exit", "-o", f"ControlPath={sock}", "x"],
+            capture_output=True,
+            check=False,
+        )
         sock.unlink(missing_ok=True)
 
 
@@ -99,7 +108,7 @@ class Bench:
     state: Path
     work: Path
     opts: Any
-    script: Path      # the same inventory, as a script for plain ansible-playbook
+    script: Path  # the same inventory, as a script for plain ansible-playbook
     env: dict[str, str]  # the same Ansible settings hkcompute uses
     hosts: int
 
@@ -136,10 +145,15 @@ def bench_lab(n: int, extra: dict[str, str]) -> Iterator[Bench]:
         render_site(site, 1, tree)
         conn = json.loads(connections_file(state).read_text())
         inv = build_inventory(site, plan_for(site, 1), 1, tree, conn)
-        yield Bench(site, state, work, opts, write_inventory(inv, work / "plain"),
-                    dict(os.environ, **ansible_env(state, opts,
-                                                   (state / "known_hosts").resolve())),
-                    len(inv["_meta"]["hostvars"]))
+        yield Bench(
+            site,
+            state,
+            work,
+            opts,
+            write_inventory(inv, work / "plain"),
+            dict(os.environ, **ansible_env(state, opts, (state / "known_hosts").resolve())),
+            len(inv["_meta"]["hostvars"]),
+        )
     finally:
         lab_down(site.info.name, state)
         shutil.rmtree(work, ignore_errors=True)
@@ -164,9 +178,12 @@ def compare(n: int, repeat: int) -> None:
                     book = work / "site-variant.yml"
                     book.write_text(text.replace(old, new))
                 c0, t0 = cpu_children(), time.perf_counter()
-                subprocess.run(["ansible-playbook", "-i", str(script), str(book)],
-                               env=env, check=True,
-                               stdout=subprocess.DEVNULL)
+                subprocess.run(
+                    ["ansible-playbook", "-i", str(script), str(book)],
+                    env=env,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
                 wall[name].append(time.perf_counter() - t0)
                 cpu[name].append(cpu_children() - c0)
                 print(f"  round {rnd + 1} {name}: {wall[name][-1]:.1f} s", flush=True)
@@ -176,8 +193,11 @@ def compare(n: int, repeat: int) -> None:
         print("|---|---:|---:|---:|---:|")
         for name in VARIANTS:
             w, c = min(wall[name]), min(cpu[name])
-            print(f"| {name} | {w:.1f} | {(w / ref_w - 1) * 100:+.0f}% | {c:.1f} | "
-                  f"{(c / ref_c - 1) * 100:+.0f}% |", flush=True)
+            print(
+                f"| {name} | {w:.1f} | {(w / ref_w - 1) * 100:+.0f}% | {c:.1f} | "
+                f"{(c / ref_c - 1) * 100:+.0f}% |",
+                flush=True,
+            )
 
 
 def cpu_children() -> float:
@@ -189,10 +209,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hosts", type=int, nargs="+", default=[4, 8, 16])
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--setting", action="append", default=[],
-                    help="ANSIBLE_X=value to override, e.g. ANSIBLE_PIPELINING=False")
-    ap.add_argument("--compare", action="store_true",
-                    help="measure each Ansible setting against the shipped ones, one lab")
+    ap.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        help="ANSIBLE_X=value to override, e.g. ANSIBLE_PIPELINING=False",
+    )
+    ap.add_argument(
+        "--compare",
+        action="store_true",
+        help="measure each Ansible setting against the shipped ones, one lab",
+    )
     args = ap.parse_args()
     if args.compare:
         for n in args.hosts:
@@ -204,12 +231,20 @@ def main() -> None:
 
     extra = dict(s.split("=", 1) for s in args.setting)
     print(f"machine: {os.cpu_count()} cores; settings overridden: {extra or 'none'}")
-    print(f"{'hosts':>5} {'hkcompute s':>12} {'ansible s':>10} {'ratio':>6} "
-          f"{'cpu s/host':>10} {'wall s/host':>11}")
+    print(
+        f"{'hosts':>5} {'hkcompute s':>12} {'ansible s':>10} {'ratio':>6} "
+        f"{'cpu s/host':>10} {'wall s/host':>11}"
+    )
     for n in args.hosts:
         with bench_lab(n, extra) as lab:
-            site, state, opts, script, env, hosts = (lab.site, lab.state, lab.opts, lab.script,
-                                                     lab.env, lab.hosts)
+            site, state, opts, script, env, hosts = (
+                lab.site,
+                lab.state,
+                lab.opts,
+                lab.script,
+                lab.env,
+                lab.hosts,
+            )
             ours, theirs, cpu = [], [], []
             for _ in range(args.repeat):
                 c0, t0 = cpu_children(), time.perf_counter()
@@ -218,13 +253,19 @@ def main() -> None:
                 cpu.append(cpu_children() - c0)
                 assert r.ok, r.run.counts()
                 t0 = time.perf_counter()
-                subprocess.run(["ansible-playbook", "-i", str(script),
-                                str(playbooks_dir() / "site.yml")], env=env, check=True,
-                               stdout=subprocess.DEVNULL)
+                subprocess.run(
+                    ["ansible-playbook", "-i", str(script), str(playbooks_dir() / "site.yml")],
+                    env=env,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
                 theirs.append(time.perf_counter() - t0)
             o, t = min(ours), min(theirs)
-            print(f"{hosts:>5} {o:>12.1f} {t:>10.1f} {o / t:>6.2f} {min(cpu) / hosts:>10.2f} "
-                  f"{o / hosts:>11.2f}", flush=True)
+            print(
+                f"{hosts:>5} {o:>12.1f} {t:>10.1f} {o / t:>6.2f} {min(cpu) / hosts:>10.2f} "
+                f"{o / hosts:>11.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

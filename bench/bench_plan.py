@@ -57,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"findings        {len(findings):,} ({errors:,} errors)")
     print(f"load            {t1 - t0:6.2f} s")
     print(f"validate        {t2 - t1:6.2f} s  (every check, the plan included)")
-    print(f"plan            {best:6.2f} s  (links {plan.timings['links_s']:.2f} s, "
-          f"addresses and ASNs {plan.timings['addresses_s']:.2f} s)")
+    print(
+        f"plan            {best:6.2f} s  (links {plan.timings['links_s']:.2f} s, "
+        f"addresses and ASNs {plan.timings['addresses_s']:.2f} s)"
+    )
     print(f"peak RSS        {peak_rss_mb():6.0f} MB")
     return 0
 

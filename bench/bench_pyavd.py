@@ -30,7 +30,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 # --- the pyavd side (runs in the pyavd interpreter: only the standard library and pyavd) ---
-AVD_CODE = r'''
+AVD_CODE = r"""
 import json, sys, time
 spec = json.loads(sys.stdin.read())
 t0 = time.perf_counter()
@@ -82,13 +82,14 @@ for host in inputs:
 print(json.dumps({"version": getattr(pyavd, "__version__", "?"), "import_s": t_import,
                   "facts_s": t_facts, "structured_s": t_struct, "cli_s": t_cli,
                   "devices": len(inputs), "lines": lines}))
-'''
+"""
 
 
 def run_pyavd(py: str, spines: list[str], leaves: list[str], parallel: int) -> dict[str, Any]:
     spec = json.dumps({"spines": spines, "leaves": leaves, "parallel": parallel})
-    proc = subprocess.run([py, "-c", AVD_CODE], input=spec, capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [py, "-c", AVD_CODE], input=spec, capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         return {"error": f"pyavd failed in {py} (exit {proc.returncode}):\n{tail}"}
@@ -113,15 +114,21 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     plan = plan_for(site, None)
     t_plan = time.perf_counter() - t0
-    switches = [d for d in site.devices_upto(None)
-                if d.cluster == args.cluster and d.role in ("leaf", "spine", "core")]
+    switches = [
+        d
+        for d in site.devices_upto(None)
+        if d.cluster == args.cluster and d.role in ("leaf", "spine", "core")
+    ]
     spines = [d.name for d in switches if d.role == "spine"]
     leaves = [d.name for d in switches if d.role == "leaf"]
     if not spines or not leaves or any(d.role == "core" for d in switches):
         print(f"{args.cluster}: need a two-tier cluster (leaves and spines, no core)")
         return 2
-    uplinks = [lk for lk in plan.links if (lk.a == leaves[0] and lk.b in spines)
-               or (lk.b == leaves[0] and lk.a in spines)]
+    uplinks = [
+        lk
+        for lk in plan.links
+        if (lk.a == leaves[0] and lk.b in spines) or (lk.b == leaves[0] and lk.a in spines)
+    ]
     parallel = max(1, len(uplinks) // len(spines))
 
     best = float("inf")
@@ -139,25 +146,35 @@ def main(argv: list[str] | None = None) -> int:
     n = len(switches)
     plan_share = t_plan * n / max(1, len(site.devices))
     hk_ms = best / n * 1000
-    print(f"fabric          {args.cluster}: {len(leaves)} leaves x {len(uplinks)} uplinks "
-          f"({parallel} to each of {len(spines)} spines), {n} switches")
-    print(f"hkcompute       {hk_ms:8.2f} ms per switch (context and templates; "
-          f"{nbytes / n / 1024:.1f} KiB of files each)")
-    print(f"  + plan share  {(best + plan_share) / n * 1000:8.2f} ms per switch (the site's plan"
-          f" {t_plan:.2f} s, prorated by device)")
+    print(
+        f"fabric          {args.cluster}: {len(leaves)} leaves x {len(uplinks)} uplinks "
+        f"({parallel} to each of {len(spines)} spines), {n} switches"
+    )
+    print(
+        f"hkcompute       {hk_ms:8.2f} ms per switch (context and templates; "
+        f"{nbytes / n / 1024:.1f} KiB of files each)"
+    )
+    print(
+        f"  + plan share  {(best + plan_share) / n * 1000:8.2f} ms per switch (the site's plan"
+        f" {t_plan:.2f} s, prorated by device)"
+    )
     avd = run_pyavd(args.avd_python, spines, leaves, parallel)
     if "error" in avd:
         print(avd["error"])
         return 1
     per_struct = (avd["facts_s"] + avd["structured_s"]) / avd["devices"] * 1000
     per_all = per_struct + avd["cli_s"] / avd["devices"] * 1000
-    print(f"pyavd {avd['version']:9s} {per_all:8.2f} ms per switch (facts "
-          f"{avd['facts_s']:.2f} s, structured config {avd['structured_s']:.2f} s, EOS CLI "
-          f"{avd['cli_s']:.2f} s; {avd['lines'] / avd['devices']:.0f} lines each)")
+    print(
+        f"pyavd {avd['version']:9s} {per_all:8.2f} ms per switch (facts "
+        f"{avd['facts_s']:.2f} s, structured config {avd['structured_s']:.2f} s, EOS CLI "
+        f"{avd['cli_s']:.2f} s; {avd['lines'] / avd['devices']:.0f} lines each)"
+    )
     print(f"  structured    {per_struct:8.2f} ms per switch (without the CLI text)")
-    print(f"ratio           {per_all / hk_ms:8.1f}x (pyavd / hkcompute), "
-          f"{per_all / ((best + plan_share) / n * 1000):.1f}x with the plan share; "
-          f"{per_struct / hk_ms:.1f}x against structured config alone")
+    print(
+        f"ratio           {per_all / hk_ms:8.1f}x (pyavd / hkcompute), "
+        f"{per_all / ((best + plan_share) / n * 1000):.1f}x with the plan share; "
+        f"{per_struct / hk_ms:.1f}x against structured config alone"
+    )
     return 0
 
 

@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("site", nargs="?", default="inventories/hkstp")
     ap.add_argument("--out", type=Path, default=None, help="keep the output here")
-    ap.add_argument("--runbook-phase", type=int, default=None,
-                    help="also time the runbook of this phase")
+    ap.add_argument(
+        "--runbook-phase", type=int, default=None, help="also time the runbook of this phase"
+    )
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
@@ -46,15 +47,19 @@ def main(argv: list[str] | None = None) -> int:
         t2 = time.perf_counter()
         print(f"{site.info.name}: {len(site.devices):,} devices, {len(site.racks):,} racks")
         print(f"  load + validate: {t1 - t0:.2f} s")
-        print(f"  report: {t2 - t1:.2f} s, {len(paths):,} files, "
-              f"{size_mb(out / 'report'):.1f} MB (report.html "
-              f"{(out / 'report' / 'report.html').stat().st_size / 1e6:.2f} MB)")
+        print(
+            f"  report: {t2 - t1:.2f} s, {len(paths):,} files, "
+            f"{size_mb(out / 'report'):.1f} MB (report.html "
+            f"{(out / 'report' / 'report.html').stat().st_size / 1e6:.2f} MB)"
+        )
         if args.runbook_phase is not None:
             t3 = time.perf_counter()
             write_runbook(site, args.runbook_phase, out / "runbook", args.site)
             t4 = time.perf_counter()
-            print(f"  runbook phase {args.runbook_phase}: {t4 - t3:.2f} s, "
-                  f"{size_mb(out / 'runbook'):.1f} MB")
+            print(
+                f"  runbook phase {args.runbook_phase}: {t4 - t3:.2f} s, "
+                f"{size_mb(out / 'runbook'):.1f} MB"
+            )
         print(f"  total: {time.perf_counter() - t0:.2f} s, peak RSS {peak_rss_mb():.0f} MB")
     return 0
 

@@ -93,18 +93,15 @@ def one(units: int, work: Path, limit: bool) -> dict[str, Any]:
     full, r["render_s"], r["render_cpu"] = _timed(lambda: render_site(site, None, out))
     r["files"] = full.nfiles
     r["hosts"] = full.hosts
-    chk, r["check_s"], r["check_cpu"] = _timed(
-        lambda: render_site(site, None, out, check=True))
+    chk, r["check_s"], r["check_cpu"] = _timed(lambda: render_site(site, None, out, check=True))
     r["check_ok"] = chk.check.ok
     # the one-rack change: a new site (loaded and validated apart), rendered over the tree
     site_rc = expand(load(rc_dir))
     run_checks(site_rc, None)
-    inc, r["incremental_s"], r["incremental_cpu"] = _timed(
-        lambda: render_site(site_rc, None, out))
+    inc, r["incremental_s"], r["incremental_cpu"] = _timed(lambda: render_site(site_rc, None, out))
     r["incremental_hosts"] = inc.rendered_hosts
     r["incremental_written"] = len(inc.write.written)
-    chk2, r["check_changed_s"], _c = _timed(lambda: render_site(site_rc, None, out,
-                                                                check=True))
+    chk2, r["check_changed_s"], _c = _timed(lambda: render_site(site_rc, None, out, check=True))
     r["check_after_ok"] = chk2.check.ok
     # The same change back and forth four more times (the first one above also catches up
     # on the full render's racily-new stamps): the median, steadier on a shared machine.
@@ -142,8 +139,13 @@ def _limit(site: Any, plan: Any, work: Path) -> dict[str, float]:
             jobs.append((d.name, s, full))
     sandboxed = environment()
     plain = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())), undefined=jinja2.StrictUndefined,
-        autoescape=False, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     plain.filters.update(sandboxed.filters)
 
     def render_all() -> list[tuple[str, str, bytes]]:
@@ -175,8 +177,13 @@ def _limit(site: Any, plan: Any, work: Path) -> dict[str, float]:
                 fh.write(data)
 
     _n, t_write, c_write = _timed(write_all)
-    return {"plain_jinja_s": t_jinja, "plain_jinja_cpu": c_jinja, "write_bytes_s": t_write,
-            "write_bytes_cpu": c_write, "bytes_mb": sum(len(f[2]) for f in files) / 1e6}
+    return {
+        "plain_jinja_s": t_jinja,
+        "plain_jinja_cpu": c_jinja,
+        "write_bytes_s": t_write,
+        "write_bytes_cpu": c_write,
+        "bytes_mb": sum(len(f[2]) for f in files) / 1e6,
+    }
 
 
 def exponent(a: dict[str, Any], b: dict[str, Any], key: str) -> float | None:
@@ -185,9 +192,15 @@ def exponent(a: dict[str, Any], b: dict[str, Any], key: str) -> float | None:
     return math.log(b[key] / a[key]) / math.log(b["devices"] / a["devices"])
 
 
-ROWS = (("load", "load_s"), ("expand", "expand_s"), ("validate", "validate_s"),
-        ("plan", "plan_s"), ("render full", "render_s"), ("render 1-rack", "incremental_s"),
-        ("render --check", "check_s"))
+ROWS = (
+    ("load", "load_s"),
+    ("expand", "expand_s"),
+    ("validate", "validate_s"),
+    ("plan", "plan_s"),
+    ("render full", "render_s"),
+    ("render 1-rack", "incremental_s"),
+    ("render --check", "check_s"),
+)
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -197,22 +210,35 @@ def table(results: list[dict[str, Any]]) -> str:
         rows.append([label, *(f"{r[key]:,}" for r in results)])
     for label, key in ROWS:
         cpu = key.replace("_s", "_cpu")
-        rows.append([f"{label} s (cpu)",
-                     *(f"{r[key]:.2f} ({r[cpu]:.2f})" for r in results)])
-    rows.append(["render 1-rack again s (median of 4)",
-                 *(f"{r['incremental_again_s']:.2f}" for r in results)])
+        rows.append([f"{label} s (cpu)", *(f"{r[key]:.2f} ({r[cpu]:.2f})" for r in results)])
+    rows.append(
+        [
+            "render 1-rack again s (median of 4)",
+            *(f"{r['incremental_again_s']:.2f}" for r in results),
+        ]
+    )
     rows.append(["hosts re-rendered", *(f"{r['incremental_hosts']:,}" for r in results)])
     rows.append(["peak RSS MB", *(f"{r['peak_rss_mb']:.0f}" for r in results)])
     if all("plain_jinja_s" in r for r in results):
         rows.append(["plain Jinja s", *(f"{r['plain_jinja_s']:.2f}" for r in results)])
         rows.append(["write bytes s", *(f"{r['write_bytes_s']:.2f}" for r in results)])
-        rows.append(["render / plain Jinja",
-                     *(f"{r['render_s'] / r['plain_jinja_s']:.2f}x" for r in results)])
-        rows.append(["render / write bytes",
-                     *(f"{r['render_s'] / r['write_bytes_s']:.2f}x" for r in results)])
+        rows.append(
+            [
+                "render / plain Jinja",
+                *(f"{r['render_s'] / r['plain_jinja_s']:.2f}x" for r in results),
+            ]
+        )
+        rows.append(
+            [
+                "render / write bytes",
+                *(f"{r['render_s'] / r['write_bytes_s']:.2f}x" for r in results),
+            ]
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-             for row in rows]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in rows
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     if len(results) > 1:
         lines.append("")
@@ -220,15 +246,19 @@ def table(results: list[dict[str, Any]]) -> str:
         for label, key in ROWS:
             cpu = key.replace("_s", "_cpu")
             ks = [exponent(a, b, cpu) for a, b in itertools.pairwise(results)]
-            lines.append(f"  {label:15s} " + "  ".join(
-                "  -  " if k is None else f"{k:5.2f}" for k in ks))
+            lines.append(
+                f"  {label:15s} " + "  ".join("  -  " if k is None else f"{k:5.2f}" for k in ks)
+            )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default=",".join(map(str, SIZES)),
-                    help="scalable units per size, comma-separated")
+    ap.add_argument(
+        "--sizes",
+        default=",".join(map(str, SIZES)),
+        help="scalable units per size, comma-separated",
+    )
     ap.add_argument("--no-limit", action="store_true", help="skip plain Jinja and bare writes")
     ap.add_argument("--markdown", type=Path, help="also write the table to this file")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
@@ -252,9 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         results.append(r)
-        print(f"{LABELS.get(units, units)}: {r['devices']:,} devices, full render "
-              f"{r['render_s']:.1f} s, one-rack {r['incremental_s']:.2f} s, "
-              f"check {r['check_s']:.2f} s, errors {r['errors']}", file=sys.stderr)
+        print(
+            f"{LABELS.get(units, units)}: {r['devices']:,} devices, full render "
+            f"{r['render_s']:.1f} s, one-rack {r['incremental_s']:.2f} s, "
+            f"check {r['check_s']:.2f} s, errors {r['errors']}",
+            file=sys.stderr,
+        )
     text = table(results)
     print(text)
     if args.markdown:

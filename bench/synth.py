@@ -26,11 +26,11 @@ import yaml
 HERE = Path(__file__).resolve().parent
 HKSTP = HERE.parent / "inventories" / "hkstp"
 
-IB_PER_HALL = 64      # the most units an InfiniBand cluster may have (512 spines)
+IB_PER_HALL = 64  # the most units an InfiniBand cluster may have (512 spines)
 ROCE_PER_HALL = 16
-IB_RACKS = 5          # h800-lc: 1 network + 4 node racks of 8
-ROCE_RACKS = 14       # a3-lc: 1 network + 13 node racks of 5
-FULL_UNITS = 166      # the bundled site
+IB_RACKS = 5  # h800-lc: 1 network + 4 node racks of 8
+ROCE_RACKS = 14  # a3-lc: 1 network + 13 node racks of 5
+FULL_UNITS = 166  # the bundled site
 
 
 def split(units: int) -> tuple[int, int]:
@@ -64,14 +64,26 @@ def generate(units: int, rack_change: bool = False) -> dict[str, Any]:
     fabric_src = yaml.safe_load((HKSTP / "fabric.yaml").read_text())
     ib, roce = split(units)
     halls = halls_for(ib, roce)
-    site_doc["site"].update(name=f"synth{units}", domain=f"synth{units}.hkcompute.internal",
-                            description=f"synthetic site: {ib} InfiniBand and {roce} RoCE units")
+    site_doc["site"].update(
+        name=f"synth{units}",
+        domain=f"synth{units}.hkcompute.internal",
+        description=f"synthetic site: {ib} InfiniBand and {roce} RoCE units",
+    )
     pflops = ib * 31 * 8 * 0.989 + roce * 64 * 8 * 0.8
-    site_doc["site"]["target"] = {"pflops": int(pflops * 0.95), "precision": "bf16-dense",
-                                  "year": 2030}
-    site_doc["phases"] = [{"id": 1, "name": "phase 1", "due": "2030-12-31",
-                           "target_pflops": int(pflops * 0.95),
-                           "description": "the whole synthetic site"}]
+    site_doc["site"]["target"] = {
+        "pflops": int(pflops * 0.95),
+        "precision": "bf16-dense",
+        "year": 2030,
+    }
+    site_doc["phases"] = [
+        {
+            "id": 1,
+            "name": "phase 1",
+            "due": "2030-12-31",
+            "target_pflops": int(pflops * 0.95),
+            "description": "the whole synthetic site",
+        }
+    ]
 
     hall_docs: list[dict[str, Any]] = []
     racks: list[dict[str, Any]] = []
@@ -85,15 +97,28 @@ def generate(units: int, rack_change: bool = False) -> dict[str, Any]:
         row = 0
         kw = 0.0
 
-        def add_racks(prefix: str, first: int, count: int, power: float,
-                      cooling: str | None = None, hall: str = hall, x: float = x) -> None:
+        def add_racks(
+            prefix: str,
+            first: int,
+            count: int,
+            power: float,
+            cooling: str | None = None,
+            hall: str = hall,
+            x: float = x,
+        ) -> None:
             nonlocal row, kw
             done = 0
             while done < count:
                 take = min(40, count - done)
-                r: dict[str, Any] = {"name": _ranges(f"{hall}-{prefix}", first + done, take),
-                                     "hall": hall, "phase": 1, "row": f"R{row:02d}",
-                                     "x_m": x, "y_m": 3.0 * row, "power_kw": power}
+                r: dict[str, Any] = {
+                    "name": _ranges(f"{hall}-{prefix}", first + done, take),
+                    "hall": hall,
+                    "phase": 1,
+                    "row": f"R{row:02d}",
+                    "x_m": x,
+                    "y_m": 3.0 * row,
+                    "power_kw": power,
+                }
                 if cooling:
                     r["cooling"] = cooling
                 racks.append(r)
@@ -101,58 +126,131 @@ def generate(units: int, rack_change: bool = False) -> dict[str, Any]:
                 row += 1
                 done += take
 
-        def add_cluster(kind: str, n: int, template: str, unit_prefix: str, node_racks: str,
-                        racks_per_unit: int, net_racks: str, n_net: int, core: str,
-                        nodes: int, hall: str = hall, h: int = h) -> None:
+        def add_cluster(
+            kind: str,
+            n: int,
+            template: str,
+            unit_prefix: str,
+            node_racks: str,
+            racks_per_unit: int,
+            net_racks: str,
+            n_net: int,
+            core: str,
+            nodes: int,
+            hall: str = hall,
+            h: int = h,
+        ) -> None:
             """One cluster of ``n`` units in this hall, with its tenant (the two fabric
             kinds differ only in these parameters and in their racks)."""
             groups = n // 2
             tenant = f"t-{hall}-{kind}"
-            tenants.append({"name": tenant, "kind": "local", "sector": "research",
-                            "residency": "HK", "phases": [1], "clusters": [f"{kind}-{hall}"]})
-            clusters.append({
-                "name": f"{kind}-{hall}", "template": template, "hall": hall,
-                "network_racks": _ranges(f"{hall}-{net_racks}", 1, n_net),
-                "core": {"model": core, "count": 8 * groups}, "tenants": [tenant],
-                "units": [{"name": _ranges(f"{unit_prefix}{h + 1:02d}-su", 1, n, 2),
-                           "phase": 1, "racks": _ranges(f"{hall}-{node_racks}", 1,
-                                                        n * racks_per_unit),
-                           "nodes": nodes, "status": "in_service", "tenant": tenant}]})
+            tenants.append(
+                {
+                    "name": tenant,
+                    "kind": "local",
+                    "sector": "research",
+                    "residency": "HK",
+                    "phases": [1],
+                    "clusters": [f"{kind}-{hall}"],
+                }
+            )
+            clusters.append(
+                {
+                    "name": f"{kind}-{hall}",
+                    "template": template,
+                    "hall": hall,
+                    "network_racks": _ranges(f"{hall}-{net_racks}", 1, n_net),
+                    "core": {"model": core, "count": 8 * groups},
+                    "tenants": [tenant],
+                    "units": [
+                        {
+                            "name": _ranges(f"{unit_prefix}{h + 1:02d}-su", 1, n, 2),
+                            "phase": 1,
+                            "racks": _ranges(f"{hall}-{node_racks}", 1, n * racks_per_unit),
+                            "nodes": nodes,
+                            "status": "in_service",
+                            "tenant": tenant,
+                        }
+                    ],
+                }
+            )
 
         if n_ib:
             net_racks = math.ceil(24 * (n_ib // 2) / 48)
             add_racks("i", 1, n_ib * IB_RACKS, 90)
             add_racks("in", 1, net_racks, 85, "hybrid")
-            add_cluster("ib", n_ib, "h800-lc", "ib", "i", IB_RACKS, "in", net_racks,
-                        "qm9700", 31)
+            add_cluster("ib", n_ib, "h800-lc", "ib", "i", IB_RACKS, "in", net_racks, "qm9700", 31)
         if n_roce:
             add_racks("a", 1, n_roce * ROCE_RACKS, 50)
             add_racks("an", 1, n_roce // 2, 55, "hybrid")
-            add_cluster("roce", n_roce, "a3-lc", "as", "a", ROCE_RACKS, "an", n_roce // 2,
-                        "sn5600-400", 64)
+            add_cluster(
+                "roce", n_roce, "a3-lc", "as", "a", ROCE_RACKS, "an", n_roce // 2, "sn5600-400", 64
+            )
         # storage: about 3 GB/s of read per node (0.75 ddn-ai400x2 per H800 unit)
         stor = max(2, math.ceil(n_ib * 0.75 + n_roce * 1.5))
         srack = math.ceil(stor / 8) + 1  # + one rack for service nodes
         add_racks("s", 1, srack, 30, "hybrid")
-        devices.append({"name": _ranges(f"stor-{hall}-", 1, stor, 3), "role": "storage",
-                        "model": "ddn-ai400x2", "rack": _ranges(f"{hall}-s", 1, srack - 1),
-                        "u": 2, "per_rack": 8, "phase": 1, "status": "in_service"})
+        devices.append(
+            {
+                "name": _ranges(f"stor-{hall}-", 1, stor, 3),
+                "role": "storage",
+                "model": "ddn-ai400x2",
+                "rack": _ranges(f"{hall}-s", 1, srack - 1),
+                "u": 2,
+                "per_rack": 8,
+                "phase": 1,
+                "status": "in_service",
+            }
+        )
         storage_total += stor
         last = f"{hall}-s{srack:03d}"
         if h == 0:
             devices += [
-                {"name": "slurmctl[01-02]", "role": "service", "model": "svc-2u", "rack": last,
-                 "u": 2, "per_rack": 2, "phase": 1, "status": "in_service",
-                 "services": ["slurmctld"]},
-                {"name": "svc[01-02]", "role": "service", "model": "svc-2u", "rack": last,
-                 "u": 6, "per_rack": 2, "phase": 1, "status": "in_service",
-                 "services": ["dns", "dhcp", "ntp", "prometheus"]},
+                {
+                    "name": "slurmctl[01-02]",
+                    "role": "service",
+                    "model": "svc-2u",
+                    "rack": last,
+                    "u": 2,
+                    "per_rack": 2,
+                    "phase": 1,
+                    "status": "in_service",
+                    "services": ["slurmctld"],
+                },
+                {
+                    "name": "svc[01-02]",
+                    "role": "service",
+                    "model": "svc-2u",
+                    "rack": last,
+                    "u": 6,
+                    "per_rack": 2,
+                    "phase": 1,
+                    "status": "in_service",
+                    "services": ["dns", "dhcp", "ntp", "prometheus"],
+                },
             ]
-        devices.append({"name": _ranges(f"login-{hall}-", 1, 4, 2), "role": "service",
-                        "model": "svc-2u", "rack": last, "u": 10, "per_rack": 4, "phase": 1,
-                        "status": "in_service", "services": ["login"]})
-        hall_docs.append({"name": hall, "feed_mw": math.ceil(kw * 1.15 / 1000) + 1,
-                          "cooling": "liquid", "pue": 1.2, "phase": 1})
+        devices.append(
+            {
+                "name": _ranges(f"login-{hall}-", 1, 4, 2),
+                "role": "service",
+                "model": "svc-2u",
+                "rack": last,
+                "u": 10,
+                "per_rack": 4,
+                "phase": 1,
+                "status": "in_service",
+                "services": ["login"],
+            }
+        )
+        hall_docs.append(
+            {
+                "name": hall,
+                "feed_mw": math.ceil(kw * 1.15 / 1000) + 1,
+                "cooling": "liquid",
+                "pue": 1.2,
+                "phase": 1,
+            }
+        )
 
     # site-wide storage spines (16U chassis, 3 a rack): 16, as the bundled site; beyond its
     # size a (synthetic) chassis with twice the line cards, as the leaves have no more ports
@@ -166,23 +264,51 @@ def generate(units: int, rack_change: bool = False) -> dict[str, Any]:
         spine_model = "synth-spine-100g"
         switches[spine_model] = big
     xr = math.ceil(spines / 3)
-    racks.append({"name": _ranges("x-r", 1, xr, 2), "hall": "h01", "phase": 1, "row": "X",
-                  "x_m": 0, "y_m": 300.0, "power_kw": 30})
-    devices.append({"name": _ranges("stspine", 1, spines, 2), "role": "storage_spine",
-                    "model": spine_model, "rack": _ranges("x-r", 1, xr, 2), "u": 1,
-                    "per_rack": 3, "phase": 1, "status": "in_service"})
+    racks.append(
+        {
+            "name": _ranges("x-r", 1, xr, 2),
+            "hall": "h01",
+            "phase": 1,
+            "row": "X",
+            "x_m": 0,
+            "y_m": 300.0,
+            "power_kw": 30,
+        }
+    )
+    devices.append(
+        {
+            "name": _ranges("stspine", 1, spines, 2),
+            "role": "storage_spine",
+            "model": spine_model,
+            "rack": _ranges("x-r", 1, xr, 2),
+            "u": 1,
+            "per_rack": 3,
+            "phase": 1,
+            "status": "in_service",
+        }
+    )
     if rack_change:
         # one rack: the first node rack of the first InfiniBand unit (8 nodes)
         for n in range(1, 9):
             devices.append({"name": f"ib01-su01-n{n:02d}", "mac": f"02:00:5e:10:00:{n:02x}"})
 
-    networks = {"networks": {
-        "pools": {"oob": {"cidr": "10.0.0.0/13"}, "inband": {"cidr": "10.8.0.0/13"},
-                  "storage": {"cidr": "10.16.0.0/12"}, "loopback": {"cidr": "10.32.0.0/16"},
-                  "compute": {"cidr": "10.64.0.0/11"}, "p2p": {"cidr": "10.96.0.0/11"}},
-        "asn": {"leaf": {"first": 4200000000, "last": 4200099999},
+    networks = {
+        "networks": {
+            "pools": {
+                "oob": {"cidr": "10.0.0.0/13"},
+                "inband": {"cidr": "10.8.0.0/13"},
+                "storage": {"cidr": "10.16.0.0/12"},
+                "loopback": {"cidr": "10.32.0.0/16"},
+                "compute": {"cidr": "10.64.0.0/11"},
+                "p2p": {"cidr": "10.96.0.0/11"},
+            },
+            "asn": {
+                "leaf": {"first": 4200000000, "last": 4200099999},
                 "spine": {"first": 4200100000, "last": 4200109999},
-                "core": {"first": 4200110000, "last": 4200110999}}}}
+                "core": {"first": 4200110000, "last": 4200110999},
+            },
+        }
+    }
     return {
         "site.yaml": site_doc,
         "fabric.yaml": {"unit_templates": fabric_src["unit_templates"], "clusters": clusters},

@@ -47,7 +47,8 @@ class _Tally:
 
     tflops: float = 0.0
     accelerators: dict[str, dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
     nodes: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     excluded_nodes: int = 0
     devices: int = 0
@@ -73,8 +74,7 @@ class _Tally:
                 self.excluded_nodes += 1
         # Only compute nodes count toward PFLOPS (as in the phase-target rule): an
         # accelerator in a service box is not in the scheduler's pool.
-        if d.role == "gpu_node" and acc is not None and acc_name is not None and n \
-                and counts:
+        if d.role == "gpu_node" and acc is not None and acc_name is not None and n and counts:
             self.tflops += acc.bf16_dense_tflops * n
             self.accelerators[acc.vendor][acc_name] += n
         store = site.catalog.storage.get(d.model)
@@ -247,31 +247,52 @@ def capacity(site: Site, phase: int | None = None) -> SiteCapacity:
                 cum.add(site, d)
         info = site.phase(pid)
         assert info is not None
-        renew = sum(e.spec.kw for e in site.energy
-                    if e.spec.kind in RENEWABLE_KINDS and e.spec.phase <= pid)
-        stored = sum(e.spec.kwh for e in site.energy
-                     if e.spec.kind in STORED_ENERGY_KINDS and e.spec.phase <= pid)
+        renew = sum(
+            e.spec.kw for e in site.energy if e.spec.kind in RENEWABLE_KINDS and e.spec.phase <= pid
+        )
+        stored = sum(
+            e.spec.kwh
+            for e in site.energy
+            if e.spec.kind in STORED_ENERGY_KINDS and e.spec.phase <= pid
+        )
         t = own[pid]
         acc, nodes = _freeze(t)
         cacc, cnodes = _freeze(cum)
         if phase is not None and pid != phase:
             continue
-        out.append(PhaseCapacity(
-            phase=pid, name=info.name, due=info.due.isoformat(),
-            target_pflops=float(info.target_pflops), site_target_pflops=target,
-            pflops=t.pflops, cumulative_pflops=cum.pflops,
-            accelerators=acc, cumulative_accelerators=cacc,
-            nodes=nodes, cumulative_nodes=cnodes,
-            excluded_nodes=t.excluded_nodes, cumulative_excluded_nodes=cum.excluded_nodes,
-            devices=t.devices, cumulative_devices=cum.devices,
-            it_power_kw=t.it_kw, cumulative_it_power_kw=cum.it_kw,
-            facility_power_kw=t.facility_kw, cumulative_facility_power_kw=cum.facility_kw,
-            renewable_kw=float(renew), stored_energy_kwh=float(stored),
-            storage_usable_tb=t.usable_tb, cumulative_storage_usable_tb=cum.usable_tb,
-            storage_read_gbytes_s=t.read_gbytes_s,
-            cumulative_storage_read_gbytes_s=cum.read_gbytes_s,
-        ))
+        out.append(
+            PhaseCapacity(
+                phase=pid,
+                name=info.name,
+                due=info.due.isoformat(),
+                target_pflops=float(info.target_pflops),
+                site_target_pflops=target,
+                pflops=t.pflops,
+                cumulative_pflops=cum.pflops,
+                accelerators=acc,
+                cumulative_accelerators=cacc,
+                nodes=nodes,
+                cumulative_nodes=cnodes,
+                excluded_nodes=t.excluded_nodes,
+                cumulative_excluded_nodes=cum.excluded_nodes,
+                devices=t.devices,
+                cumulative_devices=cum.devices,
+                it_power_kw=t.it_kw,
+                cumulative_it_power_kw=cum.it_kw,
+                facility_power_kw=t.facility_kw,
+                cumulative_facility_power_kw=cum.facility_kw,
+                renewable_kw=float(renew),
+                stored_energy_kwh=float(stored),
+                storage_usable_tb=t.usable_tb,
+                cumulative_storage_usable_tb=cum.usable_tb,
+                storage_read_gbytes_s=t.read_gbytes_s,
+                cumulative_storage_read_gbytes_s=cum.read_gbytes_s,
+            )
+        )
     return SiteCapacity(
-        site=site.info.name, site_target_pflops=target,
+        site=site.info.name,
+        site_target_pflops=target,
         site_target_year=site.info.target.year,
-        site_target_precision=str(site.info.target.precision), phases=tuple(out))
+        site_target_precision=str(site.info.target.precision),
+        phases=tuple(out),
+    )

@@ -17,9 +17,17 @@ from typing import Protocol
 from hkcompute import schema as S
 from hkcompute.findings import UNKNOWN, Location
 
-SWITCH_ROLES = frozenset({
-    "leaf", "spine", "core", "storage_leaf", "storage_spine", "inband_switch", "oob_switch",
-})
+SWITCH_ROLES = frozenset(
+    {
+        "leaf",
+        "spine",
+        "core",
+        "storage_leaf",
+        "storage_spine",
+        "inband_switch",
+        "oob_switch",
+    }
+)
 SERVER_ROLES = frozenset({"gpu_node", "service"})
 
 # Maps a path of the written YAML (keys and list indexes) to its Location, so checks can point
@@ -269,5 +277,8 @@ class Site:
         server = self.catalog.servers.get(device.model)
         if server is None or not server.accelerator or not server.accelerators:
             return None, 0, None
-        return self.catalog.accelerators.get(server.accelerator), server.accelerators, \
-            server.accelerator
+        return (
+            self.catalog.accelerators.get(server.accelerator),
+            server.accelerators,
+            server.accelerator,
+        )

@@ -31,8 +31,7 @@ def prepare_out_dir(path: Path) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create output folder {path}: "
-                         f"{exc.strerror or exc}") from exc
+        raise InputError(f"cannot create output folder {path}: {exc.strerror or exc}") from exc
     if not os.access(path, os.W_OK | os.X_OK):
         raise InputError(f"output folder {path} is not writable")
     return path

@@ -18,8 +18,10 @@ def _find(name: str) -> Path:
     checkout = _PKG.parent / name  # an editable install or a run from the repository
     if checkout.is_dir():
         return checkout
-    raise FileNotFoundError(f"hkcompute's {name}/ folder is missing (looked in {shipped} and "
-                            f"{checkout}); reinstall the package")
+    raise FileNotFoundError(
+        f"hkcompute's {name}/ folder is missing (looked in {shipped} and "
+        f"{checkout}); reinstall the package"
+    )
 
 
 def templates_dir() -> Path:

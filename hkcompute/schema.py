@@ -52,12 +52,15 @@ class SiteInfo(Spec):
     location: str
     target: Target
     domain: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.\-]*[a-z0-9])?$")] = (
-        "hkcompute.internal")
+        "hkcompute.internal"
+    )
     timezone: str = "Asia/Hong_Kong"
     description: str = ""
     ntp_upstream: list[str] = Field(
-        default=["stdtime.gov.hk"], description="upstream NTP servers of the services hosts "
-        "(default: the Hong Kong Observatory's)")
+        default=["stdtime.gov.hk"],
+        description="upstream NTP servers of the services hosts "
+        "(default: the Hong Kong Observatory's)",
+    )
     admin_users: list[str] = Field(default=["root"], description="accounts sshd admits")
 
 
@@ -229,8 +232,16 @@ class Cluster(Spec):
 # --- explicit devices and links ------------------------------------------------------------
 
 Role = Literal[
-    "gpu_node", "storage", "service", "leaf", "spine", "core", "storage_leaf", "storage_spine",
-    "inband_switch", "oob_switch",
+    "gpu_node",
+    "storage",
+    "service",
+    "leaf",
+    "spine",
+    "core",
+    "storage_leaf",
+    "storage_spine",
+    "inband_switch",
+    "oob_switch",
 ]
 
 
@@ -281,8 +292,10 @@ class DeviceSpec(Spec):
     bmc: Bmc | None = None
     addresses: dict[Literal["oob", "inband", "storage", "loopback"], str] = {}
     services: list[ServiceName] = Field(
-        default=[], description="what a service node runs; when no device names any, the "
-        "first service node runs them all")
+        default=[],
+        description="what a service node runs; when no device names any, the "
+        "first service node runs them all",
+    )
 
     @field_validator("addresses")
     @classmethod
@@ -345,8 +358,10 @@ class Networks(Spec):
         for name in ("oob", "inband", "storage", "loopback"):
             pool = self.pools.get(name)
             if pool is not None and ipaddress.ip_network(pool.cidr).version != 4:
-                raise ValueError(f"pool {name!r} must be IPv4 ({pool.cidr}): its addresses go "
-                                 "into DNS A records, in-addr.arpa zones and DHCP")
+                raise ValueError(
+                    f"pool {name!r} must be IPv4 ({pool.cidr}): its addresses go "
+                    "into DNS A records, in-addr.arpa zones and DHCP"
+                )
         return self
 
 
@@ -384,9 +399,9 @@ class SiteSpec(Spec):
     tenants: list[Tenant] = []
     energy: list[EnergyAsset] = []
     secrets: dict[SecretName, SecretRef] = Field(
-        default={}, description="site-wide secrets, as vault values or references")
+        default={}, description="site-wide secrets, as vault values or references"
+    )
 
 
 TOP_LEVEL_KEYS = tuple(SiteSpec.model_fields)
-SECRET_NAMES: tuple[str, ...] = ("munge_key", "bmc_password", "switch_password",
-                                 "monitoring_token")
+SECRET_NAMES: tuple[str, ...] = ("munge_key", "bmc_password", "switch_password", "monitoring_token")

@@ -39,9 +39,11 @@ def unit_switch_sets(tpl: UnitTemplate) -> list[SwitchSet]:
     """A unit's switch sets in placement order: leaves (one per rail), then the storage
     leaves, in-band and OOB switches the template asks for."""
     out = [SwitchSet("leaf", LEAF, tpl.rails, tpl.leaf)]
-    for role, sset, short in (("storage_leaf", tpl.storage_leaves, STORAGE_LEAF),
-                              ("inband_switch", tpl.inband_switches, INBAND),
-                              ("oob_switch", tpl.oob_switches, OOB)):
+    for role, sset, short in (
+        ("storage_leaf", tpl.storage_leaves, STORAGE_LEAF),
+        ("inband_switch", tpl.inband_switches, INBAND),
+        ("oob_switch", tpl.oob_switches, OOB),
+    ):
         if sset is not None and sset.count:
             out.append(SwitchSet(role, short, sset.count, sset.model))
     return out

@@ -33,14 +33,17 @@ def validate(path: Path, phase: int | None = None, loaded: Loaded | None = None)
     findings = list(loaded.findings)
     if loaded.site is not None:
         if phase is not None and phase not in loaded.site.phase_ids:
-            raise UsageError(f"phase {phase} is not defined; phases: "
-                             f"{', '.join(map(str, loaded.site.phase_ids)) or 'none'}")
+            raise UsageError(
+                f"phase {phase} is not defined; phases: "
+                f"{', '.join(map(str, loaded.site.phase_ids)) or 'none'}"
+            )
         findings.extend(run_checks(loaded.site, phase))
     return Validation(loaded, sort_findings(findings))
 
 
-def load_valid_site(path: Path, phase: int | None = None,
-                    loaded: Loaded | None = None) -> tuple[Site, list[Finding]]:
+def load_valid_site(
+    path: Path, phase: int | None = None, loaded: Loaded | None = None
+) -> tuple[Site, list[Finding]]:
     """For commands that need a usable site: errors in the inventory stop them (exit 1)."""
     from hkcompute.errors import InventoryErrors
 
@@ -49,7 +52,9 @@ def load_valid_site(path: Path, phase: int | None = None,
         errors = [f for f in v.findings if f.severity == "error"]
         first = "\n".join(f"  {f.location}: {f.code} {f.message}" for f in errors[:10])
         more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
-        raise InventoryErrors(f"the inventory has {len(errors)} error(s); run `hkcompute "
-                              f"validate` for all of them:\n{first}{more}",
-                              [f.to_dict() for f in v.findings])
+        raise InventoryErrors(
+            f"the inventory has {len(errors)} error(s); run `hkcompute "
+            f"validate` for all of them:\n{first}{more}",
+            [f.to_dict() for f in v.findings],
+        )
     return v.site, v.findings

@@ -31,8 +31,12 @@ def main() -> int:
     ap.add_argument("--iterations", type=int, default=None)
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--save", action="store_true", help="keep crashing inputs in the corpus")
-    ap.add_argument("--big-every", type=int, default=25,
-                    help="every Nth input mutates the full bundled site (validate and plan only)")
+    ap.add_argument(
+        "--big-every",
+        type=int,
+        default=25,
+        help="every Nth input mutates the full bundled site (validate and plan only)",
+    )
     args = ap.parse_args()
     # The fuzzer itself must not take the machine down: children get 1.5 GiB each (the
     # harness), the parent 4 GiB.
@@ -44,26 +48,44 @@ def main() -> int:
     def on_bug(files: harness.Files, out: harness.Outcome, sig: str) -> None:
         digest = hashlib.sha256(b"".join(files[k] for k in sorted(files))).hexdigest()[:12]
         bugs.append(sig)
-        print(f"BUG [{out.kind}] {sig} ({out.seconds:.1f} s)\n{out.detail[-1500:]}\n",
-              flush=True)
+        print(f"BUG [{out.kind}] {sig} ({out.seconds:.1f} s)\n{out.detail[-1500:]}\n", flush=True)
         if args.save:
-            where = harness.save_case(files, f"{out.kind}-{digest}",
-                                      f"{sig}\nfound by scripts/fuzz.py --seed {args.seed}")
+            where = harness.save_case(
+                files, f"{out.kind}-{digest}", f"{sig}\nfound by scripts/fuzz.py --seed {args.seed}"
+            )
             print(f"  kept as {where}", flush=True)
 
     t0 = time.monotonic()
     print(f"fuzzing for {args.minutes} min, seed {args.seed}", flush=True)
-    def progress(counts: dict[str, int]) -> None:
-        print(f"  {time.monotonic() - t0:5.0f} s: {json.dumps(counts, sort_keys=True)}",
-              flush=True)
 
-    counts = harness.fuzz(args.iterations, args.minutes * 60, args.seed, on_bug,
-                          big_every=args.big_every, progress=progress)
+    def progress(counts: dict[str, int]) -> None:
+        print(f"  {time.monotonic() - t0:5.0f} s: {json.dumps(counts, sort_keys=True)}", flush=True)
+
+    counts = harness.fuzz(
+        args.iterations,
+        args.minutes * 60,
+        args.seed,
+        on_bug,
+        big_every=args.big_every,
+        progress=progress,
+    )
     took = time.monotonic() - t0
-    print(json.dumps({"tried": counts["tried"], "seconds": round(took), "seed": args.seed,
-                      "outcomes": counts, "distinct_bugs": len(bugs)}, sort_keys=True))
-    print(f"tried {counts['tried']:,} inputs in {took / 60:.1f} min; "
-          f"{len(bugs)} distinct bug(s)", flush=True)
+    print(
+        json.dumps(
+            {
+                "tried": counts["tried"],
+                "seconds": round(took),
+                "seed": args.seed,
+                "outcomes": counts,
+                "distinct_bugs": len(bugs),
+            },
+            sort_keys=True,
+        )
+    )
+    print(
+        f"tried {counts['tried']:,} inputs in {took / 60:.1f} min; {len(bugs)} distinct bug(s)",
+        flush=True,
+    )
     return 1 if bugs else 0
 
 

@@ -19,8 +19,18 @@ SHELL_LANGS = {"", "bash", "sh", "shell", "console"}
 # hkcompute subcommands that act on live hosts: run by the lab's doc test on the container
 # twin, never against anything else.
 LAB_SUBCOMMANDS = {"hostkeys", "preflight", "deploy", "runs", "verify", "lab"}
-PROGRAMS = {"hkcompute", "bash", "python", "pip", "ansible-inventory", "ansible-playbook",
-            "ansible-lint", "yamllint", "check-jsonschema", "pre-commit"}
+PROGRAMS = {
+    "hkcompute",
+    "bash",
+    "python",
+    "pip",
+    "ansible-inventory",
+    "ansible-playbook",
+    "ansible-lint",
+    "yamllint",
+    "check-jsonschema",
+    "pre-commit",
+}
 _FENCE = re.compile(r"^```(\w*)\s*$")
 
 
@@ -39,8 +49,7 @@ class DocCommand:
         argv = self.argv
         # `cabling verify --collect` reads the live hosts' LLDP neighbours over SSH.
         collects = argv[1:3] == ["cabling", "verify"] and "--collect" in argv
-        return argv[0] == "hkcompute" and len(argv) > 1 and (
-            argv[1] in LAB_SUBCOMMANDS or collects)
+        return argv[0] == "hkcompute" and len(argv) > 1 and (argv[1] in LAB_SUBCOMMANDS or collects)
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.text}"
@@ -53,7 +62,7 @@ def doc_files() -> list[Path]:
 def _strip_comment(line: str) -> str:
     # A comment starts at " #" outside quotes; the documented commands quote nothing with #.
     cut = re.search(r"\s#", line)
-    return (line[:cut.start()] if cut else line).strip()
+    return (line[: cut.start()] if cut else line).strip()
 
 
 def commands(files: list[Path] | None = None) -> list[DocCommand]:

@@ -27,29 +27,36 @@ COMMAND = "lldpcli -f json show neighbors"
 @dataclass(frozen=True)
 class Answer:
     host: str
-    text: str | None      # lldpcli's JSON, or None when nothing came back
+    text: str | None  # lldpcli's JSON, or None when nothing came back
     error: str = ""
 
 
-def targets(site: Site, plan: Plan, phase: int, state: Path, limit: str | None = None
-            ) -> list[Target]:
+def targets(
+    site: Site, plan: Plan, phase: int, state: Path, limit: str | None = None
+) -> list[Target]:
     conn = connections_file(state)
     connections = json.loads(conn.read_text()) if conn.is_file() else None
-    inv = build_inventory(site, plan, phase, Path("build") / site.info.name / f"phase-{phase}",
-                          connections)
+    inv = build_inventory(
+        site, plan, phase, Path("build") / site.info.name / f"phase-{phase}", connections
+    )
     chosen = set(select(inv, limit))
     return [t for t in targets_from_inventory(inv) if t.host in chosen]
 
 
-def collect(hosts: list[Target], known_hosts: Path, key_file: Path | None, *,
-            accept_new: bool = False, workers: int = 16,
-            progress: Callable[[int, int], None] | None = None) -> list[Answer]:
+def collect(
+    hosts: list[Target],
+    known_hosts: Path,
+    key_file: Path | None,
+    *,
+    accept_new: bool = False,
+    workers: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Answer]:
     def one(t: Target) -> Answer:
         try:
             client = connect(t, known_hosts, key_file, accept_new=accept_new)
         except paramiko.BadHostKeyException:
-            return Answer(t.host, None, "host key differs from the one on record: not "
-                          "connected")
+            return Answer(t.host, None, "host key differs from the one on record: not connected")
         except (paramiko.SSHException, OSError) as exc:
             msg = str(exc) or type(exc).__name__
             if "not found in known_hosts" in msg:

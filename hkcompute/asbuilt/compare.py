@@ -26,7 +26,13 @@ from hkcompute.asbuilt.observed import Discovery, End
 from hkcompute.plan.records import Link
 
 OK, MISSING, MISWIRED, SWAP, UNEXPECTED, NOT_COLLECTED = (
-    "ok", "missing", "miswired", "swap", "unexpected", "not-collected")
+    "ok",
+    "missing",
+    "miswired",
+    "swap",
+    "unexpected",
+    "not-collected",
+)
 # The order problems are listed in: the quickest fixes first.
 SEVERITY = (SWAP, MISWIRED, MISSING, UNEXPECTED, NOT_COLLECTED, OK)
 
@@ -37,9 +43,9 @@ class Row:
     a: End
     b: End
     network: str = ""
-    seen_a: tuple[End, ...] = ()      # what is joined to ``a`` instead of ``b``
+    seen_a: tuple[End, ...] = ()  # what is joined to ``a`` instead of ``b``
     seen_b: tuple[End, ...] = ()
-    other: tuple[End, End] | None = None   # the second link of a swap
+    other: tuple[End, End] | None = None  # the second link of a swap
     action: str = ""
     sources: tuple[str, ...] = ()
 
@@ -56,8 +62,11 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        return self.planned > 0 and self.count(OK) == self.planned and not any(
-            r.status == UNEXPECTED for r in self.rows)
+        return (
+            self.planned > 0
+            and self.count(OK) == self.planned
+            and not any(r.status == UNEXPECTED for r in self.rows)
+        )
 
 
 def _edges(disc: Discovery) -> dict[End, dict[End, list[str]]]:
@@ -78,16 +87,19 @@ def _swap_action(a1: End, b1: End, a2: End, b2: End) -> str:
         places.append(f"{b1.device} {b1.port} and {b2.port}")
     if not places:
         places.append(f"{a1} and {a2}")
-    return "swap the two cables in " + " (or in ".join(places) + (")" if len(places) > 1
-                                                                  else "")
+    return "swap the two cables in " + " (or in ".join(places) + (")" if len(places) > 1 else "")
 
 
 def _names(ends: Iterable[End]) -> str:
     return ", ".join(str(e) for e in ends)
 
 
-def compare(links: Sequence[Link], disc: Discovery, medium: Callable[[Link], str],
-            in_scope: Callable[[str], bool] = lambda _d: True) -> Verdict:
+def compare(
+    links: Sequence[Link],
+    disc: Discovery,
+    medium: Callable[[Link], str],
+    in_scope: Callable[[str], bool] = lambda _d: True,
+) -> Verdict:
     """``medium(link)`` is ``ethernet`` or ``infiniband``: which discovery can see it."""
     planned = [x for x in links if in_scope(x.a) or in_scope(x.b)]
     adj = _edges(disc)
@@ -109,22 +121,51 @@ def compare(links: Sequence[Link], disc: Discovery, medium: Callable[[Link], str
         if not got_a and not got_b and not seen_a and not seen_b:
             for dev in (x.a, x.b):
                 if in_scope(dev):
-                    v.not_collected.setdefault(
-                        dev, disc.failed.get(dev, f"no {m} discovery data"))
-            rows.append(Row(NOT_COLLECTED, a, b, x.network,
-                            action=f"collect {m} discovery data from {x.a} or {x.b}"))
+                    v.not_collected.setdefault(dev, disc.failed.get(dev, f"no {m} discovery data"))
+            rows.append(
+                Row(
+                    NOT_COLLECTED,
+                    a,
+                    b,
+                    x.network,
+                    action=f"collect {m} discovery data from {x.a} or {x.b}",
+                )
+            )
             continue
         bad_ends |= {a, b}
         sa, sb = tuple(sorted(seen_a)), tuple(sorted(seen_b))
         src = tuple(sorted({s for e in (seen_a, seen_b) for lst in e.values() for s in lst}))
         if not sa and not sb:
-            rows.append(Row(MISSING, a, b, x.network,
-                            action=f"connect {a} to {b}: no link is seen at either end"))
+            rows.append(
+                Row(
+                    MISSING,
+                    a,
+                    b,
+                    x.network,
+                    action=f"connect {a} to {b}: no link is seen at either end",
+                )
+            )
         else:
-            found = "; ".join(p for p in (f"{a} has {_names(sa)}" if sa else "",
-                                          f"{b} has {_names(sb)}" if sb else "") if p)
-            rows.append(Row(MISWIRED, a, b, x.network, sa, sb,
-                            action=f"re-cable so that {a} meets {b} ({found})", sources=src))
+            found = "; ".join(
+                p
+                for p in (
+                    f"{a} has {_names(sa)}" if sa else "",
+                    f"{b} has {_names(sb)}" if sb else "",
+                )
+                if p
+            )
+            rows.append(
+                Row(
+                    MISWIRED,
+                    a,
+                    b,
+                    x.network,
+                    sa,
+                    sb,
+                    action=f"re-cable so that {a} meets {b} ({found})",
+                    sources=src,
+                )
+            )
     _pair_swaps(rows, adj, far)
     v.rows = [r for r in rows if r is not None]
     v.rows.extend(_unexpected(adj, far, bad_ends, in_scope))
@@ -132,8 +173,9 @@ def compare(links: Sequence[Link], disc: Discovery, medium: Callable[[Link], str
     return v
 
 
-def _pair_swaps(rows: list[Row | None], adj: dict[End, dict[End, list[str]]],
-                far: dict[End, End]) -> None:
+def _pair_swaps(
+    rows: list[Row | None], adj: dict[End, dict[End, list[str]]], far: dict[End, End]
+) -> None:
     """Fold pairs of miswired rows that are one swap of two plugs into one swap row."""
     index = {r.a: i for i, r in enumerate(rows) if r is not None and r.status == MISWIRED}
     index.update({r.b: i for i, r in enumerate(rows) if r is not None and r.status == MISWIRED})
@@ -151,14 +193,27 @@ def _pair_swaps(rows: list[Row | None], adj: dict[End, dict[End, list[str]]],
             b2, a2 = x, far[x]
             if b1 in adj.get(a2, {}):
                 src = tuple(sorted({*r.sources, *other.sources}))
-                rows[i] = Row(SWAP, a1, b1, r.network, (b2,), (a2,), (a2, b2),
-                              _swap_action(a1, b1, a2, b2), src)
+                rows[i] = Row(
+                    SWAP,
+                    a1,
+                    b1,
+                    r.network,
+                    (b2,),
+                    (a2,),
+                    (a2, b2),
+                    _swap_action(a1, b1, a2, b2),
+                    src,
+                )
                 rows[j] = None
                 break
 
 
-def _unexpected(adj: dict[End, dict[End, list[str]]], far: dict[End, End], bad: set[End],
-                in_scope: Callable[[str], bool]) -> list[Row]:
+def _unexpected(
+    adj: dict[End, dict[End, list[str]]],
+    far: dict[End, End],
+    bad: set[End],
+    in_scope: Callable[[str], bool],
+) -> list[Row]:
     out = []
     done: set[tuple[End, End]] = set()
     for u in sorted(adj):
@@ -172,7 +227,15 @@ def _unexpected(adj: dict[End, dict[End, list[str]]], far: dict[End, End], bad: 
             if not (in_scope(u.device) or in_scope(w.device)):
                 continue
             src = tuple(sorted(set(adj[u][w])))
-            out.append(Row(UNEXPECTED, key[0], key[1], "",
-                           action=f"{key[0]} meets {key[1]}, which the plan does not have: "
-                                  "unplug it, or add it to the inventory", sources=src))
+            out.append(
+                Row(
+                    UNEXPECTED,
+                    key[0],
+                    key[1],
+                    "",
+                    action=f"{key[0]} meets {key[1]}, which the plan does not have: "
+                    "unplug it, or add it to the inventory",
+                    sources=src,
+                )
+            )
     return out

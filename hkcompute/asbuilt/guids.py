@@ -30,9 +30,11 @@ def default_path(site_path: Path) -> Path:
 
 def render(guids: Mapping[str, Mapping[str, str]], site: str, source: str) -> str:
     """YAML text: ``guids:``, then each device and under it ``port: "0x..."``."""
-    lines = [f"# HCA port GUIDs of {site}, from {source} by `hkcompute cabling verify`.",
-             "# device -> plan port -> port GUID. Regenerate it rather than edit it.",
-             "guids:"]
+    lines = [
+        f"# HCA port GUIDs of {site}, from {source} by `hkcompute cabling verify`.",
+        "# device -> plan port -> port GUID. Regenerate it rather than edit it.",
+        "guids:",
+    ]
     if not guids:
         lines[-1] = "guids: {}"
     for dev in sorted(guids, key=_natural):

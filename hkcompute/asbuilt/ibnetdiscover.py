@@ -34,8 +34,19 @@ _NUM = r"([0-9]{1,6})"
 _EXT = r"(?:\[ext [0-9]{1,6}\])?"
 _NAME = r'"([SHR]-[0-9a-fA-F]{1,16})"'
 _NODE = re.compile(r"^(Switch|Ca|Rt)\s+" + _NUM + r"\s+" + _NAME + r'\s*(?:#\s*"(.*)"(.*))?$')
-_PORT = re.compile(r"^\[" + _NUM + r"\]" + _EXT + r"(?:\(([0-9a-fA-F]{1,16})\))?\s+" + _NAME
-                   + r"\[" + _NUM + r"\]" + _EXT + r"\s*(?:\(([0-9a-fA-F]{1,16})\))?\s*(?:#(.*))?$")
+_PORT = re.compile(
+    r"^\["
+    + _NUM
+    + r"\]"
+    + _EXT
+    + r"(?:\(([0-9a-fA-F]{1,16})\))?\s+"
+    + _NAME
+    + r"\["
+    + _NUM
+    + r"\]"
+    + _EXT
+    + r"\s*(?:\(([0-9a-fA-F]{1,16})\))?\s*(?:#(.*))?$"
+)
 _QUOTED = re.compile(r'"(.*)"')
 _IDS = re.compile(r"^(vendid|devid|sysimgguid|switchguid|caguid|rtguid)=\S+")
 _SKIP = re.compile(r"^(#|Chassis [0-9]+|Non-Chassis Nodes|Hostname:)")
@@ -44,8 +55,8 @@ MAX_PORT = 4096
 
 @dataclass
 class Node:
-    name: str          # "S-<guid>", ibnetdiscover's own
-    kind: str          # Switch, Ca, Rt
+    name: str  # "S-<guid>", ibnetdiscover's own
+    kind: str  # Switch, Ca, Rt
     desc: str
     line: int
 
@@ -54,7 +65,7 @@ class Node:
 class PortLink:
     node: str
     port: int
-    guid: str | None       # this port's GUID (CAs)
+    guid: str | None  # this port's GUID (CAs)
     remote: str
     remote_port: int
     remote_guid: str | None
@@ -84,35 +95,52 @@ def parse(text: str, source: str) -> Topology:
             kind, _n, name, desc, _rest = m.groups()
             current = Node(name, kind, desc or "", no)
             if name in topo.nodes:
-                raise DiscoveryError(f"node {name} appears twice (first on line "
-                                     f"{topo.nodes[name].line})", location=f"{source}:{no}")
+                raise DiscoveryError(
+                    f"node {name} appears twice (first on line {topo.nodes[name].line})",
+                    location=f"{source}:{no}",
+                )
             topo.nodes[name] = current
             continue
         m = _PORT.match(line)
         if m:
             if current is None:
-                raise DiscoveryError("a port line before any Switch or Ca line",
-                                     location=f"{source}:{no}")
+                raise DiscoveryError(
+                    "a port line before any Switch or Ca line", location=f"{source}:{no}"
+                )
             port, own, remote, rport, rguid, comment = m.groups()
             if not (1 <= int(port) <= MAX_PORT and 1 <= int(rport) <= MAX_PORT):
-                raise DiscoveryError(f"port number out of range in {line[:60]!r}",
-                                     location=f"{source}:{no}")
+                raise DiscoveryError(
+                    f"port number out of range in {line[:60]!r}", location=f"{source}:{no}"
+                )
             q = _QUOTED.search(comment or "")
-            topo.links.append(PortLink(current.name, int(port), _guid(own), remote, int(rport),
-                                       _guid(rguid), q.group(1) if q else "", no))
+            topo.links.append(
+                PortLink(
+                    current.name,
+                    int(port),
+                    _guid(own),
+                    remote,
+                    int(rport),
+                    _guid(rguid),
+                    q.group(1) if q else "",
+                    no,
+                )
+            )
             continue
-        raise DiscoveryError(f"not a line of ibnetdiscover's topology output: {line[:80]!r}",
-                             location=f"{source}:{no}")
+        raise DiscoveryError(
+            f"not a line of ibnetdiscover's topology output: {line[:80]!r}",
+            location=f"{source}:{no}",
+        )
     if not topo.nodes:
-        raise DiscoveryError("no Switch or Ca node: expected the output of ibnetdiscover",
-                             location=source)
+        raise DiscoveryError(
+            "no Switch or Ca node: expected the output of ibnetdiscover", location=source
+        )
     return topo
 
 
 @dataclass
 class Mapped:
     discovery: Discovery
-    guids: dict[str, dict[str, str]]   # device -> plan port -> port GUID (HCAs)
+    guids: dict[str, dict[str, str]]  # device -> plan port -> port GUID (HCAs)
 
 
 def to_inventory(topo: Topology, resolver: Resolver, source: str) -> Mapped:
@@ -138,12 +166,17 @@ def to_inventory(topo: Topology, resolver: Resolver, source: str) -> Mapped:
         e = end(n.name, 1)
         if not e.device.startswith(UNKNOWN_PREFIX):
             disc.collected.add((e.device, MEDIUM))
-    unnamed = sorted(f"{n} {descs[n]!r}" for n, k in kinds.items()
-                     if k != "Switch" and end(n, 1).device.startswith(UNKNOWN_PREFIX))
+    unnamed = sorted(
+        f"{n} {descs[n]!r}"
+        for n, k in kinds.items()
+        if k != "Switch" and end(n, 1).device.startswith(UNKNOWN_PREFIX)
+    )
     if unnamed:
-        disc.notes.append(f"{len(unnamed)} HCA(s) in {source} have no inventory host name in "
-                          f"their node description (first: {unnamed[0]}): their GUIDs are "
-                          "left out of the GUID map")
+        disc.notes.append(
+            f"{len(unnamed)} HCA(s) in {source} have no inventory host name in "
+            f"their node description (first: {unnamed[0]}): their GUIDs are "
+            "left out of the GUID map"
+        )
     guids: dict[str, dict[str, str]] = {}
     for pl in topo.links:
         local, remote = end(pl.node, pl.port), end(pl.remote, pl.remote_port)

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Segment:
-    leaf: End                     # the leaf's one interface on the segment (vlan100)
-    members: frozenset[End]       # the node ports on it
+    leaf: End  # the leaf's one interface on the segment (vlan100)
+    members: frozenset[End]  # the node ports on it
 
 
 def segments_of(layout: Layout) -> list[Segment]:
@@ -46,29 +46,34 @@ def segments_of(layout: Layout) -> list[Segment]:
     return out
 
 
-def lab_sightings(sightings: Iterable[Sighting], links: Iterable[Link],
-                  segments: Iterable[Segment],
-                  engine_names: Mapping[str, Mapping[str, str]]) -> list[Sighting]:
+def lab_sightings(
+    sightings: Iterable[Sighting],
+    links: Iterable[Link],
+    segments: Iterable[Segment],
+    engine_names: Mapping[str, Mapping[str, str]],
+) -> list[Sighting]:
     """``engine_names``: host -> planned port -> the engine's interface name."""
-    planned = {h: {eng: port for port, eng in names.items()}
-               for h, names in engine_names.items()}
+    planned = {h: {eng: port for port, eng in names.items()} for h, names in engine_names.items()}
 
     def named(e: End) -> End:
         return End(e.device, planned.get(e.device, {}).get(e.port, e.port))
 
     leaf_of = {s.leaf: s for s in segments}
     member = {m for s in segments for m in s.members}
-    toward: dict[tuple[str, str, str], str] = {}   # (leaf, node, node port) -> leaf port
-    toward_dev: dict[tuple[str, str], str] = {}     # (leaf, node) -> first leaf port
+    toward: dict[tuple[str, str, str], str] = {}  # (leaf, node, node port) -> leaf port
+    toward_dev: dict[tuple[str, str], str] = {}  # (leaf, node) -> first leaf port
     for x in links:
-        for (sw, sw_port), (dev, dev_port) in (((x.b, x.b_port), (x.a, x.a_port)),
-                                               ((x.a, x.a_port), (x.b, x.b_port))):
+        for (sw, sw_port), (dev, dev_port) in (
+            ((x.b, x.b_port), (x.a, x.a_port)),
+            ((x.a, x.a_port), (x.b, x.b_port)),
+        ):
             toward[(sw, dev, dev_port)] = sw_port
             toward_dev.setdefault((sw, dev), sw_port)
 
     def leaf_port(leaf: End, node: End) -> End:
         port = toward.get((leaf.device, node.device, node.port)) or toward_dev.get(
-            (leaf.device, node.device))
+            (leaf.device, node.device)
+        )
         return End(leaf.device, port) if port else leaf
 
     out = []

@@ -55,8 +55,13 @@ def _str(v: Any, where: str, source: str, line: int | None) -> str:
 
 
 def _kind(v: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
-            type(None): "null"}.get(type(v), "a number")
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        type(None): "null",
+    }.get(type(v), "a number")
 
 
 def _err(msg: str, source: str, line: int | None) -> DiscoveryError:
@@ -88,14 +93,18 @@ def parse(text: str, source: str) -> list[Neighbour]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DiscoveryError(f"not JSON: {exc.msg} (column {exc.colno}); expected the output "
-                             "of `lldpcli -f json show neighbors`",
-                             location=f"{source}:{exc.lineno}") from None
+        raise DiscoveryError(
+            f"not JSON: {exc.msg} (column {exc.colno}); expected the output "
+            "of `lldpcli -f json show neighbors`",
+            location=f"{source}:{exc.lineno}",
+        ) from None
     except (ValueError, RecursionError) as exc:  # huge numbers, absurd nesting
         raise DiscoveryError(f"not readable JSON: {exc}", location=source) from None
     if not isinstance(doc, dict) or "lldp" not in doc:
-        raise DiscoveryError('expected {"lldp": ...}, the output of '
-                             "`lldpcli -f json show neighbors`", location=f"{source}:1")
+        raise DiscoveryError(
+            'expected {"lldp": ...}, the output of `lldpcli -f json show neighbors`',
+            location=f"{source}:1",
+        )
     top = doc["lldp"]
     parts = top if isinstance(top, list) else [top]
     lines = _Lines(text)
@@ -123,15 +132,17 @@ def _interfaces(v: Any, source: str) -> list[tuple[str, Any]]:
         out: list[tuple[str, Any]] = []
         for i, item in enumerate(v):
             if isinstance(item, dict) and "name" in item and "chassis" in item:
-                out.append((_str(item["name"], f"lldp.interface[{i}].name", source, None),
-                            item))
+                out.append((_str(item["name"], f"lldp.interface[{i}].name", source, None), item))
             elif isinstance(item, dict) and len(item) == 1:
                 out.extend(item.items())
             else:
-                raise _err(f"lldp.interface[{i}]: expected an object with one interface "
-                           f"name as its key, found {_kind(item)}"
-                           + (f" with {len(item)} keys" if isinstance(item, dict) else ""),
-                           source, None)
+                raise _err(
+                    f"lldp.interface[{i}]: expected an object with one interface "
+                    f"name as its key, found {_kind(item)}"
+                    + (f" with {len(item)} keys" if isinstance(item, dict) else ""),
+                    source,
+                    None,
+                )
         return out
     raise _err(f"lldp.interface: expected an object or a list, found {_kind(v)}", source, None)
 
@@ -143,8 +154,7 @@ def _id(v: Any, where: str, source: str, line: int | None) -> tuple[str, str] | 
     if isinstance(v, dict) and "value" in v:
         kind = _str(v.get("type", "unknown"), f"{where}.type", source, line)
         return kind, _str(v["value"], f"{where}.value", source, line)
-    raise _err(f'{where}: expected {{"type": ..., "value": ...}}, found {_kind(v)}',
-               source, line)
+    raise _err(f'{where}: expected {{"type": ..., "value": ...}}, found {_kind(v)}', source, line)
 
 
 def _neighbour(name: str, body: Any, source: str, line: int | None) -> Neighbour:
@@ -164,11 +174,16 @@ def _neighbour(name: str, body: Any, source: str, line: int | None) -> Neighbour
         system, details = next(iter(chassis.items()))
         details = _unwrap(details)
         if not isinstance(details, dict):
-            raise _err(f"{at}.chassis.{system}: expected an object, found {_kind(details)}",
-                       source, line)
+            raise _err(
+                f"{at}.chassis.{system}: expected an object, found {_kind(details)}", source, line
+            )
     else:
-        raise _err(f"{at}.chassis: expected one system name as its key, or an id, found "
-                   f"{len(chassis)} keys", source, line)
+        raise _err(
+            f"{at}.chassis: expected one system name as its key, or an id, found "
+            f"{len(chassis)} keys",
+            source,
+            line,
+        )
     cid = _id(details.get("id"), f"{at}.chassis.id", source, line)
     mgmt = details.get("mgmt-ip")
     ips: tuple[str, ...] = ()
@@ -187,14 +202,16 @@ def _neighbour(name: str, body: Any, source: str, line: int | None) -> Neighbour
     return Neighbour(name, system, cid, ips, pid, pdescr, line or 0)
 
 
-def sightings(neighbours: list[Neighbour], device: str, resolver: Resolver,
-              source: str) -> list[Sighting]:
+def sightings(
+    neighbours: list[Neighbour], device: str, resolver: Resolver, source: str
+) -> list[Sighting]:
     """The neighbours of ``device`` as sightings between inventory names."""
     out = []
     for n in neighbours:
         remote_dev = resolver.lldp_device(n.system_name, n.chassis_id, n.mgmt_ips)
-        remote_port = lldp_port(n.port_id[0] if n.port_id else None,
-                                n.port_id[1] if n.port_id else None, n.port_descr)
+        remote_port = lldp_port(
+            n.port_id[0] if n.port_id else None, n.port_id[1] if n.port_id else None, n.port_descr
+        )
         where = f"{source}:{n.line}" if n.line else source
         out.append(Sighting(End(device, n.interface), End(remote_dev, remote_port), where))
     return out

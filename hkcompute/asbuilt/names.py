@@ -40,7 +40,7 @@ def norm_mac(value: str) -> str | None:
     digits = _MAC_SEP.sub("", value.lower())
     if len(digits) != 12:
         return None
-    return ":".join(digits[i:i + 2] for i in range(0, 12, 2))
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
 def norm_ip(value: str) -> str | None:
@@ -53,8 +53,12 @@ def norm_ip(value: str) -> str | None:
 class Resolver:
     """Device names of the inventory, found by name, MAC or management address."""
 
-    def __init__(self, devices: Iterable[str], macs: Mapping[str, str] | None = None,
-                 ips: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        devices: Iterable[str],
+        macs: Mapping[str, str] | None = None,
+        ips: Mapping[str, str] | None = None,
+    ) -> None:
         self.devices = frozenset(devices)
         self._macs = {m: d for mac, d in (macs or {}).items() if (m := norm_mac(mac))}
         self._ips = {i: d for ip, d in (ips or {}).items() if (i := norm_ip(ip))}
@@ -66,8 +70,9 @@ class Resolver:
         short = name.split(".", 1)[0]
         return short if short in self.devices else None
 
-    def lldp_device(self, name: str | None, chassis_id: tuple[str, str] | None,
-                    mgmt_ips: Sequence[str]) -> str:
+    def lldp_device(
+        self, name: str | None, chassis_id: tuple[str, str] | None, mgmt_ips: Sequence[str]
+    ) -> str:
         if name:
             found = self.by_name(name)
             if found:

@@ -48,8 +48,9 @@ def from_lldp(answers: Iterable[tuple[str, str, str]], resolver: Resolver) -> Di
     return disc
 
 
-def from_ibnetdiscover(text: str, source: str, resolver: Resolver
-                       ) -> tuple[Discovery, dict[str, dict[str, str]]]:
+def from_ibnetdiscover(
+    text: str, source: str, resolver: Resolver
+) -> tuple[Discovery, dict[str, dict[str, str]]]:
     mapped = ibnetdiscover.to_inventory(ibnetdiscover.parse(text, source), resolver, source)
     return mapped.discovery, mapped.guids
 

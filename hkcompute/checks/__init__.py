@@ -30,6 +30,7 @@ def register(name: str) -> Callable[[CheckFn], CheckFn]:
     def deco(fn: CheckFn) -> CheckFn:
         _CHECKS.append((name, fn))
         return fn
+
     return deco
 
 
@@ -53,8 +54,9 @@ def _load_modules() -> None:
     )
 
 
-def run_checks(site: Site, phase: int | None = None,
-               extras: dict[str, object] | None = None) -> list[Finding]:
+def run_checks(
+    site: Site, phase: int | None = None, extras: dict[str, object] | None = None
+) -> list[Finding]:
     _load_modules()
     ctx = CheckContext(site, phase, dict(extras or {}))
     seen: set[Finding] = set()

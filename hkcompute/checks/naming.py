@@ -31,41 +31,71 @@ from hkcompute.model import Device, Site, Unit
 E, W = Severity.ERROR, Severity.WARNING
 
 UNKNOWN_TENANT = rule(
-    "HK301", E, "tenant not defined",
-    "Add the tenant under 'tenants:', or fix the name on the device, unit or cluster.")
+    "HK301",
+    E,
+    "tenant not defined",
+    "Add the tenant under 'tenants:', or fix the name on the device, unit or cluster.",
+)
 TENANT_CLUSTER = rule(
-    "HK302", E, "tenant names a cluster that does not exist",
-    "List only clusters defined under 'clusters:' in the tenant's 'clusters'.")
+    "HK302",
+    E,
+    "tenant names a cluster that does not exist",
+    "List only clusters defined under 'clusters:' in the tenant's 'clusters'.",
+)
 TENANT_PHASE = rule(
-    "HK303", E, "tenant names a phase that does not exist",
-    "List only phase ids defined under 'phases:' in the tenant's 'phases'.")
+    "HK303",
+    E,
+    "tenant names a phase that does not exist",
+    "List only phase ids defined under 'phases:' in the tenant's 'phases'.",
+)
 UNKNOWN_PHASE = rule(
-    "HK304", E, "phase not defined",
-    "Every 'phase:' must be the id of an entry under 'phases:'.")
+    "HK304", E, "phase not defined", "Every 'phase:' must be the id of an entry under 'phases:'."
+)
 CLUSTER_HALL = rule(
-    "HK305", E, "cluster hall not defined",
-    "Set the cluster's 'hall' to a hall defined under 'halls:'.")
+    "HK305",
+    E,
+    "cluster hall not defined",
+    "Set the cluster's 'hall' to a hall defined under 'halls:'.",
+)
 ENERGY_HALL = rule(
-    "HK306", E, "energy asset hall not defined",
-    "Set the asset's 'hall' to a hall defined under 'halls:', or leave it out for site-wide.")
+    "HK306",
+    E,
+    "energy asset hall not defined",
+    "Set the asset's 'hall' to a hall defined under 'halls:', or leave it out for site-wide.",
+)
 TEMPLATE_SWITCH = rule(
-    "HK307", E, "unit template names a switch model missing from the catalogue",
-    "Add the model under catalog.switches, or use one that is there.")
+    "HK307",
+    E,
+    "unit template names a switch model missing from the catalogue",
+    "Add the model under catalog.switches, or use one that is there.",
+)
 SERVER_ACCEL = rule(
-    "HK308", E, "server names an accelerator missing from the catalogue",
-    "Add the accelerator under catalog.accelerators, or fix the server's 'accelerator'.")
+    "HK308",
+    E,
+    "server names an accelerator missing from the catalogue",
+    "Add the accelerator under catalog.accelerators, or fix the server's 'accelerator'.",
+)
 BAD_HOSTNAME = rule(
-    "HK309", E, "hostname is not a valid DNS label",
+    "HK309",
+    E,
+    "hostname is not a valid DNS label",
     "A hostname is 1-63 of a-z, 0-9 and '-', not starting or ending with '-', and the "
-    "fully qualified name at most 253 characters; shorten the unit or device name.")
+    "fully qualified name at most 253 characters; shorten the unit or device name.",
+)
 OVERRIDE_REF = rule(
-    "HK310", E, "device override points at a model or rack that does not exist",
+    "HK310",
+    E,
+    "device override points at a model or rack that does not exist",
     "An entry under 'devices:' that overrides an expanded device must name a catalogue "
-    "model of the right kind and a defined rack.")
+    "model of the right kind and a defined rack.",
+)
 HOST_GROUP_CLASH = rule(
-    "HK311", W, "device named like a cluster or unit",
+    "HK311",
+    W,
+    "device named like a cluster or unit",
     "Clusters and units become Ansible groups, which share one namespace with hosts; "
-    "rename the device or the group.")
+    "rename the device or the group.",
+)
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _ROLE_KIND = {"gpu_node": "servers", "service": "servers", "storage": "storage"}
@@ -143,15 +173,24 @@ def check_references(ctx: CheckContext) -> Iterator[Finding]:
     def tenant_ref(name: str | None, where: Location, whose: str) -> Iterator[Finding]:
         if name is None or name in tenants or broken.has("tenants", name):
             return
-        yield make(UNKNOWN_TENANT, f"{whose}: tenant {name!r} is not defined", where,
-                   hint=did_you_mean(name, tenants), subject=name)
+        yield make(
+            UNKNOWN_TENANT,
+            f"{whose}: tenant {name!r} is not defined",
+            where,
+            hint=did_you_mean(name, tenants),
+            subject=name,
+        )
 
     def phase_ref(pid: int, where: Location, whose: str) -> Iterator[Finding]:
         if pid in phase_ids or broken.has("phases", pid):
             return
         shown = ", ".join(map(str, site.phase_ids)) or "none"
-        yield make(UNKNOWN_PHASE, f"{whose}: phase {pid} is not defined (phases: {shown})",
-                   where, subject=whose)
+        yield make(
+            UNKNOWN_PHASE,
+            f"{whose}: phase {pid} is not defined (phases: {shown})",
+            where,
+            subject=whose,
+        )
 
     # --- tenants ---------------------------------------------------------------------------
     for c in site.clusters:
@@ -166,14 +205,22 @@ def check_references(ctx: CheckContext) -> Iterator[Finding]:
     for t in tenants.values():
         for cname in t.spec.clusters:
             if cname not in cluster_names and not broken.has("clusters", cname):
-                yield make(TENANT_CLUSTER, f"tenant {t.name!r}: cluster {cname!r} is not "
-                           "defined", t.loc, hint=did_you_mean(cname, cluster_names),
-                           subject=t.name)
+                yield make(
+                    TENANT_CLUSTER,
+                    f"tenant {t.name!r}: cluster {cname!r} is not defined",
+                    t.loc,
+                    hint=did_you_mean(cname, cluster_names),
+                    subject=t.name,
+                )
         for pid in t.spec.phases:
             if pid not in phase_ids and not broken.has("phases", pid):
-                yield make(TENANT_PHASE, f"tenant {t.name!r}: phase {pid} is not defined "
-                           f"(phases: {', '.join(map(str, site.phase_ids)) or 'none'})", t.loc,
-                           subject=t.name)
+                yield make(
+                    TENANT_PHASE,
+                    f"tenant {t.name!r}: phase {pid} is not defined "
+                    f"(phases: {', '.join(map(str, site.phase_ids)) or 'none'})",
+                    t.loc,
+                    subject=t.name,
+                )
 
     # --- phases: always checked, whatever ctx.phase (an undefined phase escapes filtering) --
     for h in site.halls.values():
@@ -204,14 +251,23 @@ def check_references(ctx: CheckContext) -> Iterator[Finding]:
     # --- halls -----------------------------------------------------------------------------
     for c in site.clusters:
         if c.hall not in site.halls and not broken.has("halls", c.hall):
-            yield make(CLUSTER_HALL, f"cluster {c.name!r}: hall {c.hall!r} is not defined",
-                       c.loc, hint=did_you_mean(c.hall, site.halls), subject=c.name)
+            yield make(
+                CLUSTER_HALL,
+                f"cluster {c.name!r}: hall {c.hall!r} is not defined",
+                c.loc,
+                hint=did_you_mean(c.hall, site.halls),
+                subject=c.name,
+            )
     for e in site.energy:
         hall = e.spec.hall
         if hall is not None and hall not in site.halls and not broken.has("halls", hall):
-            yield make(ENERGY_HALL, f"energy asset {e.spec.name!r}: hall {hall!r} is not "
-                       "defined", e.loc, hint=did_you_mean(hall, site.halls),
-                       subject=e.spec.name)
+            yield make(
+                ENERGY_HALL,
+                f"energy asset {e.spec.name!r}: hall {hall!r} is not defined",
+                e.loc,
+                hint=did_you_mean(hall, site.halls),
+                subject=e.spec.name,
+            )
 
     # --- catalogue references --------------------------------------------------------------
     switches = site.catalog.switches
@@ -220,19 +276,30 @@ def check_references(ctx: CheckContext) -> Iterator[Finding]:
             sset = getattr(tpl, key)
             if sset is None or sset.model in switches or broken.has("switches", sset.model):
                 continue
-            where = at(site, ("unit_templates", tname, key, "model"), Location(
-                site.files[0] if site.files else "<site>"))
-            yield make(TEMPLATE_SWITCH, f"unit template {tname!r}: {key} model {sset.model!r} "
-                       "is not in catalog.switches", where,
-                       hint=did_you_mean(sset.model, switches), subject=tname)
+            where = at(
+                site,
+                ("unit_templates", tname, key, "model"),
+                Location(site.files[0] if site.files else "<site>"),
+            )
+            yield make(
+                TEMPLATE_SWITCH,
+                f"unit template {tname!r}: {key} model {sset.model!r} is not in catalog.switches",
+                where,
+                hint=did_you_mean(sset.model, switches),
+                subject=tname,
+            )
     accelerators = site.catalog.accelerators
     for sname, server in site.catalog.servers.items():
         acc = server.accelerator
         if acc and acc not in accelerators and not broken.has("accelerators", acc):
             where = site.catalog.locs.get(("servers", sname), Location("<catalog>"))
-            yield make(SERVER_ACCEL, f"server {sname!r}: accelerator {acc!r} is not in "
-                       "catalog.accelerators", where, hint=did_you_mean(acc, accelerators),
-                       subject=sname)
+            yield make(
+                SERVER_ACCEL,
+                f"server {sname!r}: accelerator {acc!r} is not in catalog.accelerators",
+                where,
+                hint=did_you_mean(acc, accelerators),
+                subject=sname,
+            )
 
     # --- overrides of expanded devices (the expander takes them as written) ----------------
     yield from _overrides(ctx)
@@ -254,9 +321,11 @@ def _overrides(ctx: CheckContext) -> Iterator[Finding]:
         tpl = c.template
         # The model the expander gave each role: the template's (the expander reports those).
         expected = {"gpu_node": tpl.server, "leaf": tpl.leaf, "spine": tpl.spine}
-        for role, sset in (("storage_leaf", tpl.storage_leaves),
-                           ("inband_switch", tpl.inband_switches),
-                           ("oob_switch", tpl.oob_switches)):
+        for role, sset in (
+            ("storage_leaf", tpl.storage_leaves),
+            ("inband_switch", tpl.inband_switches),
+            ("oob_switch", tpl.oob_switches),
+        ):
             if sset is not None:
                 expected[role] = sset.model
         if c.core is not None:
@@ -270,18 +339,33 @@ def _overrides(ctx: CheckContext) -> Iterator[Finding]:
                 kind = cat.model_kind(d.model)
                 want = _ROLE_KIND.get(d.role, "switches")
                 if kind is None:
-                    yield make(OVERRIDE_REF, f"device {d.name!r}: model {d.model!r} is not in "
-                               "the catalogue", d.loc,
-                               hint=did_you_mean(d.model, [*cat.servers, *cat.switches,
-                                                           *cat.storage]), subject=d.name)
+                    yield make(
+                        OVERRIDE_REF,
+                        f"device {d.name!r}: model {d.model!r} is not in the catalogue",
+                        d.loc,
+                        hint=did_you_mean(d.model, [*cat.servers, *cat.switches, *cat.storage]),
+                        subject=d.name,
+                    )
                 elif kind != want:
-                    yield make(OVERRIDE_REF, f"device {d.name!r} has role {d.role!r} but model "
-                               f"{d.model!r} is in catalog.{kind}, not catalog.{want}", d.loc,
-                               subject=d.name)
-            if (d.rack not in planned_racks and d.rack not in site.racks
-                    and not broken.has("racks", d.rack)):
-                yield make(OVERRIDE_REF, f"device {d.name!r}: rack {d.rack!r} is not defined",
-                           d.loc, hint=did_you_mean(d.rack, site.racks), subject=d.name)
+                    yield make(
+                        OVERRIDE_REF,
+                        f"device {d.name!r} has role {d.role!r} but model "
+                        f"{d.model!r} is in catalog.{kind}, not catalog.{want}",
+                        d.loc,
+                        subject=d.name,
+                    )
+            if (
+                d.rack not in planned_racks
+                and d.rack not in site.racks
+                and not broken.has("racks", d.rack)
+            ):
+                yield make(
+                    OVERRIDE_REF,
+                    f"device {d.name!r}: rack {d.rack!r} is not defined",
+                    d.loc,
+                    hint=did_you_mean(d.rack, site.racks),
+                    subject=d.name,
+                )
 
 
 @register("hostnames")
@@ -316,8 +400,12 @@ def check_hostnames(ctx: CheckContext) -> Iterator[Finding]:
     for d in site.devices.values():
         kind = groups.get(d.name)
         if kind is not None and present(ctx, d.phase):
-            yield make(HOST_GROUP_CLASH, f"device {d.name!r} has the name of a {kind}", d.loc,
-                       subject=d.name)
+            yield make(
+                HOST_GROUP_CLASH,
+                f"device {d.name!r} has the name of a {kind}",
+                d.loc,
+                subject=d.name,
+            )
 
 
 @register("duplicates")
@@ -327,14 +415,22 @@ def check_duplicates(ctx: CheckContext) -> Iterator[Finding]:
     first: dict[str, Location] = {}
     for c in site.clusters:
         if c.name in first:
-            yield make(DUPLICATE_NAME, f"cluster {c.name!r} is defined twice (first at "
-                       f"{first[c.name]})", c.loc, subject=c.name)
+            yield make(
+                DUPLICATE_NAME,
+                f"cluster {c.name!r} is defined twice (first at {first[c.name]})",
+                c.loc,
+                subject=c.name,
+            )
         else:
             first[c.name] = c.loc
     first = {}
     for e in site.energy:
         if e.spec.name in first:
-            yield make(DUPLICATE_NAME, f"energy asset {e.spec.name!r} is defined twice (first "
-                       f"at {first[e.spec.name]})", e.loc, subject=e.spec.name)
+            yield make(
+                DUPLICATE_NAME,
+                f"energy asset {e.spec.name!r} is defined twice (first at {first[e.spec.name]})",
+                e.loc,
+                subject=e.spec.name,
+            )
         else:
             first[e.spec.name] = e.loc

@@ -23,24 +23,42 @@ E, W = Severity.ERROR, Severity.WARNING
 NOT_COUNTED = frozenset({"retired", "failed"})
 
 PHASE_DATES = rule(
-    "HK320", E, "phases out of date order",
-    "Phase ids are built in order: a later phase must not be due before an earlier one.")
+    "HK320",
+    E,
+    "phases out of date order",
+    "Phase ids are built in order: a later phase must not be due before an earlier one.",
+)
 PHASE_TARGETS = rule(
-    "HK321", E, "phase targets decrease",
+    "HK321",
+    E,
+    "phase targets decrease",
     "target_pflops is cumulative (the site total once the phase is built), so it must not "
-    "decrease from one phase to the next.")
+    "decrease from one phase to the next.",
+)
 PHASE_SHORT = rule(
-    "HK322", W, "phase misses its capacity target",
-    "Add GPU nodes (units) to this phase or earlier ones, or lower its target_pflops.")
+    "HK322",
+    W,
+    "phase misses its capacity target",
+    "Add GPU nodes (units) to this phase or earlier ones, or lower its target_pflops.",
+)
 SITE_SHORT = rule(
-    "HK323", W, "the last phase misses the site target",
-    "Plan more capacity in the phases, or revise site.target.pflops.")
+    "HK323",
+    W,
+    "the last phase misses the site target",
+    "Plan more capacity in the phases, or revise site.target.pflops.",
+)
 SITE_LATE = rule(
-    "HK324", W, "the last phase is due after the site target year",
-    "Bring the last phase forward, or revise site.target.year.")
+    "HK324",
+    W,
+    "the last phase is due after the site target year",
+    "Bring the last phase forward, or revise site.target.year.",
+)
 EMPTY_UNIT = rule(
-    "HK325", W, "scalable unit with no nodes",
-    "A unit with nodes: 0 builds its switches but no compute; give it nodes or remove it.")
+    "HK325",
+    W,
+    "scalable unit with no nodes",
+    "A unit with nodes: 0 builds its switches but no compute; give it nodes or remove it.",
+)
 
 
 # Sections whose broken entries leave GPU nodes (or their PFLOPS) out of the expanded site.
@@ -80,12 +98,22 @@ def check_phases(ctx: CheckContext) -> Iterator[Finding]:
         if not present(ctx, cur.id):
             break
         if cur.due < prev.due:
-            yield make(PHASE_DATES, f"phase {cur.id} is due {cur.due.isoformat()}, before phase "
-                       f"{prev.id} ({prev.due.isoformat()})", cur.loc, subject=str(cur.id))
+            yield make(
+                PHASE_DATES,
+                f"phase {cur.id} is due {cur.due.isoformat()}, before phase "
+                f"{prev.id} ({prev.due.isoformat()})",
+                cur.loc,
+                subject=str(cur.id),
+            )
         if cur.target_pflops < prev.target_pflops:
-            yield make(PHASE_TARGETS, f"phase {cur.id} targets {cur.target_pflops:,g} PFLOPS, "
-                       f"less than phase {prev.id}'s {prev.target_pflops:,g} (targets are "
-                       "cumulative)", cur.loc, subject=str(cur.id))
+            yield make(
+                PHASE_TARGETS,
+                f"phase {cur.id} targets {cur.target_pflops:,g} PFLOPS, "
+                f"less than phase {prev.id}'s {prev.target_pflops:,g} (targets are "
+                "cumulative)",
+                cur.loc,
+                subject=str(cur.id),
+            )
 
     # A shortfall over a site that is missing GPU nodes or their figures (a broken cluster,
     # template, server, ...: errors already reported) would only echo those errors.
@@ -96,9 +124,14 @@ def check_phases(ctx: CheckContext) -> Iterator[Finding]:
             break
         got = have.get(p.id, 0.0)
         if complete and got < p.target_pflops:
-            yield make(PHASE_SHORT, f"phase {p.id} ({p.name}) reaches {got:,.1f} dense BF16 "
-                       f"PFLOPS of its {p.target_pflops:,g} target: {p.target_pflops - got:,.1f} "
-                       f"short ({100 * got / p.target_pflops:.0f}%)", p.loc, subject=str(p.id))
+            yield make(
+                PHASE_SHORT,
+                f"phase {p.id} ({p.name}) reaches {got:,.1f} dense BF16 "
+                f"PFLOPS of its {p.target_pflops:,g} target: {p.target_pflops - got:,.1f} "
+                f"short ({100 * got / p.target_pflops:.0f}%)",
+                p.loc,
+                subject=str(p.id),
+            )
 
     # The site target is judged on the whole plan only, not on a partial --phase build.
     if phases and (ctx.phase is None or ctx.phase >= phases[-1].id):
@@ -106,14 +139,22 @@ def check_phases(ctx: CheckContext) -> Iterator[Finding]:
         target = site.info.target
         got = have.get(last.id, 0.0)
         if complete and got < target.pflops:
-            yield make(SITE_SHORT, f"the last phase ({last.id}) reaches {got:,.1f} dense PFLOPS "
-                       f"of the site target {target.pflops:,g}: {target.pflops - got:,.1f} "
-                       f"short ({100 * got / target.pflops:.0f}%)", last.loc,
-                       subject=str(last.id))
+            yield make(
+                SITE_SHORT,
+                f"the last phase ({last.id}) reaches {got:,.1f} dense PFLOPS "
+                f"of the site target {target.pflops:,g}: {target.pflops - got:,.1f} "
+                f"short ({100 * got / target.pflops:.0f}%)",
+                last.loc,
+                subject=str(last.id),
+            )
         if last.due.year > target.year:
-            yield make(SITE_LATE, f"the last phase ({last.id}) is due {last.due.isoformat()}, "
-                       f"after the site target year {target.year}", last.loc,
-                       subject=str(last.id))
+            yield make(
+                SITE_LATE,
+                f"the last phase ({last.id}) is due {last.due.isoformat()}, "
+                f"after the site target year {target.year}",
+                last.loc,
+                subject=str(last.id),
+            )
 
     for c in site.clusters:
         for u in c.units:

@@ -23,35 +23,62 @@ AIR_MAX_KW = 50.0
 LIQUID_MAX_KW = 120.0
 
 U_OVERLAP = rule(
-    "HK201", E, "devices share a rack unit",
-    "Move one device to free rack units (u is the lowest U a device occupies).")
+    "HK201",
+    E,
+    "devices share a rack unit",
+    "Move one device to free rack units (u is the lowest U a device occupies).",
+)
 U_OUTSIDE = rule(
-    "HK202", E, "device outside its rack's units",
-    "A device occupies u .. u + height - 1, which must lie within 1 .. the rack's 'units'.")
+    "HK202",
+    E,
+    "device outside its rack's units",
+    "A device occupies u .. u + height - 1, which must lie within 1 .. the rack's 'units'.",
+)
 RACK_POWER = rule(
-    "HK203", E, "rack power over its budget",
-    "Raise the rack's power_kw if the feed allows it, or move devices to another rack.")
+    "HK203",
+    E,
+    "rack power over its budget",
+    "Raise the rack's power_kw if the feed allows it, or move devices to another rack.",
+)
 HALL_POWER = rule(
-    "HK204", E, "hall feed over its budget",
-    "IT power x PUE must fit the hall's feed_mw: move racks, lower the PUE, or add feed.")
+    "HK204",
+    E,
+    "hall feed over its budget",
+    "IT power x PUE must fit the hall's feed_mw: move racks, lower the PUE, or add feed.",
+)
 AIR_DENSITY = rule(
-    "HK205", W, "air-cooled rack above 50 kW",
+    "HK205",
+    W,
+    "air-cooled rack above 50 kW",
     "Air cooling handles about 40-50 kW a rack (4 x 10.2 kW nodes); spread the nodes "
-    "or make the rack liquid-cooled (cooling: liquid).")
+    "or make the rack liquid-cooled (cooling: liquid).",
+)
 DENSITY = rule(
-    "HK206", E, "rack above 120 kW",
-    "Even liquid-cooled racks reach a little over 100 kW; spread the devices over more racks.")
+    "HK206",
+    E,
+    "rack above 120 kW",
+    "Even liquid-cooled racks reach a little over 100 kW; spread the devices over more racks.",
+)
 DEVICE_BEFORE_RACK = rule(
-    "HK207", E, "device in an earlier phase than its rack",
+    "HK207",
+    E,
+    "device in an earlier phase than its rack",
     "A device cannot be installed before its rack: move the device to a later phase or the "
-    "rack to an earlier one.")
+    "rack to an earlier one.",
+)
 RACK_BEFORE_HALL = rule(
-    "HK208", E, "rack in an earlier phase than its hall",
+    "HK208",
+    E,
+    "rack in an earlier phase than its hall",
     "A rack cannot stand before its hall is built: move the rack to a later phase or the "
-    "hall to an earlier one.")
+    "hall to an earlier one.",
+)
 WRONG_HALL = rule(
-    "HK209", E, "unit device in a rack of another hall than its cluster's",
-    "A cluster's fabric stays inside one hall: give the unit racks of the cluster's hall.")
+    "HK209",
+    E,
+    "unit device in a rack of another hall than its cluster's",
+    "A cluster's fabric stays inside one hall: give the unit racks of the cluster's hall.",
+)
 
 
 def _span(u: int, height: int) -> str:
@@ -69,8 +96,7 @@ def check_space(ctx: CheckContext) -> Iterator[Finding]:
     def height(d: Device) -> int:
         h = heights.get(d.model)
         if h is None:
-            h = heights[d.model] = cat.rack_units(d.model) if cat.model_kind(d.model) \
-                else d.height
+            h = heights[d.model] = cat.rack_units(d.model) if cat.model_kind(d.model) else d.height
         return h
 
     # (rack, U) -> (device, its height). Written order decides which device is "later".
@@ -82,8 +108,13 @@ def check_space(ctx: CheckContext) -> Iterator[Finding]:
         h = height(d)
         top = d.u + h - 1
         if d.u < 1 or top > rack.units:
-            yield make(U_OUTSIDE, f"device {d.name!r} occupies {_span(d.u, h)} of rack "
-                       f"{d.rack!r}, which has U1-{rack.units}", d.loc, subject=d.name)
+            yield make(
+                U_OUTSIDE,
+                f"device {d.name!r} occupies {_span(d.u, h)} of rack "
+                f"{d.rack!r}, which has U1-{rack.units}",
+                d.loc,
+                subject=d.name,
+            )
         clashes: dict[str, tuple[Device, int]] = {}
         for u in range(max(d.u, 1), min(top, rack.units) + 1):
             held = taken.get((d.rack, u))
@@ -92,9 +123,13 @@ def check_space(ctx: CheckContext) -> Iterator[Finding]:
             else:
                 clashes.setdefault(held[0].name, held)
         for other, oh in clashes.values():
-            yield make(U_OVERLAP, f"device {d.name!r} ({_span(d.u, h)}) overlaps "
-                       f"{other.name!r} ({_span(other.u, oh)}) in rack {d.rack!r}", d.loc,
-                       subject=d.name)
+            yield make(
+                U_OVERLAP,
+                f"device {d.name!r} ({_span(d.u, h)}) overlaps "
+                f"{other.name!r} ({_span(other.u, oh)}) in rack {d.rack!r}",
+                d.loc,
+                subject=d.name,
+            )
 
 
 @register("rack-power")
@@ -117,16 +152,28 @@ def check_power(ctx: CheckContext) -> Iterator[Finding]:
             continue
         hall_kw[rack.hall] += kw
         if kw > rack.power_kw + 1e-9:
-            yield make(RACK_POWER, f"rack {name!r}: {rack_n[name]} devices draw {kw:.1f} kW, "
-                       f"over its {rack.power_kw:g} kW budget ({100 * kw / rack.power_kw:.0f}%)",
-                       rack.loc, subject=name)
+            yield make(
+                RACK_POWER,
+                f"rack {name!r}: {rack_n[name]} devices draw {kw:.1f} kW, "
+                f"over its {rack.power_kw:g} kW budget ({100 * kw / rack.power_kw:.0f}%)",
+                rack.loc,
+                subject=name,
+            )
         if kw > LIQUID_MAX_KW:
-            yield make(DENSITY, f"rack {name!r} draws {kw:.1f} kW ({rack.cooling}-cooled); "
-                       f"above {LIQUID_MAX_KW:g} kW no rack can be cooled", rack.loc,
-                       subject=name)
+            yield make(
+                DENSITY,
+                f"rack {name!r} draws {kw:.1f} kW ({rack.cooling}-cooled); "
+                f"above {LIQUID_MAX_KW:g} kW no rack can be cooled",
+                rack.loc,
+                subject=name,
+            )
         elif rack.cooling == "air" and kw > AIR_MAX_KW:
-            yield make(AIR_DENSITY, f"air-cooled rack {name!r} draws {kw:.1f} kW, above "
-                       f"{AIR_MAX_KW:g} kW", rack.loc, subject=name)
+            yield make(
+                AIR_DENSITY,
+                f"air-cooled rack {name!r} draws {kw:.1f} kW, above {AIR_MAX_KW:g} kW",
+                rack.loc,
+                subject=name,
+            )
     for hname, it_kw in hall_kw.items():
         hall = site.halls.get(hname)
         if hall is None:
@@ -134,9 +181,14 @@ def check_power(ctx: CheckContext) -> Iterator[Finding]:
         total = it_kw * hall.pue
         budget = hall.feed_mw * 1000
         if total > budget + 1e-9:
-            yield make(HALL_POWER, f"hall {hname!r}: {it_kw:,.1f} kW IT x PUE {hall.pue:g} = "
-                       f"{total:,.1f} kW, over its {budget:,.0f} kW feed "
-                       f"({100 * total / budget:.0f}%)", hall.loc, subject=hname)
+            yield make(
+                HALL_POWER,
+                f"hall {hname!r}: {it_kw:,.1f} kW IT x PUE {hall.pue:g} = "
+                f"{total:,.1f} kW, over its {budget:,.0f} kW feed "
+                f"({100 * total / budget:.0f}%)",
+                hall.loc,
+                subject=hname,
+            )
 
 
 @register("rack-phases")
@@ -149,10 +201,18 @@ def check_phases(ctx: CheckContext) -> Iterator[Finding]:
         if hall is not None and present(ctx, r.phase) and r.phase < hall.phase:
             before[(r.loc, r.hall, r.phase)].append(r.name)
     for (loc, hname, rphase), names in before.items():
-        who = f"rack {names[0]!r}" if len(names) == 1 else \
-            f"{len(names)} racks ({names[0]!r} ... {names[-1]!r})"
-        yield make(RACK_BEFORE_HALL, f"{who} in phase {rphase}, but hall {hname!r} is built in "
-                   f"phase {site.halls[hname].phase}", loc, subject=names[0])
+        who = (
+            f"rack {names[0]!r}"
+            if len(names) == 1
+            else f"{len(names)} racks ({names[0]!r} ... {names[-1]!r})"
+        )
+        yield make(
+            RACK_BEFORE_HALL,
+            f"{who} in phase {rphase}, but hall {hname!r} is built in "
+            f"phase {site.halls[hname].phase}",
+            loc,
+            subject=names[0],
+        )
 
     # Group by (line, rack): the nodes of one unit share a line and would repeat one message.
     early: dict[tuple[Location, str, int], list[Device]] = defaultdict(list)
@@ -171,15 +231,30 @@ def check_phases(ctx: CheckContext) -> Iterator[Finding]:
     for (loc, rname, _phase), devs in early.items():
         rack = site.racks[rname]
         first = devs[0]
-        who = f"device {first.name!r}" if len(devs) == 1 else \
-            f"{len(devs)} devices ({first.name!r}, ...)"
-        yield make(DEVICE_BEFORE_RACK, f"{who} in phase {first.phase}, but rack {rname!r} "
-                   f"arrives in phase {rack.phase}", loc, subject=first.name)
+        who = (
+            f"device {first.name!r}"
+            if len(devs) == 1
+            else f"{len(devs)} devices ({first.name!r}, ...)"
+        )
+        yield make(
+            DEVICE_BEFORE_RACK,
+            f"{who} in phase {first.phase}, but rack {rname!r} arrives in phase {rack.phase}",
+            loc,
+            subject=first.name,
+        )
     for (loc, rname), devs in astray.items():
         rack = site.racks[rname]
         first = devs[0]
-        who = f"device {first.name!r}" if len(devs) == 1 else \
-            f"{len(devs)} devices ({first.name!r}, ...)"
-        yield make(WRONG_HALL, f"{who} of cluster {first.cluster!r} (hall "
-                   f"{cluster_hall.get(first.cluster or '')!r}) stand in rack {rname!r} of "
-                   f"hall {rack.hall!r}", loc, subject=first.name)
+        who = (
+            f"device {first.name!r}"
+            if len(devs) == 1
+            else f"{len(devs)} devices ({first.name!r}, ...)"
+        )
+        yield make(
+            WRONG_HALL,
+            f"{who} of cluster {first.cluster!r} (hall "
+            f"{cluster_hall.get(first.cluster or '')!r}) stand in rack {rname!r} of "
+            f"hall {rack.hall!r}",
+            loc,
+            subject=first.name,
+        )

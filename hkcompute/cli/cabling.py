@@ -65,8 +65,9 @@ def _read(path: Path) -> str:
         raise InputError(f"cannot read: {exc.strerror or exc}", location=str(path)) from None
 
 
-def _lldp_dir(folder: Path, site: Site, in_scope: Callable[[str], bool],
-              resolver: Resolver) -> Discovery:
+def _lldp_dir(
+    folder: Path, site: Site, in_scope: Callable[[str], bool], resolver: Resolver
+) -> Discovery:
     if not folder.is_dir():
         raise InputError(f"--lldp {folder}: no such folder (one <device>.json per device)")
     answers, ignored = [], []
@@ -77,21 +78,33 @@ def _lldp_dir(folder: Path, site: Site, in_scope: Callable[[str], bool],
             answers.append((f.stem, _read(f), str(f)))
     disc = from_lldp(answers, resolver)
     if ignored:
-        disc.notes.append(f"ignored {len(ignored)} file(s) of {folder} that name no device of "
-                          f"the inventory: {', '.join(ignored[:5])}")
+        disc.notes.append(
+            f"ignored {len(ignored)} file(s) of {folder} that name no device of "
+            f"the inventory: {', '.join(ignored[:5])}"
+        )
     if not answers:
         disc.notes.append(f"no <device>.json of the scope in {folder}")
     return disc
 
 
-def _collect(site: Site, plan: Plan, phase: int, state: Path, in_scope: Callable[[str], bool],
-             resolver: Resolver, private_key: Path | None, accept_new: bool) -> Discovery:
+def _collect(
+    site: Site,
+    plan: Plan,
+    phase: int,
+    state: Path,
+    in_scope: Callable[[str], bool],
+    resolver: Resolver,
+    private_key: Path | None,
+    accept_new: bool,
+) -> Discovery:
     from hkcompute.asbuilt import collect
 
     hosts = [t for t in collect.targets(site, plan, phase, state) if in_scope(t.host)]
     if not hosts:
-        raise UsageError("no host of the scope has an SSH address in the inventory "
-                         "(or the lab's connections file) to collect from")
+        raise UsageError(
+            "no host of the scope has an SSH address in the inventory "
+            "(or the lab's connections file) to collect from"
+        )
     err.print(f"[dim]collecting LLDP neighbours from {len(hosts)} hosts[/]")
     answers = collect.collect(hosts, state / "known_hosts", private_key, accept_new=accept_new)
     disc = Discovery()
@@ -109,8 +122,9 @@ def _collect(site: Site, plan: Plan, phase: int, state: Path, in_scope: Callable
     return disc
 
 
-def _lab_names(site: Site, plan: Plan, phase: int, state: Path
-               ) -> Callable[[list[Sighting]], list[Sighting]] | None:
+def _lab_names(
+    site: Site, plan: Plan, phase: int, state: Path
+) -> Callable[[list[Sighting]], list[Sighting]] | None:
     """When the container lab is up, its interface names and leaf segments (see labview)."""
     from hkcompute.lab.twin import lab_dir
 
@@ -124,8 +138,9 @@ def _lab_names(site: Site, plan: Plan, phase: int, state: Path
     try:
         names = json.loads(names_file.read_text()) if names_file.is_file() else {}
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the lab's interface names: {exc}",
-                         location=str(names_file)) from None
+        raise InputError(
+            f"cannot read the lab's interface names: {exc}", location=str(names_file)
+        ) from None
     segments = segments_of(build_layout(site, plan, phase))
     links = plan.links_upto(phase)
     return lambda seen: lab_sightings(seen, links, segments, names)
@@ -135,28 +150,52 @@ def _lab_names(site: Site, plan: Plan, phase: int, state: Path
 def verify_cmd(
     site: Annotated[str, typer.Argument(help="site folder (or name under inventories/)")],
     phase: Annotated[int, typer.Option(help="the links of the site as built up to phase N")],
-    lldp: Annotated[Path | None, typer.Option(
-        "--lldp", metavar="DIR",
-        help="a folder of <device>.json, each the output of `lldpcli -f json show neighbors`")
+    lldp: Annotated[
+        Path | None,
+        typer.Option(
+            "--lldp",
+            metavar="DIR",
+            help="a folder of <device>.json, each the output of `lldpcli -f json show neighbors`",
+        ),
     ] = None,
-    collect: Annotated[bool, typer.Option(
-        "--collect", help="run lldpcli on the hosts and switches over SSH (as preflight)")
+    collect: Annotated[
+        bool,
+        typer.Option(
+            "--collect", help="run lldpcli on the hosts and switches over SSH (as preflight)"
+        ),
     ] = False,
-    ibnetdiscover: Annotated[Path | None, typer.Option(
-        "--ibnetdiscover", metavar="FILE", help="the output of ibnetdiscover (InfiniBand)")
+    ibnetdiscover: Annotated[
+        Path | None,
+        typer.Option(
+            "--ibnetdiscover", metavar="FILE", help="the output of ibnetdiscover (InfiniBand)"
+        ),
     ] = None,
-    devices: Annotated[str | None, typer.Option(
-        "--devices", metavar="GLOB", help="only links with a device matching GLOB")] = None,
-    guids_out: Annotated[Path | None, typer.Option(
-        "--guids", metavar="FILE",
-        help="where to write the HCA port GUIDs (default SITE/.asbuilt/guids.yaml)")] = None,
+    devices: Annotated[
+        str | None,
+        typer.Option("--devices", metavar="GLOB", help="only links with a device matching GLOB"),
+    ] = None,
+    guids_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--guids",
+            metavar="FILE",
+            help="where to write the HCA port GUIDs (default SITE/.asbuilt/guids.yaml)",
+        ),
+    ] = None,
     private_key: Annotated[Path | None, typer.Option(help="SSH key for the hosts")] = None,
-    accept_new_host_keys: Annotated[bool, typer.Option(
-        "--accept-new-host-keys", help="DANGEROUS: trust unknown host keys on first use")
+    accept_new_host_keys: Annotated[
+        bool,
+        typer.Option(
+            "--accept-new-host-keys", help="DANGEROUS: trust unknown host keys on first use"
+        ),
     ] = False,
-    state: Annotated[Path | None, typer.Option(
-        "--state-dir", help="run state (known_hosts, the lab's connections); "
-        "default ./state/<site>")] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            help="run state (known_hosts, the lab's connections); default ./state/<site>",
+        ),
+    ] = None,
     fmt: Annotated[VerifyFormat, typer.Option("--format", "-f")] = VerifyFormat.text,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
@@ -168,8 +207,9 @@ def verify_cmd(
     Example: hkcompute cabling verify inventories/lab --phase 1 --lldp lldp/ --format csv
     """
     if lldp is None and ibnetdiscover is None and not collect:
-        raise UsageError("give the discovery data: --lldp DIR, --collect and/or "
-                         "--ibnetdiscover FILE")
+        raise UsageError(
+            "give the discovery data: --lldp DIR, --collect and/or --ibnetdiscover FILE"
+        )
     path = resolve_site(site)
     s, _findings = load_valid_site(path, phase)
     plan = plan_for(s, phase)
@@ -193,18 +233,31 @@ def verify_cmd(
         disc.merge(_lldp_dir(lldp, s, in_scope, resolver))
     if collect:
         st = state_dir(s.info.name, state)
-        disc.merge(_collect(s, plan, phase, st, in_scope, resolver, private_key,
-                            accept_new_host_keys))
+        disc.merge(
+            _collect(s, plan, phase, st, in_scope, resolver, private_key, accept_new_host_keys)
+        )
     for note in disc.notes:
         err.print(f"note: {note}")
     verdict = compare(plan.links_upto(phase), disc, medium_of(s), in_scope)
     if verdict.planned == 0:
-        raise UsageError(f"no planned link of phase {phase} has a device matching "
-                         f"{devices!r}" if devices else f"phase {phase} plans no link")
+        raise UsageError(
+            f"no planned link of phase {phase} has a device matching {devices!r}"
+            if devices
+            else f"phase {phase} plans no link"
+        )
     title = f"cabling of {s.info.name} phase {phase}" + (f" ({devices})" if devices else "")
     if fmt is VerifyFormat.json:
-        emit(output.to_json(verdict, {"site": s.info.name, "phase": phase, "devices": devices,
-                                      "guids_file": str(guid_path) if guid_path else None}))
+        emit(
+            output.to_json(
+                verdict,
+                {
+                    "site": s.info.name,
+                    "phase": phase,
+                    "devices": devices,
+                    "guids_file": str(guid_path) if guid_path else None,
+                },
+            )
+        )
     elif fmt is VerifyFormat.csv:
         emit(output.to_csv(verdict))
     else:
@@ -212,4 +265,3 @@ def verify_cmd(
     if fmt is not VerifyFormat.text:
         err.print(output.headline(verdict, title))
     raise typer.Exit(0 if verdict.ok else 1)
-

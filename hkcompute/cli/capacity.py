@@ -28,15 +28,20 @@ def _num(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
 
-def _table(title: str, rows: list[list[str]], headers: list[str],
-           left: tuple[str, ...] = ("phase", "due", "met", "vendor", "model")) -> Table:
+def _table(
+    title: str,
+    rows: list[list[str]],
+    headers: list[str],
+    left: tuple[str, ...] = ("phase", "due", "met", "vendor", "model"),
+) -> Table:
     """A table whose figures never wrap: each column is at least as wide as its widest cell,
     and only the headers fold onto more lines when the terminal is narrow."""
     table = Table(title=title, title_justify="left")
     for i, header in enumerate(headers):
         widest = max((len(r[i]) for r in rows), default=0)
-        table.add_column(header, min_width=widest, overflow="fold",
-                         justify="left" if header in left else "right")
+        table.add_column(
+            header, min_width=widest, overflow="fold", justify="left" if header in left else "right"
+        )
     for row in rows:
         table.add_row(*row)
     return table
@@ -54,40 +59,95 @@ def render_text(cap: SiteCapacity, width: int = _DEFAULT_WIDTH) -> str:
     100-column terminal with every figure on one line.
     """
     buf = io.StringIO()
-    console = Console(file=buf, width=width, color_system=None, highlight=False,
-                      soft_wrap=False)
-    print_table(console, _table(
-        f"{cap.site}: compute per phase, PFLOPS {PRECISION} "
-        "(cum. = up to and including the phase)",
-        [[str(p.phase), p.due, _num(p.pflops, 3), _num(p.cumulative_pflops, 3),
-          f"{p.progress_pct:.1f}%", _num(p.target_pflops, 0),
-          "yes" if p.target_met else f"no (-{_num(p.phase_gap_pflops, 1)})"]
-         for p in cap.phases],
-        ["phase", "due", "PFLOPS added", "cum. PFLOPS", "of site target", "phase target",
-         "met"]))
+    console = Console(file=buf, width=width, color_system=None, highlight=False, soft_wrap=False)
+    print_table(
+        console,
+        _table(
+            f"{cap.site}: compute per phase, PFLOPS {PRECISION} "
+            "(cum. = up to and including the phase)",
+            [
+                [
+                    str(p.phase),
+                    p.due,
+                    _num(p.pflops, 3),
+                    _num(p.cumulative_pflops, 3),
+                    f"{p.progress_pct:.1f}%",
+                    _num(p.target_pflops, 0),
+                    "yes" if p.target_met else f"no (-{_num(p.phase_gap_pflops, 1)})",
+                ]
+                for p in cap.phases
+            ],
+            [
+                "phase",
+                "due",
+                "PFLOPS added",
+                "cum. PFLOPS",
+                "of site target",
+                "phase target",
+                "met",
+            ],
+        ),
+    )
     vendors = sorted({v for p in cap.phases for v in p.cumulative_nodes})
-    print_table(console, _table(
-        "accelerator nodes per phase",
-        [[str(p.phase), v, f"{p.nodes.get(v, 0):,}", f"{p.cumulative_nodes.get(v, 0):,}"]
-         for p in cap.phases for v in vendors],
-        ["phase", "vendor", "nodes added", "nodes cum."]))
-    print_table(console, _table(
-        f"{cap.site}: power, energy and storage per phase (cumulative)",
-        [[str(p.phase), _num(p.cumulative_it_power_kw), _num(p.cumulative_facility_power_kw),
-          f"{p.renewable_share * 100:.1f}%",
-          "-" if p.storage_runtime_min is None else _num(p.storage_runtime_min),
-          _num(p.cumulative_storage_usable_tb, 0), _num(p.cumulative_storage_read_gbytes_s, 0)]
-         for p in cap.phases],
-        ["phase", "IT kW", "facility kW", "renewable", "runtime min", "storage TB",
-         "read GB/s"]))
+    print_table(
+        console,
+        _table(
+            "accelerator nodes per phase",
+            [
+                [str(p.phase), v, f"{p.nodes.get(v, 0):,}", f"{p.cumulative_nodes.get(v, 0):,}"]
+                for p in cap.phases
+                for v in vendors
+            ],
+            ["phase", "vendor", "nodes added", "nodes cum."],
+        ),
+    )
+    print_table(
+        console,
+        _table(
+            f"{cap.site}: power, energy and storage per phase (cumulative)",
+            [
+                [
+                    str(p.phase),
+                    _num(p.cumulative_it_power_kw),
+                    _num(p.cumulative_facility_power_kw),
+                    f"{p.renewable_share * 100:.1f}%",
+                    "-" if p.storage_runtime_min is None else _num(p.storage_runtime_min),
+                    _num(p.cumulative_storage_usable_tb, 0),
+                    _num(p.cumulative_storage_read_gbytes_s, 0),
+                ]
+                for p in cap.phases
+            ],
+            [
+                "phase",
+                "IT kW",
+                "facility kW",
+                "renewable",
+                "runtime min",
+                "storage TB",
+                "read GB/s",
+            ],
+        ),
+    )
 
-    print_table(console, _table(
-        "accelerators (failed and retired devices excluded)",
-        [[str(p.phase), vendor, model, f"{p.accelerators.get(vendor, {}).get(model, 0):,}",
-          f"{total:,}"]
-         for p in cap.phases for vendor, models in p.cumulative_accelerators.items()
-         for model, total in models.items()],
-        ["phase", "vendor", "model", "added", "cumulative"]))
+    print_table(
+        console,
+        _table(
+            "accelerators (failed and retired devices excluded)",
+            [
+                [
+                    str(p.phase),
+                    vendor,
+                    model,
+                    f"{p.accelerators.get(vendor, {}).get(model, 0):,}",
+                    f"{total:,}",
+                ]
+                for p in cap.phases
+                for vendor, models in p.cumulative_accelerators.items()
+                for model, total in models.items()
+            ],
+            ["phase", "vendor", "model", "added", "cumulative"],
+        ),
+    )
 
     final = cap.final
     if final is not None:
@@ -95,7 +155,8 @@ def render_text(cap: SiteCapacity, width: int = _DEFAULT_WIDTH) -> str:
         console.print(
             f"site target: {_num(cap.site_target_pflops, 0)} PFLOPS {cap.site_target_precision}"
             f" by {cap.site_target_year}; phase {final.phase} reaches "
-            f"{_num(final.cumulative_pflops, 3)} ({final.progress_pct:.1f}%): {verdict}")
+            f"{_num(final.cumulative_pflops, 3)} ({final.progress_pct:.1f}%): {verdict}"
+        )
     # Rich pads every line to the console width; trailing blanks only clutter diffs.
     return "\n".join(line.rstrip() for line in buf.getvalue().splitlines()) + "\n"
 
@@ -108,8 +169,10 @@ def render_json(cap: SiteCapacity) -> str:
 def capacity_cmd(
     site: Annotated[str, typer.Argument(help="site folder (or name under inventories/)")],
     fmt: Annotated[Format, typer.Option("--format", "-f", help="output format")] = Format.text,
-    phase: Annotated[int | None, typer.Option(help="only phase N (cumulative figures still "
-                                                   "include earlier phases)")] = None,
+    phase: Annotated[
+        int | None,
+        typer.Option(help="only phase N (cumulative figures still include earlier phases)"),
+    ] = None,
 ) -> None:
     """PFLOPS (dense BF16), nodes, power, renewables, energy storage and storage per phase.
 

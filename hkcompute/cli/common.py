@@ -43,19 +43,36 @@ def _verbose(value: int) -> int:
         from rich.logging import RichHandler
 
         level = logging.INFO if value == 1 else logging.DEBUG
-        handler = RichHandler(console=err, show_path=False, show_time=value > 1,
-                              rich_tracebacks=False)
-        logging.basicConfig(level=level, handlers=[handler], format="%(name)s: %(message)s",
-                            force=True)
+        handler = RichHandler(
+            console=err, show_path=False, show_time=value > 1, rich_tracebacks=False
+        )
+        logging.basicConfig(
+            level=level, handlers=[handler], format="%(name)s: %(message)s", force=True
+        )
     return value
 
 
-QuietOpt = Annotated[bool, typer.Option(
-    "--quiet", "-q", callback=_quiet, expose_value=False,
-    help="no progress or summaries on stderr (errors still print)")]
-VerboseOpt = Annotated[int, typer.Option(
-    "--verbose", "-v", count=True, callback=_verbose, expose_value=False,
-    help="log what happens (-v), with debug detail (-vv)")]
+QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        callback=_quiet,
+        expose_value=False,
+        help="no progress or summaries on stderr (errors still print)",
+    ),
+]
+VerboseOpt = Annotated[
+    int,
+    typer.Option(
+        "--verbose",
+        "-v",
+        count=True,
+        callback=_verbose,
+        expose_value=False,
+        help="log what happens (-v), with debug detail (-vv)",
+    ),
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -114,8 +131,10 @@ def boundary(fn: Callable[P, R]) -> Callable[P, R]:
         except Exception as exc:  # the boundary: anything else is a bug, reported as one
             path = write_crash_log(exc)
             err.quiet = False
-            err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
-                      f"(traceback written to {path}; please report it)")
+            err.print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {exc} "
+                f"(traceback written to {path}; please report it)"
+            )
             raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper
@@ -132,9 +151,11 @@ def error_json(exc: HkError) -> str:
     from hkcompute.errors import InventoryErrors
 
     findings = exc.findings if isinstance(exc, InventoryErrors) else []
-    doc = {"ok": False, "error": {"message": exc.message, "location": exc.location,
-                                  "exit_code": exc.exit_code},
-           "findings": findings}
+    doc = {
+        "ok": False,
+        "error": {"message": exc.message, "location": exc.location, "exit_code": exc.exit_code},
+        "findings": findings,
+    }
     return json.dumps(doc, indent=2, sort_keys=True)
 
 
@@ -151,8 +172,9 @@ def resolve_site(site: str) -> Path:
 
 def check_phase(site_phases: tuple[int, ...], phase: int | None) -> None:
     if phase is not None and phase not in site_phases:
-        raise UsageError(f"phase {phase} is not defined; phases: "
-                         f"{', '.join(map(str, site_phases)) or 'none'}")
+        raise UsageError(
+            f"phase {phase} is not defined; phases: {', '.join(map(str, site_phases)) or 'none'}"
+        )
 
 
 def emit(text: str) -> None:

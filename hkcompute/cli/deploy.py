@@ -6,7 +6,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
@@ -32,8 +32,16 @@ from hkcompute.errors import InputError, UsageError
 from hkcompute.plan import plan_for
 from hkcompute.validate import load_valid_site
 
-StateOpt = Annotated[Path | None, typer.Option(
-    "--state-dir", help="run state (journal, lock, known_hosts); default ./state/<site>")]
+if TYPE_CHECKING:  # the SSH layer (paramiko) loads only for the commands that use it
+    from hkcompute.deploy.ssh import Target
+    from hkcompute.model import Site
+
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir", help="run state (journal, lock, known_hosts); default ./state/<site>"
+    ),
+]
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -42,12 +50,18 @@ _YAML_SUFFIXES = (".yaml", ".yml")
 def ansible_inventory_cmd(
     site: Annotated[str, typer.Argument(help="site folder")],
     phase: Annotated[int, typer.Option(help="hosts present up to phase N")],
-    render_dir: Annotated[Path | None, typer.Option(
-        help="the render output the hosts' hk_tree points at")] = None,
+    render_dir: Annotated[
+        Path | None, typer.Option(help="the render output the hosts' hk_tree points at")
+    ] = None,
     state: StateOpt = None,
-    out_file: Annotated[Path | None, typer.Option(
-        "--out", help="write a YAML inventory file (.yaml/.yml) for `ansible -i FILE` "
-        "instead of printing JSON")] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="write a YAML inventory file (.yaml/.yml) for `ansible -i FILE` "
+            "instead of printing JSON",
+        ),
+    ] = None,
 ) -> None:
     """Print the Ansible inventory as the JSON `ansible-inventory --list` prints (for
     scripts; as `-i` it needs an executable wrapper), or with --out write it as a YAML
@@ -59,8 +73,10 @@ def ansible_inventory_cmd(
     if out_file is not None:
         if out_file.suffix not in _YAML_SUFFIXES:
             # Ansible's YAML plugin skips other names, and the INI plugin then fails on them.
-            raise UsageError(f"--out {out_file}: the name must end in .yaml or .yml "
-                             "(Ansible's YAML inventory plugin reads no other)")
+            raise UsageError(
+                f"--out {out_file}: the name must end in .yaml or .yml "
+                "(Ansible's YAML inventory plugin reads no other)"
+            )
         prepare_out_file(out_file)  # before the work, so a bad path fails at once
     s, _ = load_valid_site(resolve_site(site), phase)
     tree = render_dir or Path("build") / s.info.name / f"phase-{phase}"
@@ -71,8 +87,10 @@ def ansible_inventory_cmd(
     if out_file is None:
         emit(json.dumps(doc, indent=2, sort_keys=True))
         return
-    header = (f"Ansible inventory of {s.info.name} phase {phase}, written by "
-              "`hkcompute ansible-inventory --out`:\nregenerate it rather than edit it.")
+    header = (
+        f"Ansible inventory of {s.info.name} phase {phase}, written by "
+        "`hkcompute ansible-inventory --out`:\nregenerate it rather than edit it."
+    )
     try:
         write_yaml_inventory(doc, out_file, header)
     except OSError as exc:  # a full disk, say, after the path checks passed
@@ -86,8 +104,15 @@ def _progress_table(t: Tally, total: int) -> Table:
     table = Table(title=f"{t.play or 'starting'} / {t.task or '-'}", title_justify="left")
     for col in ("hosts seen", "ok", "changed", "failed", "unreachable", "skipped", "tasks"):
         table.add_column(col, justify="right")
-    table.add_row(f"{done}/{total}", str(tot["ok"]), str(tot["changed"]), str(tot["failed"]),
-                  str(tot["unreachable"]), str(tot["skipped"]), str(t.tasks_started))
+    table.add_row(
+        f"{done}/{total}",
+        str(tot["ok"]),
+        str(tot["changed"]),
+        str(tot["failed"]),
+        str(tot["unreachable"]),
+        str(tot["skipped"]),
+        str(t.tasks_started),
+    )
     return table
 
 
@@ -100,9 +125,16 @@ def _summary_table(run: Run) -> Table:
     table.add_column("message", overflow="fold")
     for h, r in sorted(run.hosts.items()):
         style = {"ok": "green", "changed": "yellow"}.get(r.status, "red")
-        table.add_row(h, f"[{style}]{r.status}[/]", str(r.ok), str(r.changed), str(r.failed),
-                      str(r.unreachable), str(r.skipped),
-                      "" if r.status in ("ok", "changed") else r.message)
+        table.add_row(
+            h,
+            f"[{style}]{r.status}[/]",
+            str(r.ok),
+            str(r.changed),
+            str(r.failed),
+            str(r.unreachable),
+            str(r.skipped),
+            "" if r.status in ("ok", "changed") else r.message,
+        )
     return table
 
 
@@ -114,19 +146,26 @@ def deploy_cmd(
     check: Annotated[bool, typer.Option("--check", help="change nothing")] = False,
     diff: Annotated[bool, typer.Option("--diff", help="show file differences")] = False,
     batch: Annotated[str | None, typer.Option(help="hosts per batch: K or P%")] = None,
-    max_fail: Annotated[str | None, typer.Option(
-        help="abort a batch when more than P% of its hosts fail")] = None,
+    max_fail: Annotated[
+        str | None, typer.Option(help="abort a batch when more than P% of its hosts fail")
+    ] = None,
     tags: Annotated[str | None, typer.Option(help="only tasks with these tags")] = None,
-    resume: Annotated[str | None, typer.Option(
-        help="re-run only the hosts that failed or were not reached in RUN_ID")] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(help="re-run only the hosts that failed or were not reached in RUN_ID"),
+    ] = None,
     render_dir: Annotated[Path | None, typer.Option(help="render output folder")] = None,
     forks: Annotated[int, typer.Option(min=1, max=500)] = 10,
-    vault_password_file: Annotated[Path | None, typer.Option(
-        envvar="HKCOMPUTE_VAULT_PASSWORD_FILE",
-        help="decrypts the inventory's vault values")] = None,
+    vault_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="HKCOMPUTE_VAULT_PASSWORD_FILE", help="decrypts the inventory's vault values"
+        ),
+    ] = None,
     private_key: Annotated[Path | None, typer.Option(help="SSH key for the hosts")] = None,
-    break_lock: Annotated[bool, typer.Option(
-        "--break-lock", help="remove a lock left by a dead deploy first")] = False,
+    break_lock: Annotated[
+        bool, typer.Option("--break-lock", help="remove a lock left by a dead deploy first")
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     state: StateOpt = None,
     quiet: QuietOpt = False,
@@ -139,13 +178,26 @@ def deploy_cmd(
     s, _ = load_valid_site(resolve_site(site), phase)
     st = state_dir(s.info.name, state)
     opts = DeployOptions(
-        phase=phase, limit=limit, check=check, diff=diff, batch=batch, max_fail=max_fail,
-        tags=tags, resume=resume, render_dir=render_dir, forks=forks,
-        vault_password_file=vault_password_file, private_key=private_key,
-        break_lock=break_lock, command="hkcompute " + shlex.join(sys.argv[1:]))
+        phase=phase,
+        limit=limit,
+        check=check,
+        diff=diff,
+        batch=batch,
+        max_fail=max_fail,
+        tags=tags,
+        resume=resume,
+        render_dir=render_dir,
+        forks=forks,
+        vault_password_file=vault_password_file,
+        private_key=private_key,
+        break_lock=break_lock,
+        command="hkcompute " + shlex.join(sys.argv[1:]),
+    )
     total = [0]
-    with Live(console=err, refresh_per_second=4, transient=True,
-              auto_refresh=err.is_terminal) as live:
+    with Live(
+        console=err, refresh_per_second=4, transient=True, auto_refresh=err.is_terminal
+    ) as live:
+
         def on_event(t: Tally) -> None:
             if err.is_terminal:
                 live.update(_progress_table(t, total[0]))
@@ -161,15 +213,27 @@ def deploy_cmd(
         for host, task, text in result.tally.diffs:
             emit(f"--- {host}: {task}\n{text}")
     if fmt is Format.json:
-        emit(json.dumps({"run_id": run.run_id, "status": run.status, "check": run.check,
-                         "hosts": {h: vars(r) for h, r in sorted(run.hosts.items())},
-                         "diffs": [{"host": h, "task": t, "diff": d}
-                                   for h, t, d in result.tally.diffs] if diff else []},
-                        indent=2, sort_keys=True))
+        emit(
+            json.dumps(
+                {
+                    "run_id": run.run_id,
+                    "status": run.status,
+                    "check": run.check,
+                    "hosts": {h: vars(r) for h, r in sorted(run.hosts.items())},
+                    "diffs": [{"host": h, "task": t, "diff": d} for h, t, d in result.tally.diffs]
+                    if diff
+                    else [],
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
     else:
         err.print(_summary_table(run))
-    err.print(f"journal: {Journal(st).path(run.run_id)}; "
-              + (f"resume with --resume {run.run_id}" if run.status != "ok" else "all hosts done"))
+    err.print(
+        f"journal: {Journal(st).path(run.run_id)}; "
+        + (f"resume with --resume {run.run_id}" if run.status != "ok" else "all hosts done")
+    )
     raise typer.Exit(0 if result.ok else 1)
 
 
@@ -195,24 +259,48 @@ def runs_cmd(
         if fmt is Format.json:
             emit(json.dumps(run.to_dict(), indent=2, sort_keys=True))
         else:
-            emit(f"run {run.run_id}: {run.status}\n  by {run.user}@{run.host} pid {run.pid}\n"
-                 f"  started {run.started}, finished {run.finished or '-'}\n"
-                 f"  phase {run.phase}, check {run.check}, inventory {run.inventory_hash[:12]}\n"
-                 f"  command: {run.command}\n  resumed from: {run.resumed_from or '-'}")
+            emit(
+                f"run {run.run_id}: {run.status}\n  by {run.user}@{run.host} pid {run.pid}\n"
+                f"  started {run.started}, finished {run.finished or '-'}\n"
+                f"  phase {run.phase}, check {run.check}, inventory {run.inventory_hash[:12]}\n"
+                f"  command: {run.command}\n  resumed from: {run.resumed_from or '-'}"
+            )
             err.print(_summary_table(run))
         return
     runs = journal.list()
     if fmt is Format.json:
-        emit(json.dumps([{"run_id": r.run_id, "status": r.status, "started": r.started,
-                          "finished": r.finished, "phase": r.phase, "user": r.user,
-                          "counts": r.counts()} for r in runs], indent=2, sort_keys=True))
+        emit(
+            json.dumps(
+                [
+                    {
+                        "run_id": r.run_id,
+                        "status": r.status,
+                        "started": r.started,
+                        "finished": r.finished,
+                        "phase": r.phase,
+                        "user": r.user,
+                        "counts": r.counts(),
+                    }
+                    for r in runs
+                ],
+                indent=2,
+                sort_keys=True,
+            )
+        )
         return
     table = Table(title=f"runs of {name}", title_justify="left")
     for col in ("run", "status", "phase", "check", "started", "by", "hosts"):
         table.add_column(col)
     for r in runs:
-        table.add_row(r.run_id, r.status, str(r.phase), "yes" if r.check else "",
-                      r.started, r.user, ", ".join(f"{k} {v}" for k, v in r.counts().items()))
+        table.add_row(
+            r.run_id,
+            r.status,
+            str(r.phase),
+            "yes" if r.check else "",
+            r.started,
+            r.user,
+            ", ".join(f"{k} {v}" for k, v in r.counts().items()),
+        )
     if not runs:
         err.print(f"no runs of {name} yet")
         return
@@ -226,8 +314,9 @@ def register(app: typer.Typer) -> None:
     register_ssh(app)
 
 
-def _targets(site_arg: str, phase: int, limit: str | None, state: Path | None
-             ) -> tuple[object, Path, list[object]]:
+def _targets(
+    site_arg: str, phase: int, limit: str | None, state: Path | None
+) -> tuple[Site, Path, list[Target]]:
     from hkcompute.deploy.hostmatch import select
     from hkcompute.deploy.ssh import targets_from_inventory
 
@@ -235,19 +324,23 @@ def _targets(site_arg: str, phase: int, limit: str | None, state: Path | None
     st = state_dir(s.info.name, state)
     conn = connections_file(st)
     connections = json.loads(conn.read_text()) if conn.is_file() else None
-    inv = build_inventory(s, plan_for(s, phase), phase,
-                          Path("build") / s.info.name / f"phase-{phase}", connections)
+    inv = build_inventory(
+        s, plan_for(s, phase), phase, Path("build") / s.info.name / f"phase-{phase}", connections
+    )
     chosen = set(select(inv, limit))
     targets = [t for t in targets_from_inventory(inv) if t.host in chosen]
-    return s, st, targets  # type: ignore[return-value]
+    return s, st, targets
 
 
 @boundary
 def hostkeys_cmd(
     site: Annotated[str, typer.Argument(help="site folder")],
     phase: Annotated[int, typer.Option(help="hosts present up to phase N")],
-    scan: Annotated[bool, typer.Option(
-        "--scan", help="fetch host keys and record those of hosts seen for the first time")
+    scan: Annotated[
+        bool,
+        typer.Option(
+            "--scan", help="fetch host keys and record those of hosts seen for the first time"
+        ),
     ] = False,
     limit: Annotated[str | None, typer.Option(help="Ansible host pattern")] = None,
     state: StateOpt = None,
@@ -270,14 +363,19 @@ def hostkeys_cmd(
             for ktype, key in sorted(known[name].items()):
                 emit(f"{name} {ktype} {key.fingerprint}")
         return
-    results = do_scan(targets, known)  # type: ignore[arg-type]
+    results = do_scan(targets, known)
     table = Table(title=f"host keys ({path})", title_justify="left")
     for col in ("host", "address", "key", "fingerprint", "status"):
         table.add_column(col)
     for r in results:
         style = {"new": "cyan", "same": "green"}.get(r.status, "red")
-        table.add_row(r.target.host, r.target.known_hosts_name, r.key_type, r.fingerprint,
-                      f"[{style}]{r.status}[/] {r.message}")
+        table.add_row(
+            r.target.host,
+            r.target.known_hosts_name,
+            r.key_type,
+            r.fingerprint,
+            f"[{style}]{r.status}[/] {r.message}",
+        )
     out.print(table)
     added = record(path, known, results)
     bad = [r for r in results if r.status in ("changed", "error")]
@@ -291,11 +389,15 @@ def preflight_cmd(
     phase: Annotated[int, typer.Option(help="hosts present up to phase N")],
     limit: Annotated[str | None, typer.Option(help="Ansible host pattern")] = None,
     private_key: Annotated[Path | None, typer.Option(help="SSH key for the hosts")] = None,
-    accept_new_host_keys: Annotated[bool, typer.Option(
-        "--accept-new-host-keys", help="DANGEROUS: trust unknown host keys on first use")
+    accept_new_host_keys: Annotated[
+        bool,
+        typer.Option(
+            "--accept-new-host-keys", help="DANGEROUS: trust unknown host keys on first use"
+        ),
     ] = False,
-    lab: Annotated[bool, typer.Option(
-        "--lab", help="containers: skip NIC and accelerator hardware checks")] = False,
+    lab: Annotated[
+        bool, typer.Option("--lab", help="containers: skip NIC and accelerator hardware checks")
+    ] = False,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     state: StateOpt = None,
     quiet: QuietOpt = False,
@@ -313,19 +415,40 @@ def preflight_cmd(
     s, st, targets = _targets(site, phase, limit, state)
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("preflight", total=len(targets))
-        checks = preflight(s, targets, st / "known_hosts", private_key,  # type: ignore[arg-type]
-                           accept_new=accept_new_host_keys, lab=lab,
-                           progress=lambda d, _t: bar.update(task, completed=d))
+        checks = preflight(
+            s,
+            targets,
+            st / "known_hosts",
+            private_key,
+            accept_new=accept_new_host_keys,
+            lab=lab,
+            progress=lambda d, _t: bar.update(task, completed=d),
+        )
     bad = [c for c in checks if not c.ok]
     if fmt is Format.json:
-        emit(json.dumps([{"host": c.host, "ok": c.ok, "reachable": c.reachable,
-                          "facts": c.facts, "mismatches": [
-                              {"check": w, "expected": e, "found": g}
-                              for w, e, g in c.mismatches]} for c in checks],
-                        indent=2, sort_keys=True))
+        emit(
+            json.dumps(
+                [
+                    {
+                        "host": c.host,
+                        "ok": c.ok,
+                        "reachable": c.reachable,
+                        "facts": c.facts,
+                        "mismatches": [
+                            {"check": w, "expected": e, "found": g} for w, e, g in c.mismatches
+                        ],
+                    }
+                    for c in checks
+                ],
+                indent=2,
+                sort_keys=True,
+            )
+        )
     else:
-        table = Table(title=f"preflight: {len(checks) - len(bad)}/{len(checks)} hosts ok",
-                      title_justify="left")
+        table = Table(
+            title=f"preflight: {len(checks) - len(bad)}/{len(checks)} hosts ok",
+            title_justify="left",
+        )
         for col in ("host", "check", "expected", "found"):
             table.add_column(col)
         for c in bad:

@@ -95,14 +95,16 @@ def test_cmd(
     from hkcompute.lab.sequence import run_sequence
 
     s, _ = load_valid_site(resolve_site(site), phase)
-    res = run_sequence(s, phase, state_dir(s.info.name, state), keep=keep,
-                       say=lambda m: err.print(f"[dim]{m}[/]"))
+    res = run_sequence(
+        s, phase, state_dir(s.info.name, state), keep=keep, say=lambda m: err.print(f"[dim]{m}[/]")
+    )
     table = Table(title=f"lab test {s.info.name} phase {phase}", title_justify="left")
     for col in ("step", "result", "seconds", "detail"):
         table.add_column(col)
     for st in res.steps:
-        table.add_row(st.name, "[green]ok[/]" if st.ok else "[red]FAILED[/]",
-                      f"{st.seconds:.1f}", st.detail)
+        table.add_row(
+            st.name, "[green]ok[/]" if st.ok else "[red]FAILED[/]", f"{st.seconds:.1f}", st.detail
+        )
     out.print(table)
     _print_failures(res.verify)
     raise typer.Exit(0 if res.ok else 1)
@@ -125,8 +127,7 @@ def verify_cmd(
     phase: Annotated[int, typer.Option(help="phase to verify")],
     limit: Annotated[str | None, typer.Option(help="Ansible host pattern")] = None,
     render_dir: Annotated[Path | None, typer.Option(help="render output folder")] = None,
-    settle: Annotated[float, typer.Option(help="seconds to wait for BGP/NTP to converge")
-                      ] = 45.0,
+    settle: Annotated[float, typer.Option(help="seconds to wait for BGP/NTP to converge")] = 45.0,
     fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
     state: StateOpt = None,
     quiet: QuietOpt = False,
@@ -143,19 +144,38 @@ def verify_cmd(
     results = run_verify(s, phase, state_dir(s.info.name, state), render_dir, limit, settle)
     bad = [r for r in results if not r.ok]
     if fmt is Format.json:
-        emit(json.dumps({"ok": not bad, "checks": len(results), "failed": len(bad),
-                         "results": [{"host": r.check.host, "kind": r.check.kind,
-                                      "target": r.check.target, "expected": r.check.expected,
-                                      "ok": r.ok, "found": r.found} for r in results]},
-                        indent=2, sort_keys=True))
+        emit(
+            json.dumps(
+                {
+                    "ok": not bad,
+                    "checks": len(results),
+                    "failed": len(bad),
+                    "results": [
+                        {
+                            "host": r.check.host,
+                            "kind": r.check.kind,
+                            "target": r.check.target,
+                            "expected": r.check.expected,
+                            "ok": r.ok,
+                            "found": r.found,
+                        }
+                        for r in results
+                    ],
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
     else:
         by_kind: dict[tuple[str, str], list[int]] = {}
         for r in results:
             k = by_kind.setdefault((r.check.host, r.check.kind), [0, 0])
             k[0 if r.ok else 1] += 1
-        table = Table(title=f"verify {s.info.name} phase {phase}: "
-                            f"{len(results) - len(bad)}/{len(results)} passed",
-                      title_justify="left")
+        table = Table(
+            title=f"verify {s.info.name} phase {phase}: "
+            f"{len(results) - len(bad)}/{len(results)} passed",
+            title_justify="left",
+        )
         for col in ("host", "kind", "passed", "failed"):
             table.add_column(col)
         for (host, kind), (p, f) in sorted(by_kind.items()):

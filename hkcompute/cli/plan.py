@@ -88,11 +88,30 @@ def cabling_cmd(
     if fmt is RowFormat.csv:
         emit(_csv(CABLING_COLUMNS, [x.row() for x in plan.links]))
     else:
-        emit(_dump({"site": s.info.name, "phase": phase, "links": [
-            {"a_device": x.a, "a_port": x.a_port, "b_device": x.b, "b_port": x.b_port,
-             "network": x.network, "speed_gbps": _num(x.speed_gbps), "optic": x.optic,
-             "cable": x.cable, "length_m": x.length_m, "phase": x.phase, "kind": x.kind}
-            for x in plan.links]}))
+        emit(
+            _dump(
+                {
+                    "site": s.info.name,
+                    "phase": phase,
+                    "links": [
+                        {
+                            "a_device": x.a,
+                            "a_port": x.a_port,
+                            "b_device": x.b,
+                            "b_port": x.b_port,
+                            "network": x.network,
+                            "speed_gbps": _num(x.speed_gbps),
+                            "optic": x.optic,
+                            "cable": x.cable,
+                            "length_m": x.length_m,
+                            "phase": x.phase,
+                            "kind": x.kind,
+                        }
+                        for x in plan.links
+                    ],
+                }
+            )
+        )
 
 
 @boundary
@@ -109,12 +128,18 @@ def addresses_cmd(
     if fmt is RowFormat.csv:
         emit(_csv(ADDRESS_COLUMNS, [x.row() for x in plan.addresses]))
     else:
-        emit(_dump({
-            "site": s.info.name, "phase": phase,
-            "addresses": [dict(zip(ADDRESS_COLUMNS, x.row(), strict=True))
-                          for x in plan.addresses],
-            "asns": [{"device": x.device, "asn": x.asn, "tier": x.tier}
-                     for x in plan.asns]}))
+        emit(
+            _dump(
+                {
+                    "site": s.info.name,
+                    "phase": phase,
+                    "addresses": [
+                        dict(zip(ADDRESS_COLUMNS, x.row(), strict=True)) for x in plan.addresses
+                    ],
+                    "asns": [{"device": x.device, "asn": x.asn, "tier": x.tier} for x in plan.asns],
+                }
+            )
+        )
 
 
 ASN_COLUMNS = ("device", "asn", "role", "unit")
@@ -136,12 +161,30 @@ def asns_cmd(
     asns = sorted(plan.asns, key=lambda a: (natural(a.device), a.device))
     units = {x.device: d.unit for x in asns if (d := s.devices.get(x.device)) is not None}
     if fmt is RowFormat.csv:
-        emit(_csv(ASN_COLUMNS, [(x.device, str(x.asn), x.tier, units.get(x.device) or "")
-                                for x in asns]))
+        emit(
+            _csv(
+                ASN_COLUMNS,
+                [(x.device, str(x.asn), x.tier, units.get(x.device) or "") for x in asns],
+            )
+        )
     else:
-        emit(_dump({"site": s.info.name, "phase": phase, "asns": [
-            {"device": x.device, "asn": x.asn, "role": x.tier, "unit": units.get(x.device)}
-            for x in asns]}))
+        emit(
+            _dump(
+                {
+                    "site": s.info.name,
+                    "phase": phase,
+                    "asns": [
+                        {
+                            "device": x.device,
+                            "asn": x.asn,
+                            "role": x.tier,
+                            "unit": units.get(x.device),
+                        }
+                        for x in asns
+                    ],
+                }
+            )
+        )
 
 
 @boundary
@@ -165,12 +208,15 @@ def bom_cmd(
         rows: list[tuple[str, str, str, str]] = []
         for p in phases:
             for sec in SECTIONS:
-                rows.extend((str(p), sec, item, str(n))
-                            for item, n in sorted(bom.phases[p][sec].items(),
-                                                  key=lambda kv: natural(kv[0])))
+                rows.extend(
+                    (str(p), sec, item, str(n))
+                    for item, n in sorted(bom.phases[p][sec].items(), key=lambda kv: natural(kv[0]))
+                )
         for sec in SECTIONS:
-            rows.extend(("total", sec, item, str(total[sec][item]))
-                        for item in sorted(total[sec], key=natural))
+            rows.extend(
+                ("total", sec, item, str(total[sec][item]))
+                for item in sorted(total[sec], key=natural)
+            )
         emit(_csv(("phase", "section", "item", "count"), rows))
         return
     heads = [f"phase {p}" for p in phases] + ["total"]
@@ -210,17 +256,25 @@ def diff_cmd(
         emit(_dump({"site": s.info.name, **d.to_dict()}))
     else:
         out = [f"{s.info.name}: phase {to_phase} over phase {from_phase} adds"]
-        out.append(f"  devices: {len(d.devices):,} ("
-                   + ", ".join(f"{m} {n:,}" for m, n in sorted(d.devices_by_model.items()))
-                   + ")")
-        out.append(f"  links: {sum(d.links_by_network.values()):,} ("
-                   + ", ".join(f"{k} {n:,}" for k, n in sorted(d.links_by_network.items()))
-                   + ")")
-        out.append(f"  addresses: {sum(d.addresses_by_network.values()):,} ("
-                   + ", ".join(f"{k} {n:,}" for k, n in sorted(d.addresses_by_network.items()))
-                   + f"), ASNs: {d.asns:,}")
-        out.append(f"  rack power: {sum(d.rack_power_kw.values()):,.1f} kW over "
-                   f"{len(d.rack_power_kw):,} racks")
+        out.append(
+            f"  devices: {len(d.devices):,} ("
+            + ", ".join(f"{m} {n:,}" for m, n in sorted(d.devices_by_model.items()))
+            + ")"
+        )
+        out.append(
+            f"  links: {sum(d.links_by_network.values()):,} ("
+            + ", ".join(f"{k} {n:,}" for k, n in sorted(d.links_by_network.items()))
+            + ")"
+        )
+        out.append(
+            f"  addresses: {sum(d.addresses_by_network.values()):,} ("
+            + ", ".join(f"{k} {n:,}" for k, n in sorted(d.addresses_by_network.items()))
+            + f"), ASNs: {d.asns:,}"
+        )
+        out.append(
+            f"  rack power: {sum(d.rack_power_kw.values()):,.1f} kW over "
+            f"{len(d.rack_power_kw):,} racks"
+        )
         if d.stable:
             out.append(f"  phase {from_phase} unchanged: every link, address and ASN is the same")
         else:
@@ -251,25 +305,36 @@ def plan_cmd(
         addr[a.network] = addr.get(a.network, 0) + 1
     devices = sum(1 for _ in s.devices_upto(phase))
     summary = {
-        "site": s.info.name, "phase": phase, "devices": devices, "links": len(plan.links),
-        "links_by_network": dict(sorted(by_net.items())), "addresses": len(plan.addresses),
-        "addresses_by_network": dict(sorted(addr.items())), "asns": len(plan.asns),
-        "seconds": {"load_validate_plan": round(elapsed, 3),
-                    **{k: round(v, 3) for k, v in plan.timings.items()}},
+        "site": s.info.name,
+        "phase": phase,
+        "devices": devices,
+        "links": len(plan.links),
+        "links_by_network": dict(sorted(by_net.items())),
+        "addresses": len(plan.addresses),
+        "addresses_by_network": dict(sorted(addr.items())),
+        "asns": len(plan.asns),
+        "seconds": {
+            "load_validate_plan": round(elapsed, 3),
+            **{k: round(v, 3) for k, v in plan.timings.items()},
+        },
     }
     if fmt is TextFormat.json:
         emit(_dump(summary))
         return
     upto = f" up to phase {phase}" if phase else ""
-    emit("\n".join([
-        f"plan of {s.info.name}{upto}: {devices:,} devices, {len(plan.links):,} links, "
-        f"{len(plan.addresses):,} addresses, {len(plan.asns):,} ASNs",
-        "  links: " + ", ".join(f"{k} {n:,}" for k, n in sorted(by_net.items())),
-        "  addresses: " + ", ".join(f"{k} {n:,}" for k, n in sorted(addr.items())),
-        f"  load + validate + plan: {elapsed:.2f} s (plan: links "
-        f"{plan.timings.get('links_s', 0):.2f} s, "
-        f"addresses {plan.timings.get('addresses_s', 0):.2f} s)",
-    ]))
+    emit(
+        "\n".join(
+            [
+                f"plan of {s.info.name}{upto}: {devices:,} devices, {len(plan.links):,} links, "
+                f"{len(plan.addresses):,} addresses, {len(plan.asns):,} ASNs",
+                "  links: " + ", ".join(f"{k} {n:,}" for k, n in sorted(by_net.items())),
+                "  addresses: " + ", ".join(f"{k} {n:,}" for k, n in sorted(addr.items())),
+                f"  load + validate + plan: {elapsed:.2f} s (plan: links "
+                f"{plan.timings.get('links_s', 0):.2f} s, "
+                f"addresses {plan.timings.get('addresses_s', 0):.2f} s)",
+            ]
+        )
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -277,9 +342,12 @@ def register(app: typer.Typer) -> None:
 
     app.command("plan")(plan_cmd)
     # A group whose default is `list`, so `hkcompute cabling SITE` prints the plan as before.
-    cabling = typer.Typer(cls=DefaultGroup, no_args_is_help=True,
-                          help="The plan's cables (list, the default) and a check of them "
-                          "against what the devices see (verify).")
+    cabling = typer.Typer(
+        cls=DefaultGroup,
+        no_args_is_help=True,
+        help="The plan's cables (list, the default) and a check of them "
+        "against what the devices see (verify).",
+    )
     cabling.command("list")(cabling_cmd)
     cabling.command("verify")(verify_cmd)
     app.add_typer(cabling, name="cabling")

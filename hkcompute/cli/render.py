@@ -25,8 +25,9 @@ from hkcompute.render.tree import read_site_key
 from hkcompute.validate import load_valid_site
 
 
-def unchanged_site(path: Path, phase: int, out: Path,
-                   host: str | None) -> tuple[Site | None, Loaded | None]:
+def unchanged_site(
+    path: Path, phase: int, out: Path, host: str | None
+) -> tuple[Site | None, Loaded | None]:
     """The site, when the tree in ``out`` was rendered from these very inputs (inventory,
     phase, host pattern, code and templates: ``render.run.site_key``). Render only ever runs
     on a site that validates, and validation is a pure function of those inputs, so it would
@@ -48,15 +49,24 @@ def render_cmd(
     site: Annotated[str, typer.Argument(help="site folder")],
     phase: Annotated[int, typer.Option(help="render the site as built up to phase N")],
     out: Annotated[Path, typer.Option(help="output folder (DIR/hosts/<host>/etc/...)")],
-    host: Annotated[str | None, typer.Option(
-        "--host", help="only hosts matching this shell pattern, e.g. 'nv-a-su01-*'")] = None,
-    check: Annotated[bool, typer.Option(
-        "--check", help="write nothing; exit 1 if the tree on disk differs")] = False,
-    lint: Annotated[bool, typer.Option(
-        "--lint", help="check the files with the programs that read them (named-checkconf, "
-        "vtysh, promtool, slurmctld...; see docs/checkers.md); exit 1 if one fails")] = False,
-    fmt: Annotated[Format, typer.Option(
-        "--format", "-f", help="format of the --lint report on stdout")] = Format.text,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="only hosts matching this shell pattern, e.g. 'nv-a-su01-*'"),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="write nothing; exit 1 if the tree on disk differs")
+    ] = False,
+    lint: Annotated[
+        bool,
+        typer.Option(
+            "--lint",
+            help="check the files with the programs that read them (named-checkconf, "
+            "vtysh, promtool, slurmctld...; see docs/checkers.md); exit 1 if one fails",
+        ),
+    ] = False,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="format of the --lint report on stdout")
+    ] = Format.text,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -71,9 +81,15 @@ def render_cmd(
     if s is None:
         s, _ = load_valid_site(path, phase, loaded)
     t0 = time.perf_counter()
-    with Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=True,
-                  disable=not err.is_terminal) as bar:
+    with Progress(
+        TextColumn("rendering"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
         task = bar.add_task("render", total=None)
 
         def progress(done: int, total: int) -> None:
@@ -83,22 +99,32 @@ def render_cmd(
     took = time.perf_counter() - t0
     if outcome.check is not None:
         c = outcome.check
-        for label, items in (("differs", c.differ), ("missing", c.missing),
-                             ("not rendered", c.extra)):
+        for label, items in (
+            ("differs", c.differ),
+            ("missing", c.missing),
+            ("not rendered", c.extra),
+        ):
             for rel in items:
                 emit(f"{label}: {out / rel}")
-        verdict = "up to date" if c.ok else (
-            f"{len(c.differ)} differ, {len(c.missing)} missing, {len(c.extra)} extra")
-        err.print(f"{out}: {verdict} ({outcome.nfiles:,} files, {outcome.hosts:,} hosts, "
-                  f"{outcome.rendered_hosts:,} rendered, {took:.1f}s)")
+        verdict = (
+            "up to date"
+            if c.ok
+            else (f"{len(c.differ)} differ, {len(c.missing)} missing, {len(c.extra)} extra")
+        )
+        err.print(
+            f"{out}: {verdict} ({outcome.nfiles:,} files, {outcome.hosts:,} hosts, "
+            f"{outcome.rendered_hosts:,} rendered, {took:.1f}s)"
+        )
         if not c.ok:
             raise typer.Exit(1)
     else:
         w = outcome.write
         assert w is not None
-        err.print(f"{out}: {len(w.written):,} written, {w.unchanged:,} unchanged, "
-                  f"{len(w.removed):,} removed; {outcome.nfiles:,} files for "
-                  f"{outcome.hosts:,} hosts ({outcome.rendered_hosts:,} rendered) in {took:.1f}s")
+        err.print(
+            f"{out}: {len(w.written):,} written, {w.unchanged:,} unchanged, "
+            f"{len(w.removed):,} removed; {outcome.nfiles:,} files for "
+            f"{outcome.hosts:,} hosts ({outcome.rendered_hosts:,} rendered) in {took:.1f}s"
+        )
     if lint:
         _lint(out, host, fmt)
 
@@ -106,8 +132,10 @@ def render_cmd(
 @boundary
 def lint_cmd(
     out: Annotated[Path, typer.Argument(help="a rendered folder (hkcompute render --out)")],
-    host: Annotated[str | None, typer.Option(
-        "--host", help="only hosts matching this shell pattern, e.g. 'nv-a-su01-*'")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="only hosts matching this shell pattern, e.g. 'nv-a-su01-*'"),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="report format")] = Format.text,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,
@@ -123,9 +151,15 @@ def _lint(out: Path, host: str | None, fmt: Format) -> None:
     """Print the --lint report of the tree in ``out``; exit 1 if a check failed."""
     from hkcompute.lint import lint_output  # the checkers load only when asked for
 
-    with Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=True,
-                  disable=not err.is_terminal) as bar:
+    with Progress(
+        TextColumn("checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
         task = bar.add_task("lint", total=None)
 
         def progress(done: int, total: int) -> None:

@@ -50,14 +50,17 @@ def runbook_cmd(
     prepare_out_dir(out)
     # The site argument goes into the runbook as typed, so its commands paste as they are.
     paths = write_runbook(s, phase, out, site)
-    err.print(f"runbook of {s.info.name} phase {phase} written to {out} "
-              f"({time.perf_counter() - t0:.1f} s)")
+    err.print(
+        f"runbook of {s.info.name} phase {phase} written to {out} "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
     emit("\n".join(str(p) for p in paths[:2]))
 
 
 @boundary
-def report_cmd(site: SiteArg, out: OutOpt, quiet: QuietOpt = False,
-               verbose: VerboseOpt = 0) -> None:
+def report_cmd(
+    site: SiteArg, out: OutOpt, quiet: QuietOpt = False, verbose: VerboseOpt = 0
+) -> None:
     """Write the site report: report.html (self-contained) and its SVG pictures (capacity,
     floor plans, rack elevations, fabric, topology, power, BOM).
 
@@ -70,8 +73,10 @@ def report_cmd(site: SiteArg, out: OutOpt, quiet: QuietOpt = False,
     s, _findings = load_valid_site(path)
     prepare_out_dir(out)
     paths = write_report(s, out)
-    err.print(f"report of {s.info.name} written to {out}: {len(paths):,} files "
-              f"({time.perf_counter() - t0:.1f} s)")
+    err.print(
+        f"report of {s.info.name} written to {out}: {len(paths):,} files "
+        f"({time.perf_counter() - t0:.1f} s)"
+    )
     emit(str(paths[0]))
 
 

@@ -23,9 +23,11 @@ class ValidateFormat(StrEnum):
 def validate_cmd(
     site: Annotated[str, typer.Argument(help="site folder (or name under inventories/)")],
     fmt: Annotated[ValidateFormat, typer.Option("--format", "-f", help="output format")] = (
-        ValidateFormat.text),
+        ValidateFormat.text
+    ),
     phase: Annotated[int | None, typer.Option(help="check the site as built up to phase N")] = (
-        None),
+        None
+    ),
 ) -> None:
     """Load, expand and check a site; print every finding. Exit 0 clean, 1 errors, 2 unreadable.
 
@@ -45,6 +47,8 @@ def validate_cmd(
     nfiles = len(v.loaded.source.files)
     devices = len(v.site.devices) if v.site else 0
     verdict = "[green]ok[/]" if v.ok else "[red]failed[/]"
-    err.print(f"{name}: {verdict}: {c['error']} error(s), {c['warning']} warning(s) in "
-              f"{nfiles} file(s), {devices:,} devices")
+    err.print(
+        f"{name}: {verdict}: {c['error']} error(s), {c['warning']} warning(s) in "
+        f"{nfiles} file(s), {devices:,} devices"
+    )
     raise typer.Exit(0 if v.ok else 1)

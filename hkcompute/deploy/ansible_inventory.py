@@ -36,8 +36,13 @@ def managed_devices(site: Site, phase: int | None) -> list[Device]:
     return [site.devices[n] for n in assign(site, phase).managed]
 
 
-def build_inventory(site: Site, plan: Plan, phase: int | None, tree: Path,
-                    connections: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def build_inventory(
+    site: Site,
+    plan: Plan,
+    phase: int | None,
+    tree: Path,
+    connections: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """``tree`` is the render output (its ``hosts/<name>`` folders); ``connections`` overrides
     how to reach a host (the container lab publishes sshd on 127.0.0.1 ports)."""
     addr: dict[tuple[str, str], str] = {}
@@ -111,9 +116,13 @@ def write_inventory(inventory: dict[str, Any], folder: Path) -> Path:
     data = folder / "inventory.json"
     write_json(data, inventory, mode=0o600)
     script = folder / "inventory.sh"
-    write_text(script, "#!/bin/sh\n# Written by hkcompute: Ansible's script inventory.\n"
-               'if [ "$1" = "--host" ]; then echo "{}"; else cat "$(dirname "$0")/'
-               'inventory.json"; fi\n', mode=0o700)
+    write_text(
+        script,
+        "#!/bin/sh\n# Written by hkcompute: Ansible's script inventory.\n"
+        'if [ "$1" = "--host" ]; then echo "{}"; else cat "$(dirname "$0")/'
+        'inventory.json"; fi\n',
+        mode=0o700,
+    )
     return script
 
 
@@ -175,13 +184,20 @@ def yaml_inventory(inventory: dict[str, Any], header: str = "") -> str:
             entry["vars"] = _yaml_value(spec["vars"])
         children[g] = entry or None
     # 'ungrouped' is Ansible's own group: it is filled (or left empty) by Ansible itself.
-    all_: dict[str, Any] = {"hosts": {h: _yaml_value(hv) or None
-                                      for h, hv in sorted(hostvars.items())},
-                            "children": children}
+    all_: dict[str, Any] = {
+        "hosts": {h: _yaml_value(hv) or None for h, hv in sorted(hostvars.items())},
+        "children": children,
+    }
     if top.get("vars"):
         all_["vars"] = _yaml_value(top["vars"])
-    body = yaml.dump({"all": all_}, Dumper=_InventoryDumper, sort_keys=True,
-                     default_flow_style=False, allow_unicode=True, width=100)
+    body = yaml.dump(
+        {"all": all_},
+        Dumper=_InventoryDumper,
+        sort_keys=True,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=100,
+    )
     lines = "".join(f"# {line}\n" if line else "#\n" for line in header.splitlines())
     return lines + "---\n" + body
 
@@ -193,4 +209,3 @@ def write_yaml_inventory(inventory: dict[str, Any], path: Path, header: str = ""
 
     write_text(path, yaml_inventory(inventory, header), mode=0o600)
     return path
-

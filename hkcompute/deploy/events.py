@@ -171,9 +171,15 @@ def render_diff(diff: Any) -> str:
         before, after = d.get("before"), d.get("after")
         if not isinstance(before, str) or not isinstance(after, str):
             continue
-        out.extend(line.rstrip("\n") for line in difflib.unified_diff(
-            before.splitlines(keepends=True), after.splitlines(keepends=True),
-            str(d.get("before_header", "before")), str(d.get("after_header", "after"))))
+        out.extend(
+            line.rstrip("\n")
+            for line in difflib.unified_diff(
+                before.splitlines(keepends=True),
+                after.splitlines(keepends=True),
+                str(d.get("before_header", "before")),
+                str(d.get("after_header", "after")),
+            )
+        )
     return "\n".join(out)
 
 

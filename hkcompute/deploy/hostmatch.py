@@ -22,8 +22,9 @@ def select(inventory: dict[str, Any], pattern: str | None) -> list[str]:
     all_hosts = sorted(inventory["_meta"]["hostvars"])
     if not pattern:
         return all_hosts
-    groups = {k: v.get("hosts", []) for k, v in inventory.items()
-              if k != "_meta" and isinstance(v, dict)}
+    groups = {
+        k: v.get("hosts", []) for k, v in inventory.items() if k != "_meta" and isinstance(v, dict)
+    }
     chosen: set[str] = set()
     items = [p for p in pattern.replace(":", ",").split(",") if p.strip()]
     for item in (i.strip() for i in items):

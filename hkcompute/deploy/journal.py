@@ -36,8 +36,9 @@ def new_run_id() -> str:
     """Sortable by time (to the millisecond: two runs started in one second list in the
     order they started), unique across concurrent starts."""
     now = dt.datetime.now(dt.UTC)
-    return (now.strftime("%Y%m%dT%H%M%S") + f".{now.microsecond // 1000:03d}Z-"
-            + secrets.token_hex(3))
+    return (
+        now.strftime("%Y%m%dT%H%M%S") + f".{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
+    )
 
 
 @dataclass

@@ -35,15 +35,23 @@ class Holder:
     command: str
 
     def describe(self) -> str:
-        return (f"run {self.run_id} by {self.user}@{self.host} (pid {self.pid}, started "
-                f"{self.started}): {self.command}")
+        return (
+            f"run {self.run_id} by {self.user}@{self.host} (pid {self.pid}, started "
+            f"{self.started}): {self.command}"
+        )
 
 
 def read_holder(path: Path) -> Holder | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-        return Holder(str(doc["user"]), str(doc["host"]), int(doc["pid"]), str(doc["run_id"]),
-                      str(doc["started"]), str(doc["command"]))
+        return Holder(
+            str(doc["user"]),
+            str(doc["host"]),
+            int(doc["pid"]),
+            str(doc["run_id"]),
+            str(doc["started"]),
+            str(doc["command"]),
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -77,7 +85,9 @@ class SiteLock:
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         record = {
-            "user": getpass.getuser(), "host": socket.gethostname(), "pid": os.getpid(),
+            "user": getpass.getuser(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
             "run_id": self.run_id,
             "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "command": self.command,
@@ -101,7 +111,8 @@ class SiteLock:
             if is_stale(self.path):
                 raise LockHeld(
                     f"a stale deploy lock is left by {who}; that process is gone. Check the "
-                    f"run with `hkcompute runs`, then break it with --break-lock") from None
+                    f"run with `hkcompute runs`, then break it with --break-lock"
+                ) from None
             raise LockHeld(f"another deploy of this site is running: {who}") from None
         except BaseException:
             os.close(fd)
@@ -124,8 +135,12 @@ class SiteLock:
         self.acquire()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.release()
 
 
@@ -165,8 +180,7 @@ def break_stale(state: Path) -> Holder | None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             who = holder.describe() if holder else "an unknown holder"
-            raise LockHeld(f"the lock is held by a live process: {who}; not breaking it") \
-                from None
+            raise LockHeld(f"the lock is held by a live process: {who}; not breaking it") from None
         # Holding the stale file's flock, remove the name only if it still is that file: a
         # new deploy may have released it and another taken the name in the meantime.
         with contextlib.suppress(FileNotFoundError):

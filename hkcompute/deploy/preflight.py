@@ -76,8 +76,9 @@ def parse(out: str) -> tuple[dict[str, str], list[tuple[str, int]]]:
     return facts, nics
 
 
-def compare(host: str, want: Expect, facts: dict[str, str], nics: list[tuple[str, int]],
-            lab: bool = False) -> HostCheck:
+def compare(
+    host: str, want: Expect, facts: dict[str, str], nics: list[tuple[str, int]], lab: bool = False
+) -> HostCheck:
     hc = HostCheck(host, True, facts, nics)
     if facts.get("os") != want.os:
         hc.mismatches.append(("os release", want.os, facts.get("os", "?")))
@@ -97,23 +98,33 @@ def compare(host: str, want: Expect, facts: dict[str, str], nics: list[tuple[str
         if key is not None:
             got = facts.get(key)
             if got is None:
-                hc.mismatches.append((f"{want.accel_kind} count", str(want.accelerators),
-                                      "no nvidia-smi/npu-smi"))
+                hc.mismatches.append(
+                    (f"{want.accel_kind} count", str(want.accelerators), "no nvidia-smi/npu-smi")
+                )
             elif got != str(want.accelerators):
                 hc.mismatches.append((f"{want.accel_kind} count", str(want.accelerators), got))
     return hc
 
 
-def preflight(site: Site, targets: list[Target], known_hosts: Path, key_file: Path | None,
-              *, accept_new: bool = False, lab: bool = False, workers: int = 16,
-              progress: Callable[[int, int], None] | None = None) -> list[HostCheck]:
+def preflight(
+    site: Site,
+    targets: list[Target],
+    known_hosts: Path,
+    key_file: Path | None,
+    *,
+    accept_new: bool = False,
+    lab: bool = False,
+    workers: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[HostCheck]:
     def one(t: Target) -> HostCheck:
         try:
             client = connect(t, known_hosts, key_file, accept_new=accept_new)
         except paramiko.BadHostKeyException:
             hc = HostCheck(t.host)
-            hc.mismatches.append(("host key", "as on record", "DIFFERENT: possible "
-                                  "impersonation; not connected"))
+            hc.mismatches.append(
+                ("host key", "as on record", "DIFFERENT: possible impersonation; not connected")
+            )
             return hc
         except paramiko.SSHException as exc:
             hc = HostCheck(t.host)

@@ -84,8 +84,10 @@ def ansible_env(state: Path, opts: DeployOptions, known_hosts: Path) -> dict[str
     env = {
         "ANSIBLE_ROLES_PATH": str(playbooks_dir() / "roles"),
         "ANSIBLE_HOST_KEY_CHECKING": "True",
-        "ANSIBLE_SSH_ARGS": (f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
-                             " -o ControlMaster=auto -o ControlPersist=120s"),
+        "ANSIBLE_SSH_ARGS": (
+            f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes"
+            " -o ControlMaster=auto -o ControlPersist=120s"
+        ),
         "ANSIBLE_PIPELINING": "True",
         "ANSIBLE_FORKS": str(opts.forks),
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
@@ -97,8 +99,9 @@ def ansible_env(state: Path, opts: DeployOptions, known_hosts: Path) -> dict[str
         "ANSIBLE_LOCAL_TEMP": str(state / "tmp"),
         "ANSIBLE_HOME": str(state / "ansible"),
         # ansible-runner needs the virtual environment's bin on PATH (else rc 127).
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent),
-                                 os.environ.get("PATH", "/usr/bin:/bin")]),
+        "PATH": os.pathsep.join(
+            [str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")]
+        ),
     }
     if opts.private_key is not None:
         env["ANSIBLE_PRIVATE_KEY_FILE"] = str(opts.private_key)
@@ -106,9 +109,13 @@ def ansible_env(state: Path, opts: DeployOptions, known_hosts: Path) -> dict[str
     return env
 
 
-def deploy(site: Site, state: Path, opts: DeployOptions,
-           on_event: Callable[[Tally], None] | None = None,
-           on_stage: Callable[[str], None] | None = None) -> DeployResult:
+def deploy(
+    site: Site,
+    state: Path,
+    opts: DeployOptions,
+    on_event: Callable[[Tally], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> DeployResult:
     import ansible_runner
 
     stage = on_stage or (lambda _s: None)
@@ -140,16 +147,18 @@ def deploy(site: Site, state: Path, opts: DeployOptions,
             all_vars[f"hk_secret_{name}"] = sec.ansible_value(ref)
         if all_vars:
             inventory["all"]["vars"] = all_vars
-        plain = [v for v in (sec.plain_value(r, opts.vault_password_file)
-                             for r in site.secrets.values()) if v]
+        plain = [
+            v
+            for v in (sec.plain_value(r, opts.vault_password_file) for r in site.secrets.values())
+            if v
+        ]
         masker = Masker(plain)
 
         limit = opts.limit
         if previous is not None:
             todo = previous.unfinished_hosts()
             if not todo:
-                raise HkError(f"run {previous.run_id} left nothing to resume: every host "
-                              "finished")
+                raise HkError(f"run {previous.run_id} left nothing to resume: every host finished")
             chosen = todo if not limit else sorted(set(todo) & set(select(inventory, limit)))
             limit = ",".join(chosen)
         hosts = select(inventory, limit)
@@ -158,9 +167,16 @@ def deploy(site: Site, state: Path, opts: DeployOptions,
 
         run_dir = journal.path(run_id)
         inv_path = write_inventory(inventory, run_dir)
-        run = Run(run_id, site.info.name, opts.phase, opts.command, site.inventory_hash,
-                  check=opts.check, resumed_from=previous.run_id if previous else None,
-                  hosts={h: HostResult() for h in hosts})
+        run = Run(
+            run_id,
+            site.info.name,
+            opts.phase,
+            opts.command,
+            site.inventory_hash,
+            check=opts.check,
+            resumed_from=previous.run_id if previous else None,
+            hosts={h: HostResult() for h in hosts},
+        )
         journal.save(run)
 
         tally = Tally()
@@ -207,13 +223,20 @@ def deploy(site: Site, state: Path, opts: DeployOptions,
         rc = 1
         try:
             r = ansible_runner.run(
-                private_data_dir=str(private), ident=run_id,
-                project_dir=str(playbooks_dir()), playbook=str(playbooks_dir() / "site.yml"),
-                inventory=str(inv_path.resolve()), limit=",".join(hosts),
+                private_data_dir=str(private),
+                ident=run_id,
+                project_dir=str(playbooks_dir()),
+                playbook=str(playbooks_dir() / "site.yml"),
+                inventory=str(inv_path.resolve()),
+                limit=",".join(hosts),
                 envvars=ansible_env(state, opts, known_hosts.resolve()),
-                extravars=extravars, cmdline=" ".join(cmdline) or None,
-                event_handler=handler, quiet=True, rotate_artifacts=ARTIFACTS_KEPT,
-                settings={"suppress_ansible_output": True})
+                extravars=extravars,
+                cmdline=" ".join(cmdline) or None,
+                event_handler=handler,
+                quiet=True,
+                rotate_artifacts=ARTIFACTS_KEPT,
+                settings={"suppress_ansible_output": True},
+            )
             rc = int(r.rc if r.rc is not None else 1)
             status = str(r.status)
         except KeyboardInterrupt:
@@ -228,8 +251,9 @@ def deploy(site: Site, state: Path, opts: DeployOptions,
                         res.status = "ok"
             failed = [h for h, res in run.hosts.items() if res.status not in ("ok", "changed")]
             if run.status != "interrupted":
-                run.status = "ok" if (status == "successful" and rc == 0 and not failed) \
-                    else "failed"
+                run.status = (
+                    "ok" if (status == "successful" and rc == 0 and not failed) else "failed"
+                )
             if rc != 0 and status != "successful":
                 run.notes.append(f"ansible-runner status {status}, rc {rc}")
             run.finished = now()

@@ -44,8 +44,9 @@ def plain_value(ref: SecretRef, vault_password_file: Path | None) -> str | None:
             plain: bytes = lib.decrypt(ref.vault.strip().encode())
             return plain.decode().strip()
         except Exception as exc:  # ansible raises its own error types for a wrong password
-            raise HkError(f"cannot decrypt a vault secret with {vault_password_file}: "
-                          f"{type(exc).__name__}") from None
+            raise HkError(
+                f"cannot decrypt a vault secret with {vault_password_file}: {type(exc).__name__}"
+            ) from None
     return None
 
 

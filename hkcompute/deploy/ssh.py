@@ -42,8 +42,15 @@ def targets_from_inventory(inventory: dict[str, Any]) -> list[Target]:
         if not addr:
             continue
         key = hv.get("ansible_ssh_private_key_file")
-        out.append(Target(host, str(addr), int(hv.get("ansible_port", 22)),
-                          str(hv.get("ansible_user", "root")), str(key) if key else None))
+        out.append(
+            Target(
+                host,
+                str(addr),
+                int(hv.get("ansible_port", 22)),
+                str(hv.get("ansible_user", "root")),
+                str(key) if key else None,
+            )
+        )
     return out
 
 
@@ -84,8 +91,12 @@ def _fp(key: paramiko.PKey) -> str:
     return key.fingerprint if hasattr(key, "fingerprint") else key.get_base64()[:16]
 
 
-def scan(targets: Iterable[Target], known: paramiko.HostKeys, workers: int = 16,
-         progress: Callable[[int, int], None] | None = None) -> list[ScanResult]:
+def scan(
+    targets: Iterable[Target],
+    known: paramiko.HostKeys,
+    workers: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ScanResult]:
     def one(t: Target) -> ScanResult:
         try:
             key = fetch_host_key(t)
@@ -121,8 +132,12 @@ def record(path: Path, known: paramiko.HostKeys, results: Iterable[ScanResult]) 
     return added
 
 
-def parallel(items: list[T], fn: Callable[[T], Any], workers: int,
-             progress: Callable[[int, int], None] | None = None) -> list[Any]:
+def parallel(
+    items: list[T],
+    fn: Callable[[T], Any],
+    workers: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Any]:
     """``fn`` of each item in threads (the work is network waits), results in item order.
 
     ``fn`` must bound its own waits (connect, read and exit-status timeouts, as ``connect``
@@ -145,17 +160,32 @@ def parallel(items: list[T], fn: Callable[[T], Any], workers: int,
     return results
 
 
-def connect(t: Target, known_hosts: Path, key_file: Path | None, *, accept_new: bool = False,
-            timeout: float = 10.0) -> paramiko.SSHClient:
+def connect(
+    t: Target,
+    known_hosts: Path,
+    key_file: Path | None,
+    *,
+    accept_new: bool = False,
+    timeout: float = 10.0,
+) -> paramiko.SSHClient:
     client = paramiko.SSHClient()
     client.load_host_keys(str(known_hosts)) if known_hosts.is_file() else None
     # Reject unknown keys unless the user explicitly asked to accept new ones.
-    client.set_missing_host_key_policy(paramiko.AutoAddPolicy() if accept_new
-                                       else paramiko.RejectPolicy())
+    client.set_missing_host_key_policy(
+        paramiko.AutoAddPolicy() if accept_new else paramiko.RejectPolicy()
+    )
     key = str(key_file) if key_file else t.key_file
-    client.connect(t.address, port=t.port, username=t.user, key_filename=key, timeout=timeout,
-                   banner_timeout=timeout, auth_timeout=timeout, allow_agent=key is None,
-                   look_for_keys=key is None)
+    client.connect(
+        t.address,
+        port=t.port,
+        username=t.user,
+        key_filename=key,
+        timeout=timeout,
+        banner_timeout=timeout,
+        auth_timeout=timeout,
+        allow_agent=key is None,
+        look_for_keys=key is None,
+    )
     return client
 
 

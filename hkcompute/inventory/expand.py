@@ -77,17 +77,29 @@ class _Expander:
         try:
             out = expand(expr)
         except RangeError as exc:
-            self.findings.append(make(LIMIT if exc.limit else BAD_RANGE, str(exc), where,
-                                      subject=subject))
+            self.findings.append(
+                make(LIMIT if exc.limit else BAD_RANGE, str(exc), where, subject=subject)
+            )
             return []
         self._names += len(out)
         if self._names > MAX_SITE_NAMES:
-            raise _TooBig(f"the site's name ranges expand to more than {MAX_SITE_NAMES:,} "
-                          "names in all (the limit)", where)
+            raise _TooBig(
+                f"the site's name ranges expand to more than {MAX_SITE_NAMES:,} "
+                "names in all (the limit)",
+                where,
+            )
         return out
 
-    def missing(self, what: str, name: str, where: Location, subject: str = "",
-                options: list[str] | None = None, *, kind: str) -> None:
+    def missing(
+        self,
+        what: str,
+        name: str,
+        where: Location,
+        subject: str = "",
+        options: list[str] | None = None,
+        *,
+        kind: str,
+    ) -> None:
         """Report a reference to an undefined ``kind`` (a section; "models" is any catalogue
         kind), unless it is defined but broken: that is reported where it is defined."""
         if self.p.broken.model(name) if kind == "models" else self.p.broken.has(kind, name):
@@ -98,8 +110,9 @@ class _Expander:
 
             close = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else None
-        self.findings.append(make(MISSING_REF, f"{what} {name!r} is not defined", where,
-                                  hint=hint, subject=subject))
+        self.findings.append(
+            make(MISSING_REF, f"{what} {name!r} is not defined", where, hint=hint, subject=subject)
+        )
 
     def left_out(self, c: S.Cluster) -> None:
         """``c`` cannot be expanded for an error already reported: record it and its units
@@ -110,13 +123,19 @@ class _Expander:
 
     def add_device(self, dev: M.Device) -> None:
         if len(self.devices) >= MAX_DEVICES and dev.name not in self.devices:
-            raise _TooBig(f"the site expands to more than {MAX_DEVICES:,} devices (the limit)",
-                          dev.loc)
+            raise _TooBig(
+                f"the site expands to more than {MAX_DEVICES:,} devices (the limit)", dev.loc
+            )
         if dev.name in self.devices:
             first = self.devices[dev.name]
-            self.findings.append(make(
-                DUPLICATE_NAME, f"device {dev.name!r} is defined twice (first at {first.loc})",
-                dev.loc, subject=dev.name))
+            self.findings.append(
+                make(
+                    DUPLICATE_NAME,
+                    f"device {dev.name!r} is defined twice (first at {first.loc})",
+                    dev.loc,
+                    subject=dev.name,
+                )
+            )
             return
         self.devices[dev.name] = dev
 
@@ -131,17 +150,22 @@ class _Expander:
             elif self.defaults is not None:
                 locs[(kind, name)] = self.defaults.locate(path)
         return M.Catalog(
-            accelerators=dict(cat.get("accelerators", {})), servers=dict(cat.get("servers", {})),
-            switches=dict(cat.get("switches", {})), optics=dict(cat.get("optics", {})),
-            storage=dict(cat.get("storage", {})), locs=locs)
+            accelerators=dict(cat.get("accelerators", {})),
+            servers=dict(cat.get("servers", {})),
+            switches=dict(cat.get("switches", {})),
+            optics=dict(cat.get("optics", {})),
+            storage=dict(cat.get("storage", {})),
+            locs=locs,
+        )
 
     def halls(self) -> dict[str, M.HallInfo]:
         out: dict[str, M.HallInfo] = {}
         for path, h in self.p.items.get("halls", []):
             loc = self.loc(path)
             if h.name in out:
-                self.findings.append(make(DUPLICATE_NAME, f"hall {h.name!r} is defined twice",
-                                          loc, subject=h.name))
+                self.findings.append(
+                    make(DUPLICATE_NAME, f"hall {h.name!r} is defined twice", loc, subject=h.name)
+                )
                 continue
             out[h.name] = M.HallInfo(h.name, h.feed_mw, h.cooling, h.pue, h.phase, loc)
         return out
@@ -152,18 +176,33 @@ class _Expander:
             loc = self.loc(path)
             hall = halls.get(r.hall)
             if hall is None:
-                self.missing("hall", r.hall, self.loc((*path, "hall")), r.name, list(halls),
-                             kind="halls")
+                self.missing(
+                    "hall", r.hall, self.loc((*path, "hall")), r.name, list(halls), kind="halls"
+                )
             cooling = r.cooling or (hall.cooling if hall else "air")
             for i, name in enumerate(self.names(r.name, loc, r.name)):
                 if name in out:
-                    self.findings.append(make(
-                        DUPLICATE_NAME, f"rack {name!r} is defined twice (first at "
-                        f"{out[name].loc})", loc, subject=name))
+                    self.findings.append(
+                        make(
+                            DUPLICATE_NAME,
+                            f"rack {name!r} is defined twice (first at {out[name].loc})",
+                            loc,
+                            subject=name,
+                        )
+                    )
                     continue
-                out[name] = M.RackInfo(name, r.hall, r.phase, r.row,
-                                       round(r.x_m + i * r.pitch_m, 3), r.y_m, r.units,
-                                       r.power_kw, cooling, loc)
+                out[name] = M.RackInfo(
+                    name,
+                    r.hall,
+                    r.phase,
+                    r.row,
+                    round(r.x_m + i * r.pitch_m, 3),
+                    r.y_m,
+                    r.units,
+                    r.power_kw,
+                    cooling,
+                    loc,
+                )
         return out
 
     def phases(self) -> tuple[M.PhaseInfo, ...]:
@@ -172,42 +211,66 @@ class _Expander:
         for path, ph in self.p.items.get("phases", []):
             loc = self.loc(path)
             if ph.id in seen:
-                self.findings.append(make(DUPLICATE_NAME, f"phase {ph.id} is defined twice",
-                                          loc, subject=str(ph.id)))
+                self.findings.append(
+                    make(DUPLICATE_NAME, f"phase {ph.id} is defined twice", loc, subject=str(ph.id))
+                )
                 continue
             seen.add(ph.id)
             out.append(M.PhaseInfo(ph.id, ph.name, ph.due, ph.target_pflops, ph.description, loc))
         return tuple(out)
 
-    def clusters(self, racks: dict[str, M.RackInfo], catalog: M.Catalog) -> tuple[
-            M.ClusterInfo, ...]:
+    def clusters(
+        self, racks: dict[str, M.RackInfo], catalog: M.Catalog
+    ) -> tuple[M.ClusterInfo, ...]:
         out = []
         seen_units: dict[str, Location] = {}
         for cpath, c in self.p.items.get("clusters", []):
             cloc = self.loc(cpath)
             tpl = self.p.templates.get(c.template)
             if tpl is None:
-                self.missing("unit template", c.template, self.loc((*cpath, "template")), c.name,
-                             list(self.p.templates), kind="unit_templates")
+                self.missing(
+                    "unit template",
+                    c.template,
+                    self.loc((*cpath, "template")),
+                    c.name,
+                    list(self.p.templates),
+                    kind="unit_templates",
+                )
                 self.left_out(c)
                 continue
             server = catalog.servers.get(tpl.server)
             if server is None:
-                self.missing("server model", tpl.server,
-                             self.loc(("unit_templates", c.template, "server")), c.name,
-                             list(catalog.servers), kind="servers")
+                self.missing(
+                    "server model",
+                    tpl.server,
+                    self.loc(("unit_templates", c.template, "server")),
+                    c.name,
+                    list(catalog.servers),
+                    kind="servers",
+                )
                 self.left_out(c)
                 continue
             for role, model_name in (("leaf", tpl.leaf), ("spine", tpl.spine)):
                 if model_name not in catalog.switches:
-                    self.missing(f"{role} switch model", model_name,
-                                 self.loc(("unit_templates", c.template, role)), c.name,
-                                 list(catalog.switches), kind="switches")
+                    self.missing(
+                        f"{role} switch model",
+                        model_name,
+                        self.loc(("unit_templates", c.template, role)),
+                        c.name,
+                        list(catalog.switches),
+                        kind="switches",
+                    )
             net_racks = self.names(c.network_racks, self.loc((*cpath, "network_racks")), c.name)
             for rname in net_racks:
                 if rname not in racks:
-                    self.missing("rack", rname, self.loc((*cpath, "network_racks")), c.name,
-                                 list(racks), kind="racks")
+                    self.missing(
+                        "rack",
+                        rname,
+                        self.loc((*cpath, "network_racks")),
+                        c.name,
+                        list(racks),
+                        kind="racks",
+                    )
             units: list[M.Unit] = []
             per_unit = tpl.network_racks + tpl.node_racks
             for upath_i, u in enumerate(c.units):
@@ -216,52 +279,100 @@ class _Expander:
                 unames = self.names(u.name, uloc, u.name)
                 rnames = self.names(u.racks, self.loc((*upath, "racks")), u.name)
                 if unames and len(rnames) != len(unames) * per_unit:
-                    self.findings.append(make(
-                        UNIT_RACKS, f"{len(unames)} unit(s) of template {c.template!r} need "
-                        f"{len(unames) * per_unit} racks ({per_unit} each); {u.racks!r} gives "
-                        f"{len(rnames)}", self.loc((*upath, "racks")), subject=u.name))
+                    self.findings.append(
+                        make(
+                            UNIT_RACKS,
+                            f"{len(unames)} unit(s) of template {c.template!r} need "
+                            f"{len(unames) * per_unit} racks ({per_unit} each); {u.racks!r} gives "
+                            f"{len(rnames)}",
+                            self.loc((*upath, "racks")),
+                            subject=u.name,
+                        )
+                    )
                     continue
                 for rname in rnames:
                     if rname not in racks:
-                        self.missing("rack", rname, self.loc((*upath, "racks")), u.name,
-                                     list(racks), kind="racks")
+                        self.missing(
+                            "rack",
+                            rname,
+                            self.loc((*upath, "racks")),
+                            u.name,
+                            list(racks),
+                            kind="racks",
+                        )
                 nodes = tpl.node_slots if u.nodes is None else u.nodes
                 room = tpl.node_racks * tpl.nodes_per_rack
                 if nodes > tpl.node_slots or nodes > room:
-                    self.findings.append(make(
-                        UNIT_NODES, f"unit {u.name!r} asks for {nodes} nodes; template "
-                        f"{c.template!r} has {tpl.node_slots} slots and room for {room}",
-                        self.loc((*upath, "nodes")), subject=u.name))
+                    self.findings.append(
+                        make(
+                            UNIT_NODES,
+                            f"unit {u.name!r} asks for {nodes} nodes; template "
+                            f"{c.template!r} has {tpl.node_slots} slots and room for {room}",
+                            self.loc((*upath, "nodes")),
+                            subject=u.name,
+                        )
+                    )
                     nodes = min(nodes, tpl.node_slots, room)
                 for k, uname in enumerate(unames):
                     if uname in seen_units:
-                        self.findings.append(make(
-                            DUPLICATE_NAME, f"unit {uname!r} is defined twice (first at "
-                            f"{seen_units[uname]})", uloc, subject=uname))
+                        self.findings.append(
+                            make(
+                                DUPLICATE_NAME,
+                                f"unit {uname!r} is defined twice (first at {seen_units[uname]})",
+                                uloc,
+                                subject=uname,
+                            )
+                        )
                         continue
                     seen_units[uname] = uloc
-                    chunk = rnames[k * per_unit:(k + 1) * per_unit]
+                    chunk = rnames[k * per_unit : (k + 1) * per_unit]
                     index = len(units)
-                    units.append(M.Unit(
-                        uname, c.name, index, index // tpl.units_per_group, u.phase, u.status,
-                        tuple(chunk[:tpl.network_racks]), tuple(chunk[tpl.network_racks:]),
-                        nodes, u.tenant, uloc))
+                    units.append(
+                        M.Unit(
+                            uname,
+                            c.name,
+                            index,
+                            index // tpl.units_per_group,
+                            u.phase,
+                            u.status,
+                            tuple(chunk[: tpl.network_racks]),
+                            tuple(chunk[tpl.network_racks :]),
+                            nodes,
+                            u.tenant,
+                            uloc,
+                        )
+                    )
             groups = (max(u.group for u in units) + 1) if units else 0
             acc = server.accelerator
-            vendor = catalog.accelerators[acc].vendor if acc in catalog.accelerators else \
-                server.vendor
-            cluster = M.ClusterInfo(c.name, c.template, tpl, c.hall, vendor, acc, tuple(units),
-                                    groups, c.core, tuple(c.tenants), tuple(net_racks), cloc)
+            vendor = (
+                catalog.accelerators[acc].vendor if acc in catalog.accelerators else server.vendor
+            )
+            cluster = M.ClusterInfo(
+                c.name,
+                c.template,
+                tpl,
+                c.hall,
+                vendor,
+                acc,
+                tuple(units),
+                groups,
+                c.core,
+                tuple(c.tenants),
+                tuple(net_racks),
+                cloc,
+            )
             out.append(cluster)
             self.unit_devices(cluster, racks, catalog)
             self.spine_devices(cluster, racks, catalog)
         return tuple(out)
 
-    def unit_devices(self, c: M.ClusterInfo, racks: dict[str, M.RackInfo],
-                     catalog: M.Catalog) -> None:
+    def unit_devices(
+        self, c: M.ClusterInfo, racks: dict[str, M.RackInfo], catalog: M.Catalog
+    ) -> None:
         tpl = c.template
         node_h = catalog.rack_units(tpl.server)
         for unit in c.units:
+
             def hall_of(rack: str) -> str:
                 r = racks.get(rack)
                 return r.hall if r else c.hall
@@ -281,20 +392,52 @@ class _Expander:
                         rack = sw_racks[rack_i]
                         next_u = 1
                     name = T.unit_switch_name(unit.name, short, j)
-                    self.add_device(M.Device(
-                        name, M.Role(role), model, rack, next_u, h, unit.phase, unit.status,
-                        hall_of(rack), c.name, unit.name, j, unit.group, unit.tenant, loc=unit.loc))
+                    self.add_device(
+                        M.Device(
+                            name,
+                            M.Role(role),
+                            model,
+                            rack,
+                            next_u,
+                            h,
+                            unit.phase,
+                            unit.status,
+                            hall_of(rack),
+                            c.name,
+                            unit.name,
+                            j,
+                            unit.group,
+                            unit.tenant,
+                            loc=unit.loc,
+                        )
+                    )
                     next_u += h
             for slot in range(unit.nodes):
                 rack = unit.node_racks[slot // tpl.nodes_per_rack]
                 u = tpl.node_u_start + (slot % tpl.nodes_per_rack) * node_h
-                self.add_device(M.Device(
-                    T.node_name(unit.name, slot), M.Role.GPU_NODE, tpl.server, rack, u, node_h,
-                    unit.phase, unit.status, hall_of(rack), c.name, unit.name, slot, unit.group,
-                    unit.tenant, loc=unit.loc))
+                self.add_device(
+                    M.Device(
+                        T.node_name(unit.name, slot),
+                        M.Role.GPU_NODE,
+                        tpl.server,
+                        rack,
+                        u,
+                        node_h,
+                        unit.phase,
+                        unit.status,
+                        hall_of(rack),
+                        c.name,
+                        unit.name,
+                        slot,
+                        unit.group,
+                        unit.tenant,
+                        loc=unit.loc,
+                    )
+                )
 
-    def spine_devices(self, c: M.ClusterInfo, racks: dict[str, M.RackInfo],
-                      catalog: M.Catalog) -> None:
+    def spine_devices(
+        self, c: M.ClusterInfo, racks: dict[str, M.RackInfo], catalog: M.Catalog
+    ) -> None:
         """Cores first, then each spine group's spines, packed into the network racks in
         order: a later group only ever appends, so earlier positions never move."""
         tpl = c.template
@@ -303,15 +446,23 @@ class _Expander:
         first_status = c.units[0].status if c.units else M.Status.PLANNED
         if c.core is not None:
             for j in range(c.core.count):
-                wanted.append((T.core_name(c.name, j), "core", c.core.model, j, None,
-                               first_phase, first_status))
+                wanted.append(
+                    (
+                        T.core_name(c.name, j),
+                        "core",
+                        c.core.model,
+                        j,
+                        None,
+                        first_phase,
+                        first_status,
+                    )
+                )
         for g in range(c.groups):
             members = [u for u in c.units if u.group == g]
             phase = min(u.phase for u in members)
             status = members[0].status
             for j in range(tpl.spines_per_group):
-                wanted.append((T.spine_name(c.name, g, j), "spine", tpl.spine, j,
-                               g, phase, status))
+                wanted.append((T.spine_name(c.name, g, j), "spine", tpl.spine, j, g, phase, status))
         rack_i, next_u = 0, 1
         for placed, (name, role, model, idx, group, phase, status) in enumerate(wanted):
             h = catalog.rack_units(model)
@@ -322,16 +473,36 @@ class _Expander:
                     break
                 rack_i, next_u = rack_i + 1, 1
             if rack_i >= len(c.network_racks):
-                self.findings.append(make(
-                    NO_ROOM, f"cluster {c.name!r}: {len(wanted) - placed} of {len(wanted)} "
-                    f"spine/core switches do not fit in network racks {c.network_racks[:1]}...",
-                    c.loc, subject=c.name))
+                self.findings.append(
+                    make(
+                        NO_ROOM,
+                        f"cluster {c.name!r}: {len(wanted) - placed} of {len(wanted)} "
+                        f"spine/core switches do not fit in network racks {c.network_racks[:1]}...",
+                        c.loc,
+                        subject=c.name,
+                    )
+                )
                 return
             rack = c.network_racks[rack_i]
             hall = racks[rack].hall if rack in racks else c.hall
-            self.add_device(M.Device(name, M.Role(role), model, rack, next_u, h, phase, status,
-                                     hall,
-                                     c.name, None, idx, group, loc=c.loc))
+            self.add_device(
+                M.Device(
+                    name,
+                    M.Role(role),
+                    model,
+                    rack,
+                    next_u,
+                    h,
+                    phase,
+                    status,
+                    hall,
+                    c.name,
+                    None,
+                    idx,
+                    group,
+                    loc=c.loc,
+                )
+            )
             next_u += h
 
     def explicit_devices(self, racks: dict[str, M.RackInfo], catalog: M.Catalog) -> None:
@@ -349,44 +520,85 @@ class _Expander:
                 if missing and _made_by_broken(name, self.p.broken):
                     break  # an override of a device its broken unit or cluster would make
                 if missing:
-                    self.findings.append(make(
-                        MISSING_FIELD, f"device {name!r} is not produced by any unit, so it "
-                        f"needs {', '.join(missing)}", loc, subject=name))
+                    self.findings.append(
+                        make(
+                            MISSING_FIELD,
+                            f"device {name!r} is not produced by any unit, so it "
+                            f"needs {', '.join(missing)}",
+                            loc,
+                            subject=name,
+                        )
+                    )
                     break
                 assert d.role and d.model and d.u is not None
-                rack = rack_names[min(i // d.per_rack, len(rack_names) - 1)] if rack_names \
-                    else ""
+                rack = rack_names[min(i // d.per_rack, len(rack_names) - 1)] if rack_names else ""
                 if len(rack_names) > 1 and i // d.per_rack >= len(rack_names):
-                    self.findings.append(make(
-                        UNIT_RACKS, f"{len(names)} devices at {d.per_rack} per rack need "
-                        f"{-(-len(names) // d.per_rack)} racks; {d.rack!r} gives "
-                        f"{len(rack_names)}", self.loc((*path, "rack")), subject=name))
+                    self.findings.append(
+                        make(
+                            UNIT_RACKS,
+                            f"{len(names)} devices at {d.per_rack} per rack need "
+                            f"{-(-len(names) // d.per_rack)} racks; {d.rack!r} gives "
+                            f"{len(rack_names)}",
+                            self.loc((*path, "rack")),
+                            subject=name,
+                        )
+                    )
                     break
                 kind = catalog.model_kind(d.model)
                 if kind is None:
-                    self.missing("model", d.model, self.loc((*path, "model")), name,
-                                 list(catalog.servers) + list(catalog.switches)
-                                 + list(catalog.storage), kind="models")
+                    self.missing(
+                        "model",
+                        d.model,
+                        self.loc((*path, "model")),
+                        name,
+                        list(catalog.servers) + list(catalog.switches) + list(catalog.storage),
+                        kind="models",
+                    )
                     break
                 want = _ROLE_KIND.get(d.role, "switches")
                 if kind != want:
-                    self.findings.append(make(
-                        WRONG_KIND, f"device {name!r} has role {d.role!r} but {d.model!r} is in "
-                        f"catalog.{kind}, not catalog.{want}", self.loc((*path, "model")),
-                        subject=name))
+                    self.findings.append(
+                        make(
+                            WRONG_KIND,
+                            f"device {name!r} has role {d.role!r} but {d.model!r} is in "
+                            f"catalog.{kind}, not catalog.{want}",
+                            self.loc((*path, "model")),
+                            subject=name,
+                        )
+                    )
                     break
                 h = catalog.rack_units(d.model)
                 rinfo = racks.get(rack)
                 if rinfo is None:
-                    self.missing("rack", rack, self.loc((*path, "rack")), name, list(racks),
-                                 kind="racks")
+                    self.missing(
+                        "rack", rack, self.loc((*path, "rack")), name, list(racks), kind="racks"
+                    )
                 u = d.u + (i % d.per_rack) * h
                 phase = d.phase if d.phase is not None else (rinfo.phase if rinfo else 1)
-                self.add_device(M.Device(
-                    name, M.Role(d.role), d.model, rack, u, h, phase,
-                    M.Status(d.status or "planned"),
-                    rinfo.hall if rinfo else "", None, None, i, None, d.tenant, d.serial, d.mac,
-                    d.bmc, tuple(sorted(d.addresses.items())), tuple(d.services), loc))
+                self.add_device(
+                    M.Device(
+                        name,
+                        M.Role(d.role),
+                        d.model,
+                        rack,
+                        u,
+                        h,
+                        phase,
+                        M.Status(d.status or "planned"),
+                        rinfo.hall if rinfo else "",
+                        None,
+                        None,
+                        i,
+                        None,
+                        d.tenant,
+                        d.serial,
+                        d.mac,
+                        d.bmc,
+                        tuple(sorted(d.addresses.items())),
+                        tuple(d.services),
+                        loc,
+                    )
+                )
 
     def _override(self, dev: M.Device, d: S.DeviceSpec, loc: Location) -> M.Device:
         """An explicit entry for an expanded device overrides what it states."""
@@ -408,16 +620,18 @@ class _Expander:
         return replace(dev, **changes)
 
     def links(self) -> tuple[M.LinkInfo, ...]:
-        return tuple(M.LinkInfo(spec, self.loc(path))
-                     for path, spec in self.p.items.get("links", []))
+        return tuple(
+            M.LinkInfo(spec, self.loc(path)) for path, spec in self.p.items.get("links", [])
+        )
 
     def tenants(self) -> dict[str, M.TenantInfo]:
         out: dict[str, M.TenantInfo] = {}
         for path, t in self.p.items.get("tenants", []):
             loc = self.loc(path)
             if t.name in out:
-                self.findings.append(make(DUPLICATE_NAME, f"tenant {t.name!r} is defined twice",
-                                          loc, subject=t.name))
+                self.findings.append(
+                    make(DUPLICATE_NAME, f"tenant {t.name!r} is defined twice", loc, subject=t.name)
+                )
                 continue
             out[t.name] = M.TenantInfo(t, loc)
         return out
@@ -426,8 +640,9 @@ class _Expander:
         return tuple(M.EnergyInfo(e, self.loc(path)) for path, e in self.p.items.get("energy", []))
 
 
-def build_site(parsed: Parsed, src: Source, defaults: Source | None = None,
-               inventory_hash: str = "") -> tuple[M.Site | None, list[Finding]]:
+def build_site(
+    parsed: Parsed, src: Source, defaults: Source | None = None, inventory_hash: str = ""
+) -> tuple[M.Site | None, list[Finding]]:
     """Expand ``parsed`` into a ``Site``. Returns None when the essentials are missing."""
     if parsed.site is None or parsed.networks is None:
         return None, []
@@ -443,9 +658,22 @@ def build_site(parsed: Parsed, src: Source, defaults: Source | None = None,
         # A half-expanded site would only produce misleading findings: report the limit.
         return None, [*ex.findings, make(LIMIT, big.message, big.where)]
     site = M.Site(
-        info=parsed.site, catalog=catalog, halls=halls, racks=racks, phases=phases,
-        templates=dict(parsed.templates), clusters=clusters, devices=ex.devices,
-        links=ex.links(), networks=parsed.networks, tenants=ex.tenants(), energy=ex.energy(),
-        secrets=dict(parsed.secrets), files=tuple(src.files), inventory_hash=inventory_hash,
-        broken=parsed.broken, locate=src.locate)
+        info=parsed.site,
+        catalog=catalog,
+        halls=halls,
+        racks=racks,
+        phases=phases,
+        templates=dict(parsed.templates),
+        clusters=clusters,
+        devices=ex.devices,
+        links=ex.links(),
+        networks=parsed.networks,
+        tenants=ex.tenants(),
+        energy=ex.energy(),
+        secrets=dict(parsed.secrets),
+        files=tuple(src.files),
+        inventory_hash=inventory_hash,
+        broken=parsed.broken,
+        locate=src.locate,
+    )
     return site, ex.findings

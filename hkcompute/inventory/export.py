@@ -25,7 +25,8 @@ def json_schema() -> dict[str, Any]:
     schema["description"] = (
         "One file of a site inventory. A site may be split over several files, each top-level "
         "key in one of them: which keys the whole site needs is checked by `hkcompute "
-        "validate`, not here.")
+        "validate`, not here."
+    )
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = SCHEMA_ID
     schema["title"] = "hkcompute site inventory"
@@ -52,8 +53,15 @@ def _expanded(site: Site, phase: int | None) -> dict[str, Any]:
     devices = []
     for d in site.devices_upto(phase):
         entry: dict[str, Any] = {
-            "name": d.name, "role": d.role, "model": d.model, "rack": d.rack, "u": d.u,
-            "height": d.height, "phase": d.phase, "status": d.status, "hall": d.hall,
+            "name": d.name,
+            "role": d.role,
+            "model": d.model,
+            "rack": d.rack,
+            "u": d.u,
+            "height": d.height,
+            "phase": d.phase,
+            "status": d.status,
+            "hall": d.hall,
             "source": str(d.loc),
         }
         for key in ("cluster", "unit", "group", "tenant", "serial", "mac"):
@@ -66,26 +74,56 @@ def _expanded(site: Site, phase: int | None) -> dict[str, Any]:
             entry["addresses"] = dict(d.addresses)
         if d.bmc is not None:
             entry["bmc"] = d.bmc.model_dump(exclude_none=True, exclude={"password"}) | (
-                {"password": "<secret>"} if d.bmc.password else {})
+                {"password": "<secret>"} if d.bmc.password else {}
+            )
         devices.append(entry)
     racks = [
-        {"name": r.name, "hall": r.hall, "phase": r.phase, "row": r.row, "x_m": r.x_m,
-         "y_m": r.y_m, "units": r.units, "power_kw": r.power_kw, "cooling": r.cooling}
-        for r in site.racks.values() if phase is None or r.phase <= phase
+        {
+            "name": r.name,
+            "hall": r.hall,
+            "phase": r.phase,
+            "row": r.row,
+            "x_m": r.x_m,
+            "y_m": r.y_m,
+            "units": r.units,
+            "power_kw": r.power_kw,
+            "cooling": r.cooling,
+        }
+        for r in site.racks.values()
+        if phase is None or r.phase <= phase
     ]
     units = [
-        {"name": u.name, "cluster": c.name, "group": u.group, "phase": u.phase,
-         "nodes": u.nodes, "network_racks": list(u.network_racks),
-         "node_racks": list(u.node_racks), "tenant": u.tenant}
-        for c in site.clusters for u in c.units if phase is None or u.phase <= phase
+        {
+            "name": u.name,
+            "cluster": c.name,
+            "group": u.group,
+            "phase": u.phase,
+            "nodes": u.nodes,
+            "network_racks": list(u.network_racks),
+            "node_racks": list(u.node_racks),
+            "tenant": u.tenant,
+        }
+        for c in site.clusters
+        for u in c.units
+        if phase is None or u.phase <= phase
     ]
     return {
         "site": site.info.model_dump(mode="json"),
         "inventory_hash": site.inventory_hash,
-        "phases": [{"id": p.id, "name": p.name, "due": p.due.isoformat(),
-                    "target_pflops": p.target_pflops} for p in site.phases],
-        "halls": [{"name": h.name, "feed_mw": h.feed_mw, "cooling": h.cooling, "pue": h.pue,
-                   "phase": h.phase} for h in site.halls.values()],
+        "phases": [
+            {"id": p.id, "name": p.name, "due": p.due.isoformat(), "target_pflops": p.target_pflops}
+            for p in site.phases
+        ],
+        "halls": [
+            {
+                "name": h.name,
+                "feed_mw": h.feed_mw,
+                "cooling": h.cooling,
+                "pue": h.pue,
+                "phase": h.phase,
+            }
+            for h in site.halls.values()
+        ],
         "racks": racks,
         "units": units,
         "devices": devices,

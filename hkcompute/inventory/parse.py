@@ -23,12 +23,21 @@ from hkcompute.inventory.ranges import _GROUP, _SPAN, RangeError, count, expand,
 from hkcompute.inventory.yamlsrc import PathKey, Source
 
 _LIST_ITEMS: dict[str, type[BaseModel]] = {
-    "halls": S.Hall, "racks": S.Rack, "phases": S.Phase, "clusters": S.Cluster,
-    "devices": S.DeviceSpec, "links": S.LinkSpec, "tenants": S.Tenant, "energy": S.EnergyAsset,
+    "halls": S.Hall,
+    "racks": S.Rack,
+    "phases": S.Phase,
+    "clusters": S.Cluster,
+    "devices": S.DeviceSpec,
+    "links": S.LinkSpec,
+    "tenants": S.Tenant,
+    "energy": S.EnergyAsset,
 }
 _CATALOG_KINDS: dict[str, type[BaseModel]] = {
-    "accelerators": S.Accelerator, "servers": S.Server, "switches": S.SwitchModel,
-    "optics": S.Optic, "storage": S.StorageModel,
+    "accelerators": S.Accelerator,
+    "servers": S.Server,
+    "switches": S.SwitchModel,
+    "optics": S.Optic,
+    "storage": S.StorageModel,
 }
 CATALOG_KINDS = tuple(_CATALOG_KINDS)
 
@@ -43,8 +52,9 @@ def _in_range(expr: str, name: str) -> bool:
     grammar's own patterns, so that the two can never disagree)."""
     pieces = _GROUP.split(expr)
     literals, groups = pieces[0::2], pieces[1::2]
-    pattern = "".join(re.escape(lit) + ("(\\d+)" if i < len(groups) else "")
-                      for i, lit in enumerate(literals))
+    pattern = "".join(
+        re.escape(lit) + ("(\\d+)" if i < len(groups) else "") for i, lit in enumerate(literals)
+    )
     m = re.fullmatch(pattern, name)
     if m is None:
         return False
@@ -160,7 +170,10 @@ def _close_field(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
 
 
 def _errors_to_findings(
-    exc: ValidationError, model: type[BaseModel], base: PathKey, src: Source,
+    exc: ValidationError,
+    model: type[BaseModel],
+    base: PathKey,
+    src: Source,
 ) -> list[Finding]:
     out: list[Finding] = []
     errors = exc.errors(include_url=False)
@@ -184,21 +197,38 @@ def _errors_to_findings(
             parent = _model_at(model, loc[:-1])
             options = sorted(parent.model_fields) if parent else []
             close = _close_field(model, loc)
-            hint = (f"did you mean {close!r}?" if close else
-                    f"allowed here: {', '.join(options)}" if options else UNKNOWN_KEY.hint)
+            hint = (
+                f"did you mean {close!r}?"
+                if close
+                else f"allowed here: {', '.join(options)}"
+                if options
+                else UNKNOWN_KEY.hint
+            )
             # Name the mapping that holds the key (clusters.0.units.0, not clusters.0).
-            out.append(make(UNKNOWN_KEY, f"unknown key {loc[-1]!r} in "
-                            f"{'.'.join(map(str, path[:-1]))}", where, hint=hint,
-                            subject=dotted))
+            out.append(
+                make(
+                    UNKNOWN_KEY,
+                    f"unknown key {loc[-1]!r} in {'.'.join(map(str, path[:-1]))}",
+                    where,
+                    hint=hint,
+                    subject=dotted,
+                )
+            )
         elif kind == "missing":
             if loc in explained:
                 continue
-            out.append(make(MISSING_KEY, f"{dotted}: required key {loc[-1]!r} is missing",
-                            src.locate(path[:-1]), subject=dotted))
+            out.append(
+                make(
+                    MISSING_KEY,
+                    f"{dotted}: required key {loc[-1]!r} is missing",
+                    src.locate(path[:-1]),
+                    subject=dotted,
+                )
+            )
         else:
             msg = err["msg"]
             if msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
+                msg = msg[len("Value error, ") :]
             shown = err.get("input")
             got = "" if isinstance(shown, dict | list) else f" (got {shown!r})"
             out.append(make(BAD_VALUE, f"{dotted}: {msg}{got}", where, subject=dotted))
@@ -241,14 +271,23 @@ def parse(src: Source, defaults: Source | None = None) -> tuple[Parsed, list[Fin
     for key in data:
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            hint = (f"did you mean {close[0]!r}?" if close
-                    else f"top-level keys: {', '.join(allowed)}")
-            findings.append(make(UNKNOWN_KEY, f"unknown top-level key {key!r}",
-                                 src.locate((key,)), hint=hint, subject=key))
+            hint = (
+                f"did you mean {close[0]!r}?" if close else f"top-level keys: {', '.join(allowed)}"
+            )
+            findings.append(
+                make(
+                    UNKNOWN_KEY,
+                    f"unknown top-level key {key!r}",
+                    src.locate((key,)),
+                    hint=hint,
+                    subject=key,
+                )
+            )
     for key, fld in S.SiteSpec.model_fields.items():
         if fld.is_required() and key not in data:
-            findings.append(make(MISSING_KEY, f"the site defines no {key!r}",
-                                 src.locate(()), subject=key))
+            findings.append(
+                make(MISSING_KEY, f"the site defines no {key!r}", src.locate(()), subject=key)
+            )
 
     def single(key: str, model: type[BaseModel]) -> Any:
         if key not in data:
@@ -263,20 +302,23 @@ def parse(src: Source, defaults: Source | None = None) -> tuple[Parsed, list[Fin
     raw_secrets = data.get("secrets")
     if raw_secrets is not None:
         if not isinstance(raw_secrets, dict):
-            findings.append(make(BAD_VALUE, "secrets: must be a mapping",
-                                 src.locate(("secrets",))))
+            findings.append(make(BAD_VALUE, "secrets: must be a mapping", src.locate(("secrets",))))
         else:
             for sname, sval in raw_secrets.items():
                 try:
                     ref = S.SecretRef.model_validate(sval)
                 except ValidationError as exc:
-                    findings.extend(_errors_to_findings(exc, S.SecretRef, ("secrets", sname),
-                                                        src))
+                    findings.extend(_errors_to_findings(exc, S.SecretRef, ("secrets", sname), src))
                     continue
                 if sname not in S.SECRET_NAMES:
-                    findings.append(make(UNKNOWN_KEY, f"unknown secret {sname!r}",
-                                         src.locate(("secrets", sname)),
-                                         hint=f"secrets: {', '.join(S.SECRET_NAMES)}"))
+                    findings.append(
+                        make(
+                            UNKNOWN_KEY,
+                            f"unknown secret {sname!r}",
+                            src.locate(("secrets", sname)),
+                            hint=f"secrets: {', '.join(S.SECRET_NAMES)}",
+                        )
+                    )
                     continue
                 parsed.secrets[sname] = ref
     parsed.networks = single("networks", S.Networks)
@@ -288,22 +330,33 @@ def parse(src: Source, defaults: Source | None = None) -> tuple[Parsed, list[Fin
         if cat is None:
             continue
         if not isinstance(cat, dict):
-            findings.append(make(BAD_VALUE, "catalog: must be a mapping of kinds",
-                                 layer.locate(("catalog",))))
+            findings.append(
+                make(BAD_VALUE, "catalog: must be a mapping of kinds", layer.locate(("catalog",)))
+            )
             continue
         for kind, entries in cat.items():
             model = _CATALOG_KINDS.get(kind)
             if model is None:
                 close = difflib.get_close_matches(kind, list(_CATALOG_KINDS), n=1, cutoff=0.6)
-                findings.append(make(
-                    UNKNOWN_KEY, f"unknown catalogue kind {kind!r}",
-                    layer.locate(("catalog", kind)),
-                    hint=f"did you mean {close[0]!r}?" if close else
-                    f"kinds: {', '.join(_CATALOG_KINDS)}"))
+                findings.append(
+                    make(
+                        UNKNOWN_KEY,
+                        f"unknown catalogue kind {kind!r}",
+                        layer.locate(("catalog", kind)),
+                        hint=f"did you mean {close[0]!r}?"
+                        if close
+                        else f"kinds: {', '.join(_CATALOG_KINDS)}",
+                    )
+                )
                 continue
             if not isinstance(entries, dict):
-                findings.append(make(BAD_VALUE, f"catalog.{kind}: must be a mapping of models",
-                                     layer.locate(("catalog", kind))))
+                findings.append(
+                    make(
+                        BAD_VALUE,
+                        f"catalog.{kind}: must be a mapping of models",
+                        layer.locate(("catalog", kind)),
+                    )
+                )
                 continue
             bucket = parsed.catalog.setdefault(kind, {})
             for name, entry in entries.items():
@@ -321,12 +374,18 @@ def parse(src: Source, defaults: Source | None = None) -> tuple[Parsed, list[Fin
             try:
                 parsed.templates[name] = S.UnitTemplate.model_validate(entry)
             except ValidationError as exc:
-                findings.extend(_errors_to_findings(exc, S.UnitTemplate,
-                                                    ("unit_templates", name), src))
+                findings.extend(
+                    _errors_to_findings(exc, S.UnitTemplate, ("unit_templates", name), src)
+                )
                 parsed.broken.add("unit_templates", name)
     else:
-        findings.append(make(BAD_VALUE, "unit_templates: must be a mapping of templates",
-                             src.locate(("unit_templates",))))
+        findings.append(
+            make(
+                BAD_VALUE,
+                "unit_templates: must be a mapping of templates",
+                src.locate(("unit_templates",)),
+            )
+        )
 
     for key, model in _LIST_ITEMS.items():
         raw = data.get(key, [])

@@ -46,7 +46,8 @@ def _group_items(body: str, expr: str) -> list[str]:
             raise RangeError(f"{expr!r}: span {part!r} runs backwards")
         if end - start + 1 + len(items) > MAX_RANGE:
             raise RangeError(
-                f"{expr!r} expands to more than {MAX_RANGE:,} names (the limit)", limit=True)
+                f"{expr!r} expands to more than {MAX_RANGE:,} names (the limit)", limit=True
+            )
         width = len(start_s) if start_s.startswith("0") and len(start_s) > 1 else 0
         items.extend(str(i).zfill(width) for i in range(start, end + 1))
     return items
@@ -68,7 +69,8 @@ def count(expr: str) -> int:
         total *= n
         if total > MAX_RANGE:
             raise RangeError(
-                f"{expr!r} expands to more than {MAX_RANGE:,} names (the limit)", limit=True)
+                f"{expr!r} expands to more than {MAX_RANGE:,} names (the limit)", limit=True
+            )
     return total
 
 
@@ -138,8 +140,9 @@ def compress(names: list[str]) -> str:
             if x is not None and x == prev + 1:
                 prev = x
                 continue
-            spans.append(f"{start:0{width}d}" if start == prev
-                         else f"{start:0{width}d}-{prev:0{width}d}")
+            spans.append(
+                f"{start:0{width}d}" if start == prev else f"{start:0{width}d}-{prev:0{width}d}"
+            )
             if x is not None:
                 start = prev = x
         parts.append(f"{prefix}[{','.join(spans)}]")

@@ -56,8 +56,25 @@ _NINF = {"-.inf", "-.Inf", "-.INF"}
 _NAN = {".nan", ".NaN", ".NAN"}
 
 _TAG = "tag:yaml.org,2002:"
-_STD_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge",
-                                "timestamp", "binary", "omap", "pairs", "set", "value")}
+_STD_TAGS = {
+    _TAG + t
+    for t in (
+        "str",
+        "int",
+        "float",
+        "bool",
+        "null",
+        "map",
+        "seq",
+        "merge",
+        "timestamp",
+        "binary",
+        "omap",
+        "pairs",
+        "set",
+        "value",
+    )
+}
 
 
 @dataclass
@@ -140,10 +157,15 @@ class _Converter:
         if isinstance(resolved, int) and not isinstance(resolved, bool):
             digits = node.value.lstrip("+-")
             if len(digits) > 1 and digits.startswith("0") and digits.isdigit():
-                self.src.findings.append(make(
-                    YAML11, f"{node.value!r} is read as the decimal {resolved}; YAML 1.1 tools "
-                    f"read it as octal {int(digits, 8) if set(digits) <= set('01234567') else '?'}",
-                    _loc(self.path, node), subject=".".join(map(str, where))))
+                self.src.findings.append(
+                    make(
+                        YAML11,
+                        f"{node.value!r} is read as the decimal {resolved}; YAML 1.1 tools "
+                        f"read it as octal {_octal(digits)}",
+                        _loc(self.path, node),
+                        subject=".".join(map(str, where)),
+                    )
+                )
         return resolved
 
     def _explicit(self, node: yaml.ScalarNode, tag: str) -> Any:
@@ -158,7 +180,7 @@ class _Converter:
             if tag == _TAG + "null":
                 return None
         except ValueError as exc:
-            raise _Fatal(f"{v!r} is not a valid {tag[len(_TAG):]}", _loc(self.path, node)) from exc
+            raise _Fatal(f"{v!r} is not a valid {tag[len(_TAG) :]}", _loc(self.path, node)) from exc
         return v
 
     def convert(self, node: yaml.Node, where: PathKey, depth: int) -> Any:
@@ -166,15 +188,17 @@ class _Converter:
         if self.budget.nodes > MAX_NODES:
             raise _Fatal(
                 f"more than {MAX_NODES:,} values after alias expansion (an alias bomb?)",
-                _loc(self.path, node), limit=True)
+                _loc(self.path, node),
+                limit=True,
+            )
         if depth > MAX_DEPTH:
-            raise _Fatal(f"nesting deeper than {MAX_DEPTH} levels", _loc(self.path, node),
-                         limit=True)
+            raise _Fatal(
+                f"nesting deeper than {MAX_DEPTH} levels", _loc(self.path, node), limit=True
+            )
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, where)
         if node.tag.startswith("!") or node.tag not in _STD_TAGS:
-            raise _Fatal(f"tag {node.tag!r} is not allowed in an inventory",
-                         _loc(self.path, node))
+            raise _Fatal(f"tag {node.tag!r} is not allowed in an inventory", _loc(self.path, node))
         if isinstance(node, yaml.SequenceNode):
             out: list[Any] = []
             for i, item in enumerate(node.value):
@@ -199,9 +223,14 @@ class _Converter:
             kloc = _loc(self.path, key_node)
             if key in seen:
                 first = seen[key]
-                self.src.findings.append(make(
-                    DUPLICATE_KEY, f"duplicate key {key!r} (first at line {first.line})", kloc,
-                    subject=".".join(map(str, (*where, key)))))
+                self.src.findings.append(
+                    make(
+                        DUPLICATE_KEY,
+                        f"duplicate key {key!r} (first at line {first.line})",
+                        kloc,
+                        subject=".".join(map(str, (*where, key))),
+                    )
+                )
                 continue
             seen[key] = kloc
             self.positions.setdefault((*where, key), kloc)
@@ -237,8 +266,10 @@ def site_files(root: Path) -> list[Path]:
     if not root.is_dir():
         raise InputError(f"not a file or folder: {root}")
     files = sorted(
-        p for p in root.rglob("*")
-        if p.suffix in (".yaml", ".yml") and p.is_file()
+        p
+        for p in root.rglob("*")
+        if p.suffix in (".yaml", ".yml")
+        and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
     if not files:
@@ -254,7 +285,9 @@ def _read_text(path: Path, shown: str) -> str:
         if size > MAX_FILE_BYTES:
             raise InputError(
                 f"file is {size / 1048576:.1f} MiB; the limit is "
-                f"{MAX_FILE_BYTES // 1048576} MiB per inventory file", location=shown)
+                f"{MAX_FILE_BYTES // 1048576} MiB per inventory file",
+                location=shown,
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", location=shown) from exc
@@ -265,8 +298,9 @@ def _read_text(path: Path, shown: str) -> str:
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {exc.start})", location=shown) from exc
     if not text.strip():
-        raise InputError("empty file: a site file must hold at least one top-level key",
-                         location=shown)
+        raise InputError(
+            "empty file: a site file must hold at least one top-level key", location=shown
+        )
     return text
 
 
@@ -302,16 +336,22 @@ def load_source(root: Path, *, base: Path | None = None) -> Source:
         if node is None:
             raise InputError("file holds no YAML document", location=shown)
         if not isinstance(node, yaml.MappingNode):
-            src.findings.append(make(
-                YAML_SYNTAX, "a site file must be a mapping of top-level keys",
-                _loc(shown, node)))
+            src.findings.append(
+                make(
+                    YAML_SYNTAX,
+                    "a site file must be a mapping of top-level keys",
+                    _loc(shown, node),
+                )
+            )
             continue
         # Size the alias-expanded tree on the node graph first (shared nodes are counted
         # once per use, computed once): a billion-laughs file is refused in milliseconds
         # instead of after converting MAX_NODES values one by one.
         if _expanded_size(node, {}, shown, 0) + budget.nodes > MAX_NODES:
-            raise InputError(f"more than {MAX_NODES:,} values after alias expansion "
-                             "(an alias bomb?)", location=shown)
+            raise InputError(
+                f"more than {MAX_NODES:,} values after alias expansion (an alias bomb?)",
+                location=shown,
+            )
         conv = _Converter(shown, src, budget)
         try:
             data = conv.mapping(node, (), 0)
@@ -327,15 +367,21 @@ def load_source(root: Path, *, base: Path | None = None) -> Source:
             loc = conv.positions[(key,)]
             if key in owner:
                 first = owner[key]
-                src.findings.append(make(
-                    DUPLICATE_TOP, f"top-level key {key!r} is also defined in "
-                    f"{first.path}:{first.line}", loc, subject=key))
+                src.findings.append(
+                    make(
+                        DUPLICATE_TOP,
+                        f"top-level key {key!r} is also defined in {first.path}:{first.line}",
+                        loc,
+                        subject=key,
+                    )
+                )
                 continue
             owner[key] = loc
             src.data[key] = value
             kept.add(key)
         src.positions.update(
-            (where, loc) for where, loc in conv.positions.items() if where[0] in kept)
+            (where, loc) for where, loc in conv.positions.items() if where[0] in kept
+        )
     return src
 
 
@@ -345,8 +391,10 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int], shown: str, depth: int
     if known is not None:
         return known
     if depth > MAX_DEPTH:  # aliases can nest deeper than the text: the converter refuses it
-        raise InputError(f"nesting deeper than {MAX_DEPTH} levels (through aliases)",
-                         location=str(_loc(shown, node)))
+        raise InputError(
+            f"nesting deeper than {MAX_DEPTH} levels (through aliases)",
+            location=str(_loc(shown, node)),
+        )
     size = 1
     if isinstance(node, yaml.SequenceNode):
         for item in node.value:
@@ -361,6 +409,11 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int], shown: str, depth: int
                 break
     memo[id(node)] = size
     return size
+
+
+def _octal(digits: str) -> str:
+    """What a YAML 1.1 reader makes of ``digits`` (a leading-zero number): octal, if it can."""
+    return str(int(digits, 8)) if set(digits) <= set("01234567") else "?"
 
 
 def _check_depth(text: str, shown: str) -> None:
@@ -382,16 +435,22 @@ def _check_depth(text: str, shown: str) -> None:
         raise InputError(f"nesting deeper than {MAX_DEPTH} levels", location=where) from None
 
 
-def _count_events(text: str, shown: str, starts: tuple[type, ...], ends: tuple[type, ...],
-                  counted: tuple[type, ...]) -> None:
+def _count_events(
+    text: str,
+    shown: str,
+    starts: tuple[type, ...],
+    ends: tuple[type, ...],
+    counted: tuple[type, ...],
+) -> None:
     depth = 0
     values = 0
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, counted):
             values += 1
             if values > MAX_NODES:
-                raise InputError(f"more than {MAX_NODES:,} values in one file (the limit)",
-                                 location=shown)
+                raise InputError(
+                    f"more than {MAX_NODES:,} values in one file (the limit)", location=shown
+                )
         if isinstance(event, starts):
             depth += 1
             if depth > MAX_DEPTH:

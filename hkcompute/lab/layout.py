@@ -101,13 +101,13 @@ def build_layout(site: Site, plan: Plan, phase: int, max_hosts: int = MAX_HOSTS)
         raise LabError(
             f"phase {phase} of {site.info.name} has {len(chosen):,} hosts; the lab runs at "
             f"most {max_hosts} containers on one machine. Use a small site such as "
-            "inventories/lab.")
+            "inventories/lab."
+        )
     if "inband" not in site.networks.pools:
         raise LabError("the lab needs an 'inband' pool for its management network")
     pool = ipaddress.ip_network(site.networks.pools["inband"].cidr)
     addrs = plan.addresses_upto(phase)
-    used = {ipaddress.ip_interface(a.address).ip for a in addrs
-            if a.network == "inband"}
+    used = {ipaddress.ip_interface(a.address).ip for a in addrs if a.network == "inband"}
     primary: dict[str, str] = {}
     for a in sorted(addrs, key=lambda a: (a.device, a.interface)):
         if a.network == "inband":
@@ -133,10 +133,14 @@ def build_layout(site: Site, plan: Plan, phase: int, max_hosts: int = MAX_HOSTS)
         hosts[d.name] = HostSpec(d.name, d.role, _image_for(d.role), mgmt, iface)
 
     addr_at = {(a.device, a.interface): a.address for a in addrs}
-    subnets: Iterator[ipaddress.IPv4Network] = ipaddress.IPv4Network(
-        LAB_FABRIC_SUPERNET).subnets(new_prefix=24)
-    links = [x for x in plan.links_upto(phase)
-             if x.kind in ("leaf-spine", "spine-core") and x.a in hosts and x.b in hosts]
+    subnets: Iterator[ipaddress.IPv4Network] = ipaddress.IPv4Network(LAB_FABRIC_SUPERNET).subnets(
+        new_prefix=24
+    )
+    links = [
+        x
+        for x in plan.links_upto(phase)
+        if x.kind in ("leaf-spine", "spine-core") and x.a in hosts and x.b in hosts
+    ]
     for i, link in enumerate(sorted(links, key=lambda x: x.key)):
         net = next(subnets)
         link_ips = list(net.hosts())
@@ -170,7 +174,8 @@ def build_layout(site: Site, plan: Plan, phase: int, max_hosts: int = MAX_HOSTS)
             hosts[node].ports.append(Port(name, str(next(hostsn)), port, address))
             if pool_c is not None and port.startswith("fab") and port[3:].isdigit():
                 hosts[node].rail_routes.append(
-                    (address.split("/")[0], 100 + int(port[3:]), pool_c.cidr, gw))
+                    (address.split("/")[0], 100 + int(port[3:]), pool_c.cidr, gw)
+                )
     dns = [primary[h.name] for h in hosts.values() if h.role == "service" and h.name in primary]
     return Layout(site.info.name, phase, list(hosts.values()), networks, dns[:1], skipped)
 
@@ -181,11 +186,14 @@ def interface_script(h: HostSpec) -> str:
     lines = ["set -e"]
     for port in [Port("", h.mgmt_address, h.mgmt_iface, ""), *h.ports]:
         lines.append(
-            f"dev=$(ip -o -4 addr show | awk '$4 ~ /^{port.placeholder}\\// {{print $2}}')")
+            f"dev=$(ip -o -4 addr show | awk '$4 ~ /^{port.placeholder}\\// {{print $2}}')"
+        )
         # Print what the engine called it: disconnecting a network later needs that name.
-        lines.append(f'if [ -n "$dev" ] && [ "$dev" != "{port.name}" ]; then '
-                     f'ip link set "$dev" down; ip link set "$dev" name {port.name}; '
-                     f'echo "renamed $dev {port.name}"; fi')
+        lines.append(
+            f'if [ -n "$dev" ] && [ "$dev" != "{port.name}" ]; then '
+            f'ip link set "$dev" down; ip link set "$dev" name {port.name}; '
+            f'echo "renamed $dev {port.name}"; fi'
+        )
         lines.append(f"ip link set {port.name} up")
         if port.address:
             lines.append(f"ip -4 addr flush dev {port.name}")

@@ -42,9 +42,15 @@ def changed_tasks(result: DeployResult) -> list[str]:
     return out
 
 
-def run_sequence(site: Site, phase: int, state: Path, *, keep: bool = False,
-                 say: Callable[[str], None] | None = None,
-                 render_dir: Path | None = None) -> SequenceResult:
+def run_sequence(
+    site: Site,
+    phase: int,
+    state: Path,
+    *,
+    keep: bool = False,
+    say: Callable[[str], None] | None = None,
+    render_dir: Path | None = None,
+) -> SequenceResult:
     from hkcompute.verify.command import run_verify
 
     note = say or (lambda _m: None)
@@ -67,14 +73,24 @@ def run_sequence(site: Site, phase: int, state: Path, *, keep: bool = False,
         return True, f"{len(hosts)} containers, {len(layout.networks)} networks"
 
     def converge() -> tuple[bool, str]:
-        r = deploy(site, state, DeployOptions(phase=phase, render_dir=render_dir,
-                                              command="hkcompute lab test (converge)"))
+        r = deploy(
+            site,
+            state,
+            DeployOptions(
+                phase=phase, render_dir=render_dir, command="hkcompute lab test (converge)"
+            ),
+        )
         counts = r.run.counts()
         return r.ok, f"run {r.run.run_id}: {counts}"
 
     def idempotence() -> tuple[bool, str]:
-        r = deploy(site, state, DeployOptions(phase=phase, render_dir=render_dir,
-                                              command="hkcompute lab test (idempotence)"))
+        r = deploy(
+            site,
+            state,
+            DeployOptions(
+                phase=phase, render_dir=render_dir, command="hkcompute lab test (idempotence)"
+            ),
+        )
         changed = changed_tasks(r)
         if not r.ok:
             return False, f"run {r.run.run_id} failed: {r.run.counts()}"
@@ -89,14 +105,18 @@ def run_sequence(site: Site, phase: int, state: Path, *, keep: bool = False,
         return not bad, f"{len(results) - len(bad)}/{len(results)} checks passed"
 
     try:
-        if step("create", create) and step("converge", converge) and \
-                step("idempotence", idempotence):
+        if (
+            step("create", create)
+            and step("converge", converge)
+            and step("idempotence", idempotence)
+        ):
             step("verify", verify)
     finally:
         if not keep:
             t0 = time.perf_counter()
             n = lab_down(site.info.name, state)
-            res.steps.append(Step("destroy", True, time.perf_counter() - t0,
-                                  f"{n} objects removed"))
+            res.steps.append(
+                Step("destroy", True, time.perf_counter() - t0, f"{n} objects removed")
+            )
             note(f"   destroy: {n} objects removed")
     return res

@@ -46,8 +46,11 @@ def ensure_key(state: Path) -> tuple[Path, str]:
     d.mkdir(parents=True, exist_ok=True)
     key = d / KEY_NAME
     if not key.exists():
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                        "hkcompute-lab", "-f", str(key)], check=True, timeout=30)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hkcompute-lab", "-f", str(key)],
+            check=True,
+            timeout=30,
+        )
     return key, (d / f"{KEY_NAME}.pub").read_text().strip()
 
 
@@ -68,17 +71,21 @@ def _update_known_hosts(path: Path, entries: dict[str, list[str]]) -> None:
     write_text(path, "\n".join(keep) + "\n")
 
 
-def lab_up(layout: Layout, state: Path, progress: Callable[[str], None] | None = None
-           ) -> list[LabHost]:
+def lab_up(
+    layout: Layout, state: Path, progress: Callable[[str], None] | None = None
+) -> list[LabHost]:
     say = progress or (lambda _m: None)
     client = ensure_engine()
     say("building images (only when their recipe changed)")
-    tags = {name: I.ensure_image(client, name) for name in sorted({h.image for h in layout.hosts}
-                                                                  | {"base"})}
+    tags = {
+        name: I.ensure_image(client, name)
+        for name in sorted({h.image for h in layout.hosts} | {"base"})
+    }
     key_path, public = ensure_key(state)
     site = layout.site
-    existing = {n.name: n for n in
-                client.networks.list(filters={"label": f"hkcompute.site={site}"})}
+    existing = {
+        n.name: n for n in client.networks.list(filters={"label": f"hkcompute.site={site}"})
+    }
     for net in layout.networks:
         network = existing.get(net.name)
         if network is None:
@@ -89,12 +96,16 @@ def lab_up(layout: Layout, state: Path, progress: Callable[[str], None] | None =
                 # fabric speaks the plan's addresses, not the placeholders. Nothing leaves
                 # the machine all the same: containers lose their default route (see
                 # layout.interface_script).
-                network = I.create_network(client, net.name, site=site, subnet=net.subnet,
-                                           gateway=net.gateway,
-                                           labels={"hkcompute.kind": net.kind})
+                network = I.create_network(
+                    client,
+                    net.name,
+                    site=site,
+                    subnet=net.subnet,
+                    gateway=net.gateway,
+                    labels={"hkcompute.kind": net.kind},
+                )
             except Exception as exc:  # the engine says why (overlap with another network...)
-                raise LabError(f"cannot create network {net.name} {net.subnet}: "
-                               f"{exc}") from exc
+                raise LabError(f"cannot create network {net.name} {net.subnet}: {exc}") from exc
         if net.kind in ("link", "segment"):
             # These stand for cables: LLDP must cross them as it crosses a cable, for
             # `hkcompute cabling verify --collect`. The management network stays deaf to it.
@@ -119,13 +130,24 @@ def lab_up(layout: Layout, state: Path, progress: Callable[[str], None] | None =
             nets = [mgmt, *[p.network for p in h.ports]]
             ipv4 = {mgmt: h.mgmt_address, **{p.network: p.placeholder for p in h.ports}}
             caps = I.SWITCH_CAPS if h.is_switch else ("NET_ADMIN",)
-            sysctls = {"net.ipv4.ip_forward": "1" if h.is_switch else "0",
-                       "net.ipv4.conf.all.rp_filter": "0",
-                       "net.ipv4.conf.default.rp_filter": "0"}
-            lc = I.start_container(client, name=cname, image=tags[h.image], site=site,
-                                   labels={"hkcompute.host": h.name}, hostname=h.name,
-                                   networks=nets, ipv4=ipv4, cap_add=caps, sysctls=sysctls,
-                                   dns=layout.dns)
+            sysctls = {
+                "net.ipv4.ip_forward": "1" if h.is_switch else "0",
+                "net.ipv4.conf.all.rp_filter": "0",
+                "net.ipv4.conf.default.rp_filter": "0",
+            }
+            lc = I.start_container(
+                client,
+                name=cname,
+                image=tags[h.image],
+                site=site,
+                labels={"hkcompute.host": h.name},
+                hostname=h.name,
+                networks=nets,
+                ipv4=ipv4,
+                cap_add=caps,
+                sysctls=sysctls,
+                dns=layout.dns,
+            )
             container, port = lc.container, lc.ssh_port
         else:
             if c.status != "running":
@@ -146,16 +168,27 @@ def lab_up(layout: Layout, state: Path, progress: Callable[[str], None] | None =
         I.install_authorized_key(container, public)
         keys = I.host_public_keys(container)
         known.update({f"[127.0.0.1]:{port}": I.known_hosts_lines("127.0.0.1", port, keys)})
-        connections[h.name] = {"ansible_host": "127.0.0.1", "ansible_port": port,
-                               "ansible_user": "root",
-                               "ansible_ssh_private_key_file": str(key_path.resolve())}
+        connections[h.name] = {
+            "ansible_host": "127.0.0.1",
+            "ansible_port": port,
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(key_path.resolve()),
+        }
         hosts.append(LabHost(h.name, cname, port, tags[h.image]))
     _update_known_hosts(state / "known_hosts", known)
     write_json(lab_dir(state) / "connections.json", connections)
-    write_json(lab_dir(state) / "layout.json", {
-        "site": site, "phase": layout.phase, "skipped": layout.skipped,
-        "hosts": {h.name: {"container": h.container, "ssh_port": h.ssh_port, "image": h.image}
-                  for h in hosts}})
+    write_json(
+        lab_dir(state) / "layout.json",
+        {
+            "site": site,
+            "phase": layout.phase,
+            "skipped": layout.skipped,
+            "hosts": {
+                h.name: {"container": h.container, "ssh_port": h.ssh_port, "image": h.image}
+                for h in hosts
+            },
+        },
+    )
     return hosts
 
 
@@ -190,8 +223,9 @@ def break_link(layout: Layout, state: Path, host: str, port: str) -> str:
         raise LabError(f"the engine's name of {host} {port} is not recorded; run lab up")
     client = _engine()
     c = client.containers.get(container_name(layout.site, host))
-    rc, out = I.exec_text(c, ["sh", "-c", f"ip link set {port} down && "
-                                          f"ip link set {port} name {original}"])
+    rc, out = I.exec_text(
+        c, ["sh", "-c", f"ip link set {port} down && ip link set {port} name {original}"]
+    )
     if rc != 0:
         raise LabError(f"{host}: cannot unplug {port}: {out.strip()}")
     client.networks.get(p.network).disconnect(c, force=True)

@@ -123,8 +123,11 @@ def available(name: str) -> str | None:
     """None when checker ``name`` can run here, else the reason (which names the program
     and its Debian package when one is missing). ``ValueError`` for an unknown name."""
     checker = get(name)
-    missing = [f"{p.binary} (Debian package {p.package})"
-               for p in checker.programs if sandbox.find(p.binary) is None]
+    missing = [
+        f"{p.binary} (Debian package {p.package})"
+        for p in checker.programs
+        if sandbox.find(p.binary) is None
+    ]
     if missing:
         return "missing " + ", ".join(missing)
     return checker.ready()
@@ -133,16 +136,23 @@ def available(name: str) -> str | None:
 def tools_required() -> bool:
     """Whether a program that is not installed is a failure rather than a skip: under CI
     (``CI=true``) or with ``HKCOMPUTE_REQUIRE_TOOLS=1``, so CI cannot go green by skipping."""
-    return (os.environ.get("CI") == "true"
-            or os.environ.get("HKCOMPUTE_REQUIRE_TOOLS", "") not in ("", "0"))
+    return os.environ.get("CI") == "true" or os.environ.get("HKCOMPUTE_REQUIRE_TOOLS", "") not in (
+        "",
+        "0",
+    )
 
 
 def not_checked(name: str, path: Path, reason: str) -> ToolResult:
     return ToolResult(name, str(path), False, [], f"not checked: {reason}", skipped=True)
 
 
-def check(name: str, files: Sequence[Path], *, host_root: Path | None = None,
-          timeout: float = DEFAULT_TIMEOUT) -> ToolResult:
+def check(
+    name: str,
+    files: Sequence[Path],
+    *,
+    host_root: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> ToolResult:
     """Run checker ``name`` on ``files`` (paths inside a host tree; a folder where the
     program reads one, as ``dnsmasq.d``), or say why it cannot run here. ``host_root``
     defaults to the parent of the files' nearest ``etc`` folder. The tree walk comes here
@@ -159,8 +169,9 @@ def check(name: str, files: Sequence[Path], *, host_root: Path | None = None,
     return checker.check(paths, root, timeout)
 
 
-def content_key(host_root: Path, files: Sequence[Path], context: Sequence[Path] = (),
-                extra: str = "") -> str:
+def content_key(
+    host_root: Path, files: Sequence[Path], context: Sequence[Path] = (), extra: str = ""
+) -> str:
     """A digest of the checked ``files``, of the ``context`` files the check reads besides
     them, and of ``extra``: their paths inside the host tree and their bytes (a folder
     stands for the files in it)."""
@@ -191,7 +202,8 @@ def _files_under(path: Path) -> list[Path]:
     return [path]
 
 
-def result(kind: str, path: Path, cmd: Sequence[str], rc: int | None, out: str,
-           ok: bool | None = None) -> ToolResult:
+def result(
+    kind: str, path: Path, cmd: Sequence[str], rc: int | None, out: str, ok: bool | None = None
+) -> ToolResult:
     """A verdict from an exit status (0 is ok) unless ``ok`` says otherwise."""
     return ToolResult(kind, str(path), rc == 0 if ok is None else ok, list(cmd), out)

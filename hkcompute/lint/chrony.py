@@ -47,8 +47,9 @@ class Chronyd(Tool):
 
         with tempfile.TemporaryDirectory(prefix="hk-chrony-") as tmp:
             copy = Path(tmp) / conf.name
-            copy.write_text(sandbox.rewrite_lines(text, _CHRONY_INCLUDE, rewrite),
-                            errors="surrogateescape")
+            copy.write_text(
+                sandbox.rewrite_lines(text, _CHRONY_INCLUDE, rewrite), errors="surrogateescape"
+            )
             cmd = [sandbox.program("chronyd"), "-p", "-f", str(copy)]
             rc, out = sandbox.run(cmd, timeout=timeout, environ=sandbox.env(tmp), cwd=tmp)
         return result(self.name, conf, cmd, rc, sandbox.unmask(out, {str(copy): str(conf)}))

@@ -26,11 +26,15 @@ def _dnsmasq_copy(src: Path, dst: Path, host_root: Path) -> None:
     text = src.read_text(encoding="utf-8", errors="surrogateescape")
 
     def rewrite(m: re.Match[str]) -> str:
-        return (m.group(1) + m.group(2) + m.group(3) + sandbox.reroot(m.group(4), host_root)
-                + m.group(5))
+        return (
+            m.group(1)
+            + m.group(2)
+            + m.group(3)
+            + sandbox.reroot(m.group(4), host_root)
+            + m.group(5)
+        )
 
-    dst.write_text(sandbox.rewrite_lines(text, _DNSMASQ_INCLUDE, rewrite),
-                   errors="surrogateescape")
+    dst.write_text(sandbox.rewrite_lines(text, _DNSMASQ_INCLUDE, rewrite), errors="surrogateescape")
 
 
 @register

@@ -50,8 +50,9 @@ class Netplan(Tool):
             if sandbox.is_root():
                 sandbox.chown_tree(Path(tmp), sandbox.NOBODY)
             cmd = [sandbox.program("generate"), "--root-dir", str(root)]
-            rc, out = sandbox.run(cmd, timeout=timeout, environ=sandbox.env(tmp), cwd=tmp,
-                                  as_nobody=True)
+            rc, out = sandbox.run(
+                cmd, timeout=timeout, environ=sandbox.env(tmp), cwd=tmp, as_nobody=True
+            )
             written = sorted(
                 "/" + p.relative_to(root).as_posix()
                 for p in root.rglob("*")

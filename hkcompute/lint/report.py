@@ -63,21 +63,27 @@ class LintReport:
                 note = r.output.removeprefix("not checked: ")
                 lines.append(f"    {self.program(r)} was not run: {note}")
                 if self.required:
-                    lines.append("    (CI=true or HKCOMPUTE_REQUIRE_TOOLS=1: a program that "
-                                 "is not installed is a failure)")
+                    lines.append(
+                        "    (CI=true or HKCOMPUTE_REQUIRE_TOOLS=1: a program that "
+                        "is not installed is a failure)"
+                    )
                 continue
             out = r.output.rstrip("\n").splitlines()
             lines.append(f"    {self.program(r)} says ({' '.join(r.command)}):")
             if len(out) > TAIL_LINES:
-                lines.append(f"    ... {len(out) - TAIL_LINES} earlier lines left out "
-                             "(--format json has them all)")
+                lines.append(
+                    f"    ... {len(out) - TAIL_LINES} earlier lines left out "
+                    "(--format json has them all)"
+                )
             lines += [f"    {x}" for x in out[-TAIL_LINES:]]
         return "\n".join(lines)
 
     def summary(self) -> str:
         c = self.counts()
-        return (f"{self.out}: lint {c[OK]} ok, {c[FAILED]} failed, {c[SKIPPED]} skipped "
-                f"({self.runs} program runs for {len(self.results)} checks)")
+        return (
+            f"{self.out}: lint {c[OK]} ok, {c[FAILED]} failed, {c[SKIPPED]} skipped "
+            f"({self.runs} program runs for {len(self.results)} checks)"
+        )
 
     def json(self) -> str:
         doc = {
@@ -85,18 +91,29 @@ class LintReport:
             "counts": self.counts(),
             "runs": self.runs,
             "results": [
-                {"status": self.status(r), "kind": r.kind, "host": r.host,
-                 "path": self.shown(r.path), "program": self.program(r),
-                 "same_as": None if r.same_as is None else self.shown(r.same_as),
-                 "command": r.command, "output": r.output}
+                {
+                    "status": self.status(r),
+                    "kind": r.kind,
+                    "host": r.host,
+                    "path": self.shown(r.path),
+                    "program": self.program(r),
+                    "same_as": None if r.same_as is None else self.shown(r.same_as),
+                    "command": r.command,
+                    "output": r.output,
+                }
                 for r in self.results
             ],
         }
         return json.dumps(doc, indent=2, sort_keys=True)
 
 
-def lint_output(out: Path, *, hosts: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                progress: Progress | None = None) -> LintReport:
+def lint_output(
+    out: Path,
+    *,
+    hosts: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
+) -> LintReport:
     """Check the rendered tree in ``out`` (a ``hkcompute render --out`` folder)."""
     tree = out / "hosts"
     if not tree.is_dir():

@@ -274,13 +274,21 @@ def _check_slurm_gres(gres_conf: Path, node: str, *, timeout: float) -> ToolResu
         # of its NodeName lines sees it (one per server model).
         firsts = _gres_first_nodes(gres_conf)
         if not firsts:
-            return ToolResult(kind, str(gres_conf), True, [], f"{node} is not a Slurm node "
-                              "and gres.conf names no node: nothing to check")
+            return ToolResult(
+                kind,
+                str(gres_conf),
+                True,
+                [],
+                f"{node} is not a Slurm node and gres.conf names no node: nothing to check",
+            )
         results = [_check_slurm_gres(gres_conf, n, timeout=timeout) for n in firsts]
-        return ToolResult(kind, str(gres_conf), all(r.ok for r in results),
-                          results[0].command,
-                          "\n".join(f"as {n}:\n{r.output}" for n, r in zip(firsts, results,
-                                                                             strict=True)))
+        return ToolResult(
+            kind,
+            str(gres_conf),
+            all(r.ok for r in results),
+            results[0].command,
+            "\n".join(f"as {n}:\n{r.output}" for n, r in zip(firsts, results, strict=True)),
+        )
     with tempfile.TemporaryDirectory(prefix="hk-slurmd-") as tmp:
         work = Path(tmp)
         etc = work / "etc"
@@ -338,8 +346,9 @@ def _check_slurm_gres(gres_conf: Path, node: str, *, timeout: float) -> ToolResu
             str(etc / "slurm.conf"),
         ]
         rc, out = sandbox.run(cmd, timeout=timeout, environ=sandbox.env(tmp), cwd=tmp)
-    out = sandbox.unmask(out, {str(etc / "slurm.conf"): str(slurm_conf),
-                               str(etc): str(gres_conf.parent)})
+    out = sandbox.unmask(
+        out, {str(etc / "slurm.conf"): str(slurm_conf), str(etc): str(gres_conf.parent)}
+    )
     errors = _slurm_errors(out)
     if rc == 0 and not errors:
         shortfalls = _gres_shortfalls(slurm_conf.read_text(errors="replace"), node, out)
@@ -395,8 +404,6 @@ def _gres_shortfalls(slurm_text: str, node: str, slurmd_out: str) -> list[str]:
                     "slurmctld would drain it (count reported lower than configured)"
                 )
     return problems
-
-
 
 
 def _covers(line: str, node: str) -> bool:
@@ -491,8 +498,11 @@ class SlurmdGres(_Slurm):
     def key(self, files: Sequence[Path], host_root: Path) -> str:
         gres_conf = files[0]
         slurm_conf = gres_conf.parent / "slurm.conf"
-        role = (_gres_role(slurm_conf, gres_conf, host_root.name) if slurm_conf.is_file()
-                else "no slurm.conf")
+        role = (
+            _gres_role(slurm_conf, gres_conf, host_root.name)
+            if slurm_conf.is_file()
+            else "no slurm.conf"
+        )
         return content_key(host_root, files, [gres_conf.parent], extra=role)
 
     def check(self, files: Sequence[Path], host_root: Path, timeout: float) -> ToolResult:

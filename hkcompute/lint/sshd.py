@@ -60,12 +60,12 @@ class Sshd(Tool):
                 environ=sandbox.env(tmp),
             )
             if rc != 0:
-                return ToolResult(self.name, str(sshd_config), False, [],
-                                  f"ssh-keygen failed: {out}")
+                return ToolResult(
+                    self.name, str(sshd_config), False, [], f"ssh-keygen failed: {out}"
+                )
             text = sshd_config.read_text(encoding="utf-8", errors="surrogateescape")
             text = sandbox.rewrite_lines(
-                text, _SSHD_HOSTKEY,
-                lambda m: m.group(1) + m.group(2) + " " + str(key) + m.group(5)
+                text, _SSHD_HOSTKEY, lambda m: m.group(1) + m.group(2) + " " + str(key) + m.group(5)
             )
             text = sandbox.rewrite_lines(
                 text,
@@ -84,7 +84,9 @@ class Sshd(Tool):
             if sandbox.is_root():
                 sandbox.chown_tree(work, sandbox.NOBODY)
             cmd = [sandbox.program("sshd"), "-T", "-f", str(copy), "-o", f"HostKey={key}"]
-            rc, out = sandbox.run(cmd, timeout=timeout, environ=sandbox.env(tmp), cwd=tmp,
-                                  as_nobody=True)
-        return result(self.name, sshd_config, cmd, rc,
-                      sandbox.unmask(out, {str(copy): str(sshd_config)}))
+            rc, out = sandbox.run(
+                cmd, timeout=timeout, environ=sandbox.env(tmp), cwd=tmp, as_nobody=True
+            )
+        return result(
+            self.name, sshd_config, cmd, rc, sandbox.unmask(out, {str(copy): str(sshd_config)})
+        )

@@ -44,9 +44,14 @@ def _units(host: Path) -> list[tuple[str, list[Path]]]:
     return units
 
 
-def check_tree(root: Path, *, hosts: str | None = None, skip_unavailable: bool = False,
-               timeout: float = DEFAULT_TIMEOUT,
-               progress: Progress | None = None) -> list[ToolResult]:
+def check_tree(
+    root: Path,
+    *,
+    hosts: str | None = None,
+    skip_unavailable: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
+) -> list[ToolResult]:
     """Check every file a checker is declared for, in every host tree under ``root``
     (``DIR/hosts``; with ``hosts``, only the trees whose name matches that shell pattern).
 
@@ -74,15 +79,17 @@ def check_tree(root: Path, *, hosts: str | None = None, skip_unavailable: bool =
             key = (name, base.get(name).key(files, tree))
             seen = verdicts.get(key)
             if seen is None:
-                got = replace(base.check(name, files, host_root=tree, timeout=timeout),
-                              host=tree.name)
+                got = replace(
+                    base.check(name, files, host_root=tree, timeout=timeout), host=tree.name
+                )
                 verdicts[key] = got
                 results.append(got)
             else:
                 # The same relative paths (they are in the key), on this host's tree.
                 rel = Path(seen.path).relative_to(root / str(seen.host))
-                results.append(replace(seen, path=str(tree / rel), host=tree.name,
-                                       same_as=seen.path))
+                results.append(
+                    replace(seen, path=str(tree / rel), host=tree.name, same_as=seen.path)
+                )
         if progress is not None:
             progress(i, len(plan))
     return results

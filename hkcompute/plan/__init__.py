@@ -21,8 +21,16 @@ from hkcompute.plan.order import owners
 from hkcompute.plan.records import Address, Asn, Assignments, Link, Plan
 from hkcompute.plan.topology import build_topology
 
-__all__ = ["Address", "Asn", "Assignments", "Link", "Plan", "build_plan", "plan_for",
-           "remember_plan"]
+__all__ = [
+    "Address",
+    "Asn",
+    "Assignments",
+    "Link",
+    "Plan",
+    "build_plan",
+    "plan_for",
+    "remember_plan",
+]
 
 # Plans by site object (``id``), each with a weak reference to its site: the site is
 # immutable and unhashable (it holds dicts), and its plans must go when it does.
@@ -50,9 +58,11 @@ def _plans_of(site: Site) -> dict[int | None, Plan]:
     key = id(site)
     entry = _PLANS.get(key)
     if entry is None or entry[0]() is not site:
+
         def forget(ref: weakref.ref[Site]) -> None:
             if _PLANS.get(key, (None,))[0] is ref:
                 del _PLANS[key]
+
         entry = _PLANS[key] = (weakref.ref(site, forget), {})
     return entry[1]
 

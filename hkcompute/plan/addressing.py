@@ -77,8 +77,14 @@ class Pool:
         bits = 32 if net.version == 4 else 128
         # A flat pool is one subnet: its network address (and broadcast, v4) are not hosts.
         start = 1 if flat and net.prefixlen < bits - 1 else 0
-        return cls(name, net.version, int(net.network_address), net.num_addresses,
-                   net.prefixlen, cursor=start)
+        return cls(
+            name,
+            net.version,
+            int(net.network_address),
+            net.num_addresses,
+            net.prefixlen,
+            cursor=start,
+        )
 
     @property
     def bits(self) -> int:
@@ -106,8 +112,9 @@ class Pool:
 
 
 class Allocator:
-    def __init__(self, site: Site, phase: int | None, owners: list[Owner],
-                 topology: Topology | None = None) -> None:
+    def __init__(
+        self, site: Site, phase: int | None, owners: list[Owner], topology: Topology | None = None
+    ) -> None:
         self.site = site
         self.phase = phase
         self.owners = owners
@@ -134,8 +141,15 @@ class Allocator:
             self.missing.add(name)
         return p
 
-    def emit(self, d: Device, iface: str, pool: Pool, offset: int, prefix: int | None = None,
-             phase: int | None = None) -> None:
+    def emit(
+        self,
+        d: Device,
+        iface: str,
+        pool: Pool,
+        offset: int,
+        prefix: int | None = None,
+        phase: int | None = None,
+    ) -> None:
         value = pool.base + offset
         if prefix is None:  # flat pools: hosts of one subnet; loopbacks: host routes
             prefix = pool.prefix if pool.name in FLAT else pool.bits
@@ -143,12 +157,19 @@ class Allocator:
         if owner is not None and owner != d.name:
             self.spill.append((d.name, iface, pool.name, phase or d.phase, prefix))
             return
-        self.rows.append(Address(d.name, iface, pool.name,
-                                 f"{fmt_ip(value, pool.version)}/{prefix}",
-                                 phase or d.phase))
+        self.rows.append(
+            Address(
+                d.name,
+                iface,
+                pool.name,
+                f"{fmt_ip(value, pool.version)}/{prefix}",
+                phase or d.phase,
+            )
+        )
 
-    def flat_one(self, d: Device | None, iface: str, pool: Pool | None, base: int | None,
-                 i: int) -> None:
+    def flat_one(
+        self, d: Device | None, iface: str, pool: Pool | None, base: int | None, i: int
+    ) -> None:
         if pool is None or base is None or d is None or not self.present(d):
             return
         if (d.name, pool.name) in self.explicit and iface == self.explicit_iface(d, pool.name):
@@ -179,9 +200,14 @@ class Allocator:
                 value, version = int(iface.ip), iface.version
                 key = (version, value)
                 if key in seen and seen[key] != d.name:
-                    self.findings.append(make(
-                        R.ADDRESS_TWICE, f"{iface.ip} is given to {seen[key]!r} and "
-                        f"{d.name!r}", d.loc, subject=d.name))
+                    self.findings.append(
+                        make(
+                            R.ADDRESS_TWICE,
+                            f"{iface.ip} is given to {seen[key]!r} and {d.name!r}",
+                            d.loc,
+                            subject=d.name,
+                        )
+                    )
                     continue
                 seen[key] = d.name
                 pool = self.pools.get(net)
@@ -189,17 +215,28 @@ class Allocator:
                 if pool is not None:
                     if "/" not in text and net != "loopback":
                         prefix = pool.prefix
-                    if version != pool.version or not (
-                            pool.base <= value < pool.base + pool.size):
-                        self.findings.append(make(
-                            R.OUTSIDE_POOL, f"{d.name}: {net} address {text} is outside pool "
-                            f"{pool.cidr()}", d.loc, subject=d.name))
+                    if version != pool.version or not (pool.base <= value < pool.base + pool.size):
+                        self.findings.append(
+                            make(
+                                R.OUTSIDE_POOL,
+                                f"{d.name}: {net} address {text} is outside pool {pool.cidr()}",
+                                d.loc,
+                                subject=d.name,
+                            )
+                        )
                     else:
                         pool.reserved[value] = d.name
                 self.explicit[(d.name, net)] = (value, prefix)
                 if self.present(d):
-                    self.rows.append(Address(d.name, self.explicit_iface(d, net), net,
-                                             f"{fmt_ip(value, version)}/{prefix}", d.phase))
+                    self.rows.append(
+                        Address(
+                            d.name,
+                            self.explicit_iface(d, net),
+                            net,
+                            f"{fmt_ip(value, version)}/{prefix}",
+                            d.phase,
+                        )
+                    )
 
     # --- owners ------------------------------------------------------------------------------
     def run(self) -> tuple[list[Address], list[Finding], dict[str, Pool]]:
@@ -217,15 +254,25 @@ class Allocator:
                 self.device(o.device)
         self.place_spill()
         for name in sorted(self.missing):
-            self.findings.append(make(R.POOL_MISSING, f"networks.pools.{name} is needed by the "
-                                      "plan but not defined", self.networks_loc("pools:"),
-                                      subject=name))
+            self.findings.append(
+                make(
+                    R.POOL_MISSING,
+                    f"networks.pools.{name} is needed by the plan but not defined",
+                    self.networks_loc("pools:"),
+                    subject=name,
+                )
+            )
         for p in self.pools.values():
             if p.overflow:
-                self.findings.append(make(
-                    R.POOL_SMALL, f"pool {p.name} {p.cidr()} has {p.limit:,} usable addresses; "
-                    f"the plan needs {p.wanted:,} (blocks sized for full units, aligned)",
-                    self.networks_loc(p.cidr()), subject=p.name))
+                self.findings.append(
+                    make(
+                        R.POOL_SMALL,
+                        f"pool {p.name} {p.cidr()} has {p.limit:,} usable addresses; "
+                        f"the plan needs {p.wanted:,} (blocks sized for full units, aligned)",
+                        self.networks_loc(p.cidr()),
+                        subject=p.name,
+                    )
+                )
         return self.rows, self.findings, self.pools
 
     def networks_loc(self, *needles: str) -> Location:
@@ -273,8 +320,7 @@ class Allocator:
         if tpl.fabric == "roce":
             self.leaf_p2p(c, unit)
 
-    def compute(self, c: ClusterInfo, leaves: tuple[str, ...],
-                nodes: list[Device | None]) -> None:
+    def compute(self, c: ClusterInfo, leaves: tuple[str, ...], nodes: list[Device | None]) -> None:
         tpl = c.template
         size = compute_subnet_size(tpl.node_slots)
         pool = self.pool("compute", size * tpl.rails)
@@ -400,13 +446,16 @@ class Allocator:
             if off < pool.cursor:
                 pool.overflow = True
                 continue
-            self.rows.append(Address(name, iface, net,
-                                     f"{fmt_ip(pool.base + off, pool.version)}/{prefix}", phase))
+            self.rows.append(
+                Address(
+                    name, iface, net, f"{fmt_ip(pool.base + off, pool.version)}/{prefix}", phase
+                )
+            )
 
 
-def allocate(site: Site, phase: int | None, owners: list[Owner],
-             topology: Topology | None = None) -> tuple[
-        list[Address], list[Finding], dict[str, Pool]]:
+def allocate(
+    site: Site, phase: int | None, owners: list[Owner], topology: Topology | None = None
+) -> tuple[list[Address], list[Finding], dict[str, Pool]]:
     return Allocator(site, phase, owners, topology).run()
 
 
@@ -423,16 +472,28 @@ def check_pools(site: Site) -> list[Finding]:
         except ValueError:
             continue  # the schema reported it
     for i, (na, a) in enumerate(nets):
-        for nb, b in nets[i + 1:]:
+        for nb, b in nets[i + 1 :]:
             if a.version == b.version and a.overlaps(b):
-                out.append(make(R.POOL_OVERLAP, f"pools {na} ({a}) and {nb} ({b}) overlap",
-                                find_text(site, str(b)), subject=nb))
+                out.append(
+                    make(
+                        R.POOL_OVERLAP,
+                        f"pools {na} ({a}) and {nb} ({b}) overlap",
+                        find_text(site, str(b)),
+                        subject=nb,
+                    )
+                )
     ranges = sorted((r.first, r.last, t) for t, r in site.networks.asn.items())
     for i, (fa, la, ta) in enumerate(ranges):
-        for fb, lb, tb in ranges[i + 1:]:
+        for fb, lb, tb in ranges[i + 1 :]:
             if fb <= la and fa <= lb:
-                out.append(make(R.ASN_OVERLAP, f"ASN ranges {ta} ({fa}-{la}) and {tb} "
-                                f"({fb}-{lb}) overlap", find_text(site, "asn:"), subject=tb))
+                out.append(
+                    make(
+                        R.ASN_OVERLAP,
+                        f"ASN ranges {ta} ({fa}-{la}) and {tb} ({fb}-{lb}) overlap",
+                        find_text(site, "asn:"),
+                        subject=tb,
+                    )
+                )
     return out
 
 
@@ -447,7 +508,13 @@ def check_unique(site: Site, rows: list[Address]) -> list[Finding]:
             seen[ip] = a
         elif first.device != a.device or first.interface != a.interface:
             dev = site.devices.get(a.device)
-            out.append(make(R.ADDRESS_TWICE, f"{ip} is assigned to {first.device} "
-                            f"{first.interface} and {a.device} {a.interface}",
-                            dev.loc if dev else find_text(site, ip), subject=a.device))
+            out.append(
+                make(
+                    R.ADDRESS_TWICE,
+                    f"{ip} is assigned to {first.device} "
+                    f"{first.interface} and {a.device} {a.interface}",
+                    dev.loc if dev else find_text(site, ip),
+                    subject=a.device,
+                )
+            )
     return out

@@ -20,8 +20,9 @@ from hkcompute.plan.topology import Topology, build_topology
 TIERS = ("leaf", "spine", "core")
 
 
-def allocate_asns(site: Site, phase: int | None, owners: list[Owner],
-                  topology: Topology | None = None) -> tuple[list[Asn], list[Finding]]:
+def allocate_asns(
+    site: Site, phase: int | None, owners: list[Owner], topology: Topology | None = None
+) -> tuple[list[Asn], list[Finding]]:
     topo = topology or build_topology(site)
     ranges = site.networks.asn
     cursor = {t: 0 for t in TIERS}
@@ -79,6 +80,12 @@ def allocate_asns(site: Site, phase: int | None, owners: list[Owner],
         rng = ranges.get(tier)  # type: ignore[call-overload]
         have = 0 if rng is None else rng.last - rng.first + 1
         what = "is not defined" if rng is None else f"has {have:,}"
-        findings.append(make(R.ASN_SHORT, f"ASN range networks.asn.{tier} {what}; the plan "
-                             f"needs {need:,}", find_text(site, "asn:"), subject=tier))
+        findings.append(
+            make(
+                R.ASN_SHORT,
+                f"ASN range networks.asn.{tier} {what}; the plan needs {need:,}",
+                find_text(site, "asn:"),
+                subject=tier,
+            )
+        )
     return out, findings

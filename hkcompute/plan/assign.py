@@ -25,7 +25,7 @@ def services_of(site: Site, phase: int | None) -> dict[str, tuple[str, ...]]:
     out["login"] = []
     declared = any(d.services for d in nodes)
     for d in nodes:
-        for s in (d.services if declared else (SERVICES if d is nodes[0] else ())):
+        for s in d.services if declared else (SERVICES if d is nodes[0] else ()):
             out.setdefault(s, []).append(d.name)
     return {s: tuple(names) for s, names in out.items()}
 
@@ -42,15 +42,15 @@ def subnet_managers_of(site: Site, phase: int | None) -> dict[str, int]:
         if c.fabric != "infiniband":
             continue
         devs = by_cluster.get(c.name, [])
-        picks = [d for d in devs if d.role == "core"][:2] or \
-            [d for d in devs if d.role == "spine"][:2]
+        picks = [d for d in devs if d.role == "core"][:2] or [d for d in devs if d.role == "spine"][
+            :2
+        ]
         for prio, d in zip(SM_PRIORITIES, picks, strict=False):
             out[d.name] = prio
     return out
 
 
-def managed_of(site: Site, phase: int | None, subnet_managers: dict[str, int]) -> tuple[
-        str, ...]:
+def managed_of(site: Site, phase: int | None, subnet_managers: dict[str, int]) -> tuple[str, ...]:
     """Servers and storage in service, RoCE fabric switches, and InfiniBand switches that
     host a subnet manager (the rest of an InfiniBand fabric runs no Linux to manage)."""
     out = []

@@ -39,8 +39,11 @@ class Bom:
     def to_dict(self) -> dict[str, object]:
         def plain(d: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
             return {s: {k: d[s][k] for k in sorted(d[s], key=natural)} for s in SECTIONS}
-        return {"phases": {str(p): plain(v) for p, v in sorted(self.phases.items())},
-                "total": plain(self.total())}
+
+        return {
+            "phases": {str(p): plain(v) for p, v in sorted(self.phases.items())},
+            "total": plain(self.total()),
+        }
 
 
 def build_bom(site: Site, plan: Plan) -> Bom:
@@ -71,7 +74,6 @@ def build_bom(site: Site, plan: Plan) -> Bom:
                 per["optics"].update(parts)
             else:
                 o = optics.get(link.optic)
-                per["optics"][link.optic] += 2 if o is not None and o.kind == "transceiver" \
-                    else 1
+                per["optics"][link.optic] += 2 if o is not None and o.kind == "transceiver" else 1
         per["cables"][f"{link.cable} {length_bin(link.length_m)}"] += 1
     return bom

@@ -81,7 +81,8 @@ class OpticChooser:
         self._by_speed: dict[float, list[tuple[float, float, str]]] = {}
         for name, o in optics.items():
             self._by_speed.setdefault(float(o.speed_gbps), []).append(
-                (link_cost(o), -float(o.reach_m), name))
+                (link_cost(o), -float(o.reach_m), name)
+            )
         for lst in self._by_speed.values():
             lst.sort()
         self._memo: dict[tuple[float, float], Choice] = {}

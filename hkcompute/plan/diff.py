@@ -32,7 +32,8 @@ class PhaseDiff:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "from_phase": self.from_phase, "to_phase": self.to_phase,
+            "from_phase": self.from_phase,
+            "to_phase": self.to_phase,
             "added": {
                 "devices": len(self.devices),
                 "devices_by_model": dict(sorted(self.devices_by_model.items())),
@@ -50,13 +51,13 @@ class PhaseDiff:
         }
 
 
-def _compare(what: str, old: set[tuple[object, ...]], new: set[tuple[object, ...]],
-             out: list[str]) -> None:
+def _compare(
+    what: str, old: set[tuple[object, ...]], new: set[tuple[object, ...]], out: list[str]
+) -> None:
     for row in sorted(old - new, key=str):
         out.append(f"{what} of phase <= A no longer planned: {','.join(map(str, row))}")
     for row in sorted(new - old, key=str):
-        out.append(f"{what} of phase <= A differs in the later plan: "
-                   f"{','.join(map(str, row))}")
+        out.append(f"{what} of phase <= A differs in the later plan: {','.join(map(str, row))}")
 
 
 def diff_phases(site: Site, plan_a: Plan, plan_b: Plan) -> PhaseDiff:
@@ -67,8 +68,9 @@ def diff_phases(site: Site, plan_a: Plan, plan_b: Plan) -> PhaseDiff:
         if a < dev.phase <= b:
             d.devices.append(dev.name)
             d.devices_by_model[dev.model] += 1
-            d.rack_power_kw[dev.rack] = d.rack_power_kw.get(dev.rack, 0.0) + \
-                site.catalog.power_kw(dev.model)
+            d.rack_power_kw[dev.rack] = d.rack_power_kw.get(dev.rack, 0.0) + site.catalog.power_kw(
+                dev.model
+            )
     for link in plan_b.links:
         if link.phase > a:
             d.links_by_network[link.network] += 1
@@ -76,10 +78,22 @@ def diff_phases(site: Site, plan_a: Plan, plan_b: Plan) -> PhaseDiff:
         if addr.phase > a:
             d.addresses_by_network[addr.network] += 1
     d.asns = sum(1 for x in plan_b.asns if x.phase > a)
-    _compare("link", {x.row() for x in plan_a.links},
-             {x.row() for x in plan_b.links if x.phase <= a}, d.changed)
-    _compare("address", {x.row() for x in plan_a.addresses},
-             {x.row() for x in plan_b.addresses if x.phase <= a}, d.changed)
-    _compare("ASN", {(x.device, x.asn) for x in plan_a.asns},
-             {(x.device, x.asn) for x in plan_b.asns if x.phase <= a}, d.changed)
+    _compare(
+        "link",
+        {x.row() for x in plan_a.links},
+        {x.row() for x in plan_b.links if x.phase <= a},
+        d.changed,
+    )
+    _compare(
+        "address",
+        {x.row() for x in plan_a.addresses},
+        {x.row() for x in plan_b.addresses if x.phase <= a},
+        d.changed,
+    )
+    _compare(
+        "ASN",
+        {(x.device, x.asn) for x in plan_a.asns},
+        {(x.device, x.asn) for x in plan_b.asns if x.phase <= a},
+        d.changed,
+    )
     return d

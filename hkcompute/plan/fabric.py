@@ -96,8 +96,12 @@ class Ports:
             if port == MGMT_PORT:
                 return MGMT_SPEED
             m = _PORT_RE.match(port)
-            if m and m.group(1) == "swp" and m.group(2) and \
-                    1 <= int(m.group(2)) <= self.switch_ports:
+            if (
+                m
+                and m.group(1) == "swp"
+                and m.group(2)
+                and 1 <= int(m.group(2)) <= self.switch_ports
+            ):
                 return self.switch_speed
             return None
         m = _PORT_RE.match(port)
@@ -119,19 +123,32 @@ def ports_by_model(site: Site) -> dict[str, Ports]:
     for name, sw in cat.switches.items():
         out[name] = Ports(sw.ports, float(sw.speed_gbps))
     for name, srv in cat.servers.items():
-        out[name] = Ports(nics={n.network: (nic_count(srv.nics, n.network),
-                                            nic_speed(srv.nics, n.network) or 0.0)
-                                for n in srv.nics}, described=bool(srv.nics))
+        out[name] = Ports(
+            nics={
+                n.network: (nic_count(srv.nics, n.network), nic_speed(srv.nics, n.network) or 0.0)
+                for n in srv.nics
+            },
+            described=bool(srv.nics),
+        )
     for name, st in cat.storage.items():
-        out[name] = Ports(nics={n.network: (nic_count(st.nics, n.network),
-                                            nic_speed(st.nics, n.network) or 0.0)
-                                for n in st.nics})
+        out[name] = Ports(
+            nics={
+                n.network: (nic_count(st.nics, n.network), nic_speed(st.nics, n.network) or 0.0)
+                for n in st.nics
+            }
+        )
     return out
 
 
 class FabricBuilder:
-    def __init__(self, site: Site, phase: int | None, owners: list[Owner],
-                 chooser: OpticChooser | None = None, topology: Topology | None = None) -> None:
+    def __init__(
+        self,
+        site: Site,
+        phase: int | None,
+        owners: list[Owner],
+        chooser: OpticChooser | None = None,
+        topology: Topology | None = None,
+    ) -> None:
         self.site = site
         self.phase = phase
         self.owners = owners
@@ -147,8 +164,11 @@ class FabricBuilder:
         self.site_switches: dict[str, list[Device]] = {"storage": [], "inband": [], "oob": []}
         for d in site.devices.values():
             if d.cluster is None and d.unit is None:
-                net = {"storage_spine": "storage", "inband_switch": "inband",
-                       "oob_switch": "oob"}.get(d.role)
+                net = {
+                    "storage_spine": "storage",
+                    "inband_switch": "inband",
+                    "oob_switch": "oob",
+                }.get(d.role)
                 if net is not None:
                     self.site_switches[net].append(d)
 
@@ -156,25 +176,54 @@ class FabricBuilder:
     def present(self, d: Device | None) -> bool:
         return d is not None and (self.phase is None or d.phase <= self.phase)
 
-    def add(self, a: Device, a_port: str, b: Device, b_port: str, network: str, speed: float,
-            kind: str, cluster: str | None) -> None:
+    def add(
+        self,
+        a: Device,
+        a_port: str,
+        b: Device,
+        b_port: str,
+        network: str,
+        speed: float,
+        kind: str,
+        cluster: str | None,
+    ) -> None:
         # Memoised: between racks the length depends on the racks alone, so a site has few
         # distinct cases; only same-rack runs depend on the U positions.
-        mk = (a.rack, 0, b.rack, 0, speed) if a.rack != b.rack else (a.rack, a.u, b.rack, b.u,
-                                                                      speed)
+        mk = (
+            (a.rack, 0, b.rack, 0, speed) if a.rack != b.rack else (a.rack, a.u, b.rack, b.u, speed)
+        )
         got = self._memo.get(mk)
         if got is None:
-            length = link_length(self.site.racks.get(a.rack), a.u, self.site.racks.get(b.rack),
-                                 b.u)
+            length = link_length(self.site.racks.get(a.rack), a.u, self.site.racks.get(b.rack), b.u)
             got = self._memo[mk] = (length, self.chooser.choose(speed, length))
         length, ch = got
         if ch.optic is None:
-            self.agg.add(R.NO_OPTIC, f"{a.model}>{b.model}:{speed}",
-                         f"no {speed:g} Gb/s optic in the catalogue reaches {length:.1f} m "
-                         f"({a.name}:{a_port} - {b.name}:{b_port}; longest reach "
-                         f"{self.chooser.max_reach(speed):g} m)", a.loc, a.name)
-        self.links.append(Link(a.name, a_port, b.name, b_port, network, speed, ch.optic,
-                               ch.cable, length, max(a.phase, b.phase), kind, cluster, a.loc))
+            self.agg.add(
+                R.NO_OPTIC,
+                f"{a.model}>{b.model}:{speed}",
+                f"no {speed:g} Gb/s optic in the catalogue reaches {length:.1f} m "
+                f"({a.name}:{a_port} - {b.name}:{b_port}; longest reach "
+                f"{self.chooser.max_reach(speed):g} m)",
+                a.loc,
+                a.name,
+            )
+        self.links.append(
+            Link(
+                a.name,
+                a_port,
+                b.name,
+                b_port,
+                network,
+                speed,
+                ch.optic,
+                ch.cable,
+                length,
+                max(a.phase, b.phase),
+                kind,
+                cluster,
+                a.loc,
+            )
+        )
 
     def next_port(self, sw: Device) -> str:
         n = self._next_port.get(sw.name, 0) + 1
@@ -226,17 +275,28 @@ class FabricBuilder:
         ct = self.topology.of(c)
         u, exact = ct.uplinks_per_spine, ct.exact
         if not exact:
-            self.findings.append(make(
-                R.UPLINK_RATIO, f"cluster {c.name!r}: node_slots {tpl.node_slots} / "
-                f"oversubscription {tpl.oversubscription:g} / spines_per_group "
-                f"{tpl.spines_per_group} is not a whole number; planning {u} uplink(s) per "
-                f"leaf and spine", c.loc, subject=c.name))
+            self.findings.append(
+                make(
+                    R.UPLINK_RATIO,
+                    f"cluster {c.name!r}: node_slots {tpl.node_slots} / "
+                    f"oversubscription {tpl.oversubscription:g} / spines_per_group "
+                    f"{tpl.spines_per_group} is not a whole number; planning {u} uplink(s) per "
+                    f"leaf and spine",
+                    c.loc,
+                    subject=c.name,
+                )
+            )
         srv = self.site.catalog.servers.get(tpl.server)
         if srv is not None and srv.nics and nic_count(srv.nics, "compute") < tpl.rails:
-            self.findings.append(make(
-                R.NIC_SHORT, f"cluster {c.name!r}: server {tpl.server!r} has "
-                f"{nic_count(srv.nics, 'compute')} compute NIC(s) for {tpl.rails} rails",
-                c.loc, subject=c.name))
+            self.findings.append(
+                make(
+                    R.NIC_SHORT,
+                    f"cluster {c.name!r}: server {tpl.server!r} has "
+                    f"{nic_count(srv.nics, 'compute')} compute NIC(s) for {tpl.rails} rails",
+                    c.loc,
+                    subject=c.name,
+                )
+            )
 
     def unit(self, o: Owner) -> None:
         c, unit = o.cluster, o.unit
@@ -263,8 +323,9 @@ class FabricBuilder:
             for r in range(min(tpl.rails, count)):
                 leaf = leaves[r]
                 if leaf is not None:
-                    self.add(node, f"fab{r}", leaf, f"swp{slot + 1}", "compute", speed,
-                             NODE_LEAF, c.name)
+                    self.add(
+                        node, f"fab{r}", leaf, f"swp{slot + 1}", "compute", speed, NODE_LEAF, c.name
+                    )
             for net, short in (("storage", STORAGE_LEAF), ("inband", INBAND), ("oob", OOB)):
                 sws = sets.get(short)
                 if not sws:
@@ -277,8 +338,7 @@ class FabricBuilder:
                     if sw is None:
                         continue
                     port = "bmc" if net == "oob" else f"{NIC_PREFIX[net]}{i}"
-                    self.add(node, port, sw, f"swp{q // len(sws) + 1}", net, speed, ACCESS,
-                             c.name)
+                    self.add(node, port, sw, f"swp{q // len(sws) + 1}", net, speed, ACCESS, c.name)
         # Leaf uplinks: the full set even when the unit is partly filled.
         for r, leaf in enumerate(leaves):
             if leaf is None or leaf.model not in self.ports:
@@ -287,8 +347,9 @@ class FabricBuilder:
             for j, _k, leaf_port, spine_port in ut.uplinks[r]:
                 spine = spines[j]
                 if spine is not None:
-                    self.add(leaf, leaf_port, spine, spine_port, "compute", speed,
-                             LEAF_SPINE, c.name)
+                    self.add(
+                        leaf, leaf_port, spine, spine_port, "compute", speed, LEAF_SPINE, c.name
+                    )
         # The unit's switches' management ports, after every node slot of the OOB switches.
         oobs = sets.get(OOB)
         if oobs:
@@ -299,13 +360,22 @@ class FabricBuilder:
                 for sw in sets[s.short]:
                     target = oobs[q % len(oobs)]
                     if sw is not None and target is not None:
-                        self.add(sw, MGMT_PORT, target, f"swp{q // len(oobs) + 1}", "oob",
-                                 MGMT_SPEED, ACCESS, c.name)
+                        self.add(
+                            sw,
+                            MGMT_PORT,
+                            target,
+                            f"swp{q // len(oobs) + 1}",
+                            "oob",
+                            MGMT_SPEED,
+                            ACCESS,
+                            c.name,
+                        )
                     q += 1
         self.unit_uplinks(c, sets, o.phase)
 
-    def unit_uplinks(self, c: ClusterInfo, sets: dict[str, list[Device | None]],
-                     phase: int) -> None:
+    def unit_uplinks(
+        self, c: ClusterInfo, sets: dict[str, list[Device | None]], phase: int
+    ) -> None:
         """A unit's storage leaves, in-band and OOB switches up to the site-level switches."""
         tpl = c.template
         for net, short in (("storage", STORAGE_LEAF), ("inband", INBAND), ("oob", OOB)):
@@ -317,8 +387,9 @@ class FabricBuilder:
             if net == "storage" and tpl.storage_leaves is not None:
                 model = self.site.catalog.switches.get(tpl.storage_leaves.model)
                 srv = self.site.catalog.servers.get(tpl.server)
-                down = math.ceil(tpl.node_slots * nic_count(srv.nics if srv else [], "storage")
-                                 / len(sws))
+                down = math.ceil(
+                    tpl.node_slots * nic_count(srv.nics if srv else [], "storage") / len(sws)
+                )
                 free = (model.ports if model else 0) - down
                 per = max(1, min(free, math.ceil(down / tpl.oversubscription)) // len(tops))
             for j, sw in enumerate(sws):
@@ -328,18 +399,23 @@ class FabricBuilder:
                         port = f"swp{base + k}" if sw is not None else ""
                         tport = self.next_port(top)  # taken even if sw is absent: stable
                         if sw is not None and self.present(top):
-                            speed = self.ports[sw.model].switch_speed \
-                                if sw.model in self.ports else 0.0
+                            speed = (
+                                self.ports[sw.model].switch_speed if sw.model in self.ports else 0.0
+                            )
                             self.add(sw, port, top, tport, net, speed, UPLINK, c.name)
                     base += per
 
-    def _uplink_base(self, sw: Device | None, tpl: UnitTemplate, net: str, short: str,
-                     j: int) -> int:
+    def _uplink_base(
+        self, sw: Device | None, tpl: UnitTemplate, net: str, short: str, j: int
+    ) -> int:
         """First uplink port of a unit switch: right after its reserved down ports."""
         srv = self.site.catalog.servers.get(tpl.server)
         nics = srv.nics if srv else []
-        sset = {STORAGE_LEAF: tpl.storage_leaves, INBAND: tpl.inband_switches,
-                OOB: tpl.oob_switches}[short]
+        sset = {
+            STORAGE_LEAF: tpl.storage_leaves,
+            INBAND: tpl.inband_switches,
+            OOB: tpl.oob_switches,
+        }[short]
         count = sset.count if sset else 1
         per = max(nic_count(nics, net), 1)
         down = math.ceil(tpl.node_slots * per / count)
@@ -358,8 +434,7 @@ class FabricBuilder:
             if spine is None or core is None or spine.model not in self.ports:
                 continue
             speed = self.ports[spine.model].switch_speed
-            self.add(spine, up.spine_port, core, up.core_port, "compute", speed, SPINE_CORE,
-                     c.name)
+            self.add(spine, up.spine_port, core, up.core_port, "compute", speed, SPINE_CORE, c.name)
         for spine in spines:
             self.mgmt_to_site_oob(spine, phase)
 
@@ -409,9 +484,15 @@ class FabricBuilder:
             a, b = self.site.devices.get(a_name), self.site.devices.get(b_name)
             missing = [n for n, d in ((a_name, a), (b_name, b)) if d is None]
             if missing or a is None or b is None:
-                self.findings.append(make(
-                    R.UNKNOWN_DEVICE, f"link {spec.a} - {spec.b}: no device "
-                    f"{', '.join(repr(m) for m in missing)}", li.loc, subject=spec.a))
+                self.findings.append(
+                    make(
+                        R.UNKNOWN_DEVICE,
+                        f"link {spec.a} - {spec.b}: no device "
+                        f"{', '.join(repr(m) for m in missing)}",
+                        li.loc,
+                        subject=spec.a,
+                    )
+                )
                 continue
             phase = max(a.phase, b.phase, spec.phase or 0)
             if self.phase is not None and phase > self.phase:
@@ -419,10 +500,16 @@ class FabricBuilder:
             pa, pb = self.ports.get(a.model), self.ports.get(b.model)
             sa = pa.speed(a_port) if pa else None
             sb = pb.speed(b_port) if pb else None
-            speed = float(spec.speed_gbps) if spec.speed_gbps else min(
-                (s for s in (sa, sb) if s is not None), default=0.0)
-            length = float(spec.length_m) if spec.length_m else link_length(
-                self.site.racks.get(a.rack), a.u, self.site.racks.get(b.rack), b.u)
+            speed = (
+                float(spec.speed_gbps)
+                if spec.speed_gbps
+                else min((s for s in (sa, sb) if s is not None), default=0.0)
+            )
+            length = (
+                float(spec.length_m)
+                if spec.length_m
+                else link_length(self.site.racks.get(a.rack), a.u, self.site.racks.get(b.rack), b.u)
+            )
             if spec.optic:
                 optic: str | None = spec.optic
                 first = self.site.catalog.optics.get(spec.optic.split("+")[0])
@@ -431,19 +518,47 @@ class FabricBuilder:
                 ch = self.chooser.choose(speed, length)
                 optic, cable = ch.optic, ch.cable
                 if optic is None:
-                    self.findings.append(make(
-                        R.NO_OPTIC, f"link {spec.a} - {spec.b}: no {speed:g} Gb/s optic "
-                        f"reaches {length:.1f} m", li.loc, subject=spec.a))
+                    self.findings.append(
+                        make(
+                            R.NO_OPTIC,
+                            f"link {spec.a} - {spec.b}: no {speed:g} Gb/s optic "
+                            f"reaches {length:.1f} m",
+                            li.loc,
+                            subject=spec.a,
+                        )
+                    )
             replaced.add((a_name, a_port))
-            made.append(Link(a_name, a_port, b_name, b_port, spec.network, speed, optic, cable,
-                             round_up_dm(length), phase, EXPLICIT, a.cluster or b.cluster, li.loc))
+            made.append(
+                Link(
+                    a_name,
+                    a_port,
+                    b_name,
+                    b_port,
+                    spec.network,
+                    speed,
+                    optic,
+                    cable,
+                    round_up_dm(length),
+                    phase,
+                    EXPLICIT,
+                    a.cluster or b.cluster,
+                    li.loc,
+                )
+            )
         if replaced:
-            self.links = [x for x in self.links
-                          if (x.a, x.a_port) not in replaced and (x.b, x.b_port) not in replaced]
+            self.links = [
+                x
+                for x in self.links
+                if (x.a, x.a_port) not in replaced and (x.b, x.b_port) not in replaced
+            ]
         self.links.extend(made)
 
 
-def build_links(site: Site, phase: int | None, owners: list[Owner],
-                chooser: OpticChooser | None = None, topology: Topology | None = None) -> tuple[
-                    list[Link], list[Finding]]:
+def build_links(
+    site: Site,
+    phase: int | None,
+    owners: list[Owner],
+    chooser: OpticChooser | None = None,
+    topology: Topology | None = None,
+) -> tuple[list[Link], list[Finding]]:
     return FabricBuilder(site, phase, owners, chooser, topology).build()

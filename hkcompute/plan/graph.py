@@ -57,11 +57,12 @@ def _distances(src: str, nbrs: dict[str, set[str]], dropped: set[str]) -> dict[s
     return dist
 
 
-def _check_cluster(site: Site, c: ClusterInfo, links: list[Link],
-                   phase: int | None) -> list[Finding]:
+def _check_cluster(
+    site: Site, c: ClusterInfo, links: list[Link], phase: int | None
+) -> list[Finding]:
     devices = site.devices
     out: list[Finding] = []
-    nbrs: dict[str, set[str]] = defaultdict(set)     # switch -> switch neighbours
+    nbrs: dict[str, set[str]] = defaultdict(set)  # switch -> switch neighbours
     node_leaves: dict[str, set[str]] = defaultdict(set)
     for link in links:
         da, db = devices.get(link.a), devices.get(link.b)
@@ -81,9 +82,15 @@ def _check_cluster(site: Site, c: ClusterInfo, links: list[Link],
             isolated[d.unit or c.name].append(d.name)
     for unit, names in isolated.items():
         first = devices[names[0]]
-        out.append(make(R.NODE_ISOLATED, f"{len(names)} GPU node(s) of {unit} have no "
-                        f"compute-fabric link (first: {names[0]})", first.loc,
-                        subject=names[0]))
+        out.append(
+            make(
+                R.NODE_ISOLATED,
+                f"{len(names)} GPU node(s) of {unit} have no "
+                f"compute-fabric link (first: {names[0]})",
+                first.loc,
+                subject=names[0],
+            )
+        )
     leaves_with_nodes = {leaf for ls in node_leaves.values() for leaf in ls}
     if len(leaves_with_nodes) <= 1:
         return out
@@ -105,7 +112,7 @@ def _check_cluster(site: Site, c: ClusterInfo, links: list[Link],
                 worst, pair = 2, (members[0], members[1])
     for i, src in enumerate(rep_list):
         dist = _distances(src, nbrs, dropped)
-        for dst in rep_list[i + 1:]:
+        for dst in rep_list[i + 1 :]:
             hop = dist.get(dst)
             if hop is None:
                 unreachable = unreachable or (src, dst)
@@ -114,15 +121,28 @@ def _check_cluster(site: Site, c: ClusterInfo, links: list[Link],
     groups = len({devices[x].group for x in leaves_with_nodes if x in devices})
     if unreachable is not None:
         a, b = unreachable
-        out.append(make(R.NOT_CONNECTED, f"compute fabric of cluster {c.name!r}: no path "
-                        f"from {a} to {b}", c.loc, subject=c.name))
+        out.append(
+            make(
+                R.NOT_CONNECTED,
+                f"compute fabric of cluster {c.name!r}: no path from {a} to {b}",
+                c.loc,
+                subject=c.name,
+            )
+        )
         return out
     hops = worst + 2
     want = expected_hops(c, len(leaves_with_nodes), groups)
     if hops > want:
-        out.append(make(R.HOP_COUNT, f"compute fabric of cluster {c.name!r}: GPU nodes on "
-                        f"{pair[0]} and {pair[1]} are {hops} hops apart; expected at most "
-                        f"{want}", c.loc, subject=c.name))
+        out.append(
+            make(
+                R.HOP_COUNT,
+                f"compute fabric of cluster {c.name!r}: GPU nodes on "
+                f"{pair[0]} and {pair[1]} are {hops} hops apart; expected at most "
+                f"{want}",
+                c.loc,
+                subject=c.name,
+            )
+        )
     return out
 
 
@@ -149,8 +169,14 @@ def check_inband(site: Site, links: list[Link], phase: int | None) -> list[Findi
     dual = {n: set(sws) for n, sws in node_sw.items() if len(sws) >= 2}
     for n, sws in sorted(dual.items()):
         if len(sws) < 2:
-            out.append(make(R.NO_REDUNDANCY, f"{n}: both in-band uplinks go to {min(sws)}",
-                            devices[n].loc, subject=n))
+            out.append(
+                make(
+                    R.NO_REDUNDANCY,
+                    f"{n}: both in-band uplinks go to {min(sws)}",
+                    devices[n].loc,
+                    subject=n,
+                )
+            )
     if not dual or g.number_of_nodes() == 0:
         return out
     comp_of: dict[str, int] = {}
@@ -164,10 +190,20 @@ def check_inband(site: Site, links: list[Link], phase: int | None) -> list[Findi
         parts = sorted(nx.connected_components(rest), key=len, reverse=True)
         main = parts[0] if parts else set()
         for n, sws in dual.items():
-            if ap in sws and len(sws) >= 2 and not (sws - {ap}) & main and \
-                    comp_of.get(next(iter(sws))) == comp_of[ap]:
-                out.append(make(R.NO_REDUNDANCY, f"{n}: losing {ap} cuts it off the in-band "
-                                "network", devices[n].loc, subject=n))
+            if (
+                ap in sws
+                and len(sws) >= 2
+                and not (sws - {ap}) & main
+                and comp_of.get(next(iter(sws))) == comp_of[ap]
+            ):
+                out.append(
+                    make(
+                        R.NO_REDUNDANCY,
+                        f"{n}: losing {ap} cuts it off the in-band network",
+                        devices[n].loc,
+                        subject=n,
+                    )
+                )
     return out
 
 
@@ -191,6 +227,12 @@ def check_storage(site: Site, links: list[Link]) -> list[Finding]:
     if len(comps) == 1:
         return []
     first = devices[comps[1][0]]
-    return [make(R.STORAGE_SPLIT, f"the storage switches form {len(comps)} separate networks "
-                 f"(e.g. {comps[0][0]} and {comps[1][0]} are not connected)", first.loc,
-                 subject=first.name)]
+    return [
+        make(
+            R.STORAGE_SPLIT,
+            f"the storage switches form {len(comps)} separate networks "
+            f"(e.g. {comps[0][0]} and {comps[1][0]} are not connected)",
+            first.loc,
+            subject=first.name,
+        )
+    ]

@@ -14,8 +14,7 @@ from hkcompute.plan.fabric import Ports, ports_by_model
 from hkcompute.plan.records import Link
 
 
-def _optic_problems(site: Site, optic: str, speed: float, length: float) -> list[
-        tuple[Rule, str]]:
+def _optic_problems(site: Site, optic: str, speed: float, length: float) -> list[tuple[Rule, str]]:
     parts = optic.split("+")
     out: list[tuple[Rule, str]] = []
     found = []
@@ -26,16 +25,21 @@ def _optic_problems(site: Site, optic: str, speed: float, length: float) -> list
             continue
         found.append((name, o))
         if float(o.speed_gbps) != float(speed):
-            out.append((R.OPTIC_SPEED, f"optic {name!r} is {o.speed_gbps:g} Gb/s on a "
-                        f"{speed:g} Gb/s link"))
+            out.append(
+                (R.OPTIC_SPEED, f"optic {name!r} is {o.speed_gbps:g} Gb/s on a {speed:g} Gb/s link")
+            )
         if length > o.reach_m:
             r = R.BEYOND_REACH if o.kind == "transceiver" else R.CABLE_TOO_LONG
             what = "reaches" if o.kind == "transceiver" else f"({o.kind}) is at most"
-            out.append((r, f"{length:.1f} m is beyond {name!r}, which {what} "
-                        f"{o.reach_m:g} m"))
+            out.append((r, f"{length:.1f} m is beyond {name!r}, which {what} {o.reach_m:g} m"))
     if len(found) == 2 and found[0][1].fibre != found[1][1].fibre:
-        out.append((R.FIBRE_MISMATCH, f"{found[0][0]!r} ({found[0][1].fibre}) at one end, "
-                    f"{found[1][0]!r} ({found[1][1].fibre}) at the other"))
+        out.append(
+            (
+                R.FIBRE_MISMATCH,
+                f"{found[0][0]!r} ({found[0][1].fibre}) at one end, "
+                f"{found[1][0]!r} ({found[1][1].fibre}) at the other",
+            )
+        )
     return out
 
 
@@ -73,10 +77,15 @@ def check_links(site: Site, links: list[Link]) -> list[Finding]:
             key = (dev_name, port)
             first = used_get(key)
             if first is not None:
-                findings.append(make(
-                    R.PORT_REUSED, f"{dev_name}:{port} is used by {where_of(link)} and by "
-                    f"{first.a}:{first.a_port} - {first.b}:{first.b_port}", link.loc,
-                    subject=dev_name))
+                findings.append(
+                    make(
+                        R.PORT_REUSED,
+                        f"{dev_name}:{port} is used by {where_of(link)} and by "
+                        f"{first.a}:{first.a_port} - {first.b}:{first.b_port}",
+                        link.loc,
+                        subject=dev_name,
+                    )
+                )
             else:
                 used[key] = link
             di = dev_info[dev_name] if dev_name in dev_info else info(dev_name)
@@ -92,28 +101,41 @@ def check_links(site: Site, links: list[Link]) -> list[Finding]:
             else:
                 sp = speed_memo[sk] = described.speed(port)
             if sp is None:
-                agg.add(R.BAD_PORT, f"{model}:{port[:3]}",
-                        f"{where_of(link)}: {dev_name} ({model}) has no port {port!r}",
-                        link.loc, dev_name)
+                agg.add(
+                    R.BAD_PORT,
+                    f"{model}:{port[:3]}",
+                    f"{where_of(link)}: {dev_name} ({model}) has no port {port!r}",
+                    link.loc,
+                    dev_name,
+                )
             elif sp != link.speed_gbps:
-                agg.add(R.SPEED_MISMATCH, f"{model}:{sp}:{link.speed_gbps}",
-                        f"{where_of(link)}: {dev_name}:{port} runs at {sp:g} Gb/s, the link "
-                        f"at {link.speed_gbps:g} Gb/s", link.loc, dev_name)
+                agg.add(
+                    R.SPEED_MISMATCH,
+                    f"{model}:{sp}:{link.speed_gbps}",
+                    f"{where_of(link)}: {dev_name}:{port} runs at {sp:g} Gb/s, the link "
+                    f"at {link.speed_gbps:g} Gb/s",
+                    link.loc,
+                    dev_name,
+                )
         if link.optic:
             mk = (link.optic, link.speed_gbps, link.length_m)
             probs = memo.get(mk)
             if probs is None:
-                probs = memo[mk] = _optic_problems(site, link.optic, link.speed_gbps,
-                                                   link.length_m)
+                probs = memo[mk] = _optic_problems(site, link.optic, link.speed_gbps, link.length_m)
             for rule, msg in probs:
-                agg.add(rule, f"{link.optic}:{msg}", f"{where_of(link)}: {msg}", link.loc,
-                        link.a)
+                agg.add(rule, f"{link.optic}:{msg}", f"{where_of(link)}: {msg}", link.loc, link.a)
     for name, n in per_device.items():
         dev = devices[name]
         sw = site.catalog.switches.get(dev.model)
         if sw is not None and n > sw.ports + 1:  # + the management port
-            findings.append(make(
-                R.TOO_MANY_LINKS, f"{name} ({dev.model}) has {n} links for {sw.ports} ports "
-                "and a management port", dev.loc, subject=name))
+            findings.append(
+                make(
+                    R.TOO_MANY_LINKS,
+                    f"{name} ({dev.model}) has {n} links for {sw.ports} ports "
+                    "and a management port",
+                    dev.loc,
+                    subject=name,
+                )
+            )
     findings.extend(agg.findings())
     return findings

@@ -16,12 +16,22 @@ from hkcompute.plan.topology import Topology
 NODE_LEAF = "node-leaf"
 LEAF_SPINE = "leaf-spine"
 SPINE_CORE = "spine-core"
-ACCESS = "access"        # a server or storage port to a storage/in-band/OOB switch
-UPLINK = "uplink"        # a unit's storage/in-band/OOB switch to a site-level switch
-EXPLICIT = "explicit"    # written in the inventory's `links:`
+ACCESS = "access"  # a server or storage port to a storage/in-band/OOB switch
+UPLINK = "uplink"  # a unit's storage/in-band/OOB switch to a site-level switch
+EXPLICIT = "explicit"  # written in the inventory's `links:`
 
-CABLING_COLUMNS = ("a_device", "a_port", "b_device", "b_port", "network", "speed_gbps", "optic",
-                   "cable", "length_m", "phase")
+CABLING_COLUMNS = (
+    "a_device",
+    "a_port",
+    "b_device",
+    "b_port",
+    "network",
+    "speed_gbps",
+    "optic",
+    "cable",
+    "length_m",
+    "phase",
+)
 ADDRESS_COLUMNS = ("device", "interface", "network", "address")
 
 
@@ -47,8 +57,18 @@ class Link(NamedTuple):
 
     def row(self) -> tuple[str, str, str, str, str, str, str, str, str, str]:
         """The CSV row (see CABLING_COLUMNS); numbers formatted so output is byte-stable."""
-        return (self.a, self.a_port, self.b, self.b_port, self.network, fmt_num(self.speed_gbps),
-                self.optic or "", self.cable, f"{self.length_m:.1f}", str(self.phase))
+        return (
+            self.a,
+            self.a_port,
+            self.b,
+            self.b_port,
+            self.network,
+            fmt_num(self.speed_gbps),
+            self.optic or "",
+            self.cable,
+            f"{self.length_m:.1f}",
+            str(self.phase),
+        )
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -75,7 +95,7 @@ class Address(NamedTuple):
 class Asn(NamedTuple):
     device: str
     asn: int
-    tier: str   # leaf, spine or core
+    tier: str  # leaf, spine or core
     phase: int
 
 
@@ -127,8 +147,7 @@ class Plan:
         return self.links if phase is None else [x for x in self.links if x.phase <= phase]
 
     def addresses_upto(self, phase: int | None) -> list[Address]:
-        return self.addresses if phase is None else [
-            x for x in self.addresses if x.phase <= phase]
+        return self.addresses if phase is None else [x for x in self.addresses if x.phase <= phase]
 
     def asns_upto(self, phase: int | None) -> list[Asn]:
         return self.asns if phase is None else [x for x in self.asns if x.phase <= phase]

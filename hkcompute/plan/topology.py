@@ -42,9 +42,9 @@ class CoreUplink(NamedTuple):
 @dataclass(frozen=True, slots=True)
 class UnitTopology:
     unit: Unit
-    nodes: tuple[str, ...]                          # by node slot, the template's full count
+    nodes: tuple[str, ...]  # by node slot, the template's full count
     sets: tuple[tuple[T.SwitchSet, tuple[str, ...]], ...]  # switch sets, in placement order
-    spines: tuple[str, ...]                         # the spines of its group
+    spines: tuple[str, ...]  # the spines of its group
     # Per rail, the leaf's uplinks in (spine, k) order. The same ports for every unit at one
     # position of a group: shared by reference, not rebuilt per unit.
     uplinks: tuple[tuple[Uplink, ...], ...]
@@ -64,18 +64,18 @@ class UnitTopology:
 class GroupTopology:
     group: int
     spines: tuple[str, ...]
-    units: tuple[str, ...]                 # its units, in the order written
-    core_uplinks: tuple[CoreUplink, ...]   # none when the cluster has no core
+    units: tuple[str, ...]  # its units, in the order written
+    core_uplinks: tuple[CoreUplink, ...]  # none when the cluster has no core
 
 
 @dataclass(frozen=True, slots=True)
 class ClusterTopology:
     cluster: ClusterInfo
-    uplinks_per_spine: int     # U: each leaf's uplinks to each spine of its group
-    exact: bool                # whether node_slots / oversubscription / spines is whole
+    uplinks_per_spine: int  # U: each leaf's uplinks to each spine of its group
+    exact: bool  # whether node_slots / oversubscription / spines is whole
     cores: tuple[str, ...]
     groups: dict[int, GroupTopology]
-    units: tuple[UnitTopology, ...]   # by ``Unit.index``
+    units: tuple[UnitTopology, ...]  # by ``Unit.index``
 
 
 class Topology:
@@ -95,10 +95,18 @@ class Topology:
 
 def _uplinks(tpl: UnitTemplate, u: int, pos: int) -> tuple[tuple[Uplink, ...], ...]:
     return tuple(
-        tuple(Uplink(j, k, f"swp{T.leaf_uplink_port(tpl, u, j, k)}",
-                     f"swp{T.spine_down_port(tpl, u, pos, r, k)}")
-              for j in range(tpl.spines_per_group) for k in range(u))
-        for r in range(tpl.rails))
+        tuple(
+            Uplink(
+                j,
+                k,
+                f"swp{T.leaf_uplink_port(tpl, u, j, k)}",
+                f"swp{T.spine_down_port(tpl, u, pos, r, k)}",
+            )
+            for j in range(tpl.spines_per_group)
+            for k in range(u)
+        )
+        for r in range(tpl.rails)
+    )
 
 
 def _core_uplinks(tpl: UnitTemplate, cores: int, g: int) -> tuple[CoreUplink, ...]:
@@ -109,8 +117,9 @@ def _core_uplinks(tpl: UnitTemplate, cores: int, g: int) -> tuple[CoreUplink, ..
     for j in range(tpl.spines_per_group):
         for k in range(c):
             ci, port = T.core_port(tpl, cores, g, j, k)
-            out.append(CoreUplink(j, k, j * c + k, f"swp{T.spine_core_port(tpl, k)}", ci,
-                                  f"swp{port}"))
+            out.append(
+                CoreUplink(j, k, j * c + k, f"swp{T.spine_core_port(tpl, k)}", ci, f"swp{port}")
+            )
     return tuple(out)
 
 
@@ -133,13 +142,21 @@ def cluster_topology(c: ClusterInfo) -> ClusterTopology:
         uplinks = by_pos.get(pos)
         if uplinks is None:
             uplinks = by_pos[pos] = _uplinks(tpl, u, pos)
-        units.append(UnitTopology(
-            unit, tuple(T.node_name(unit.name, s) for s in range(tpl.node_slots)),
-            tuple((s, tuple(T.unit_switch_name(unit.name, s.short, j) for j in range(s.n)))
-                  for s in sets),
-            groups[unit.group].spines, uplinks))
-    return ClusterTopology(c, u, exact, tuple(T.core_name(c.name, j) for j in range(n_cores)),
-                           groups, tuple(units))
+        units.append(
+            UnitTopology(
+                unit,
+                tuple(T.node_name(unit.name, s) for s in range(tpl.node_slots)),
+                tuple(
+                    (s, tuple(T.unit_switch_name(unit.name, s.short, j) for j in range(s.n)))
+                    for s in sets
+                ),
+                groups[unit.group].spines,
+                uplinks,
+            )
+        )
+    return ClusterTopology(
+        c, u, exact, tuple(T.core_name(c.name, j) for j in range(n_cores)), groups, tuple(units)
+    )
 
 
 def build_topology(site: Site) -> Topology:

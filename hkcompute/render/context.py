@@ -37,10 +37,15 @@ def _iface(address: str) -> tuple[str, str, str]:
     IPv4 (what the plan writes) is done in integers; anything else goes to ``ipaddress``."""
     ip, sep, plen = address.partition("/")
     parts = ip.split(".")
-    if (sep and len(parts) == 4 and plen.isascii() and plen.isdigit() and int(plen) <= 32
-            and str(int(plen)) == plen
-            and all(p.isascii() and p.isdigit() and str(int(p)) == p and int(p) < 256
-                    for p in parts)):
+    if (
+        sep
+        and len(parts) == 4
+        and plen.isascii()
+        and plen.isdigit()
+        and int(plen) <= 32
+        and str(int(plen)) == plen
+        and all(p.isascii() and p.isdigit() and str(int(p)) == p and int(p) < 256 for p in parts)
+    ):
         n = (int(parts[0]) << 24) | (int(parts[1]) << 16) | (int(parts[2]) << 8) | int(parts[3])
         bits = int(plen)
         mask = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF
@@ -65,8 +70,9 @@ class Index:
     gateway: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, site: Site, plan: Plan, phase: int | None,
-              link_ends: Collection[str] | None = None) -> Index:
+    def build(
+        cls, site: Site, plan: Plan, phase: int | None, link_ends: Collection[str] | None = None
+    ) -> Index:
         """With ``link_ends``, ``links_of`` holds the links of those devices only (the RoCE
         switches: the only contexts that read links; InfiniBand's are two thirds of a site's
         200,000 links, and indexing them all was the biggest part of this index)."""
@@ -105,8 +111,10 @@ class Index:
         return {(a[0], a[1]): a for a in self.addresses}
 
     def primary(self, device: str, network: str = "inband") -> str | None:
-        addrs = sorted((a for a in self.by_device.get(device, ()) if a.network == network),
-                       key=lambda a: a.interface)
+        addrs = sorted(
+            (a for a in self.by_device.get(device, ()) if a.network == network),
+            key=lambda a: a.interface,
+        )
         return addrs[0].address.split("/")[0] if addrs else None
 
 
@@ -126,8 +134,9 @@ class ContextBuilder:
         self.phase = phase
         # the switches whose context is an FRR one: what the index keeps links for, and
         # what ``engine.Renderer.kind`` tells apart
-        self.roce_switches = frozenset(d.name for d in site.devices_upto(phase)
-                                       if is_roce_switch(site, d))
+        self.roce_switches = frozenset(
+            d.name for d in site.devices_upto(phase) if is_roce_switch(site, d)
+        )
         self.ix = Index.build(site, plan, phase, link_ends=self.roce_switches)
         # which services host runs what: decided by the plan (``plan.assign``)
         self.assignments = assignments_of(site, plan, phase)
@@ -146,11 +155,17 @@ class ContextBuilder:
         self.hosts_common = self._common_hosts()
         # The same for every host: one object each, shared by reference, so a render key
         # hashes them once, not once per host (``shared_parts``).
-        self._site_ctx = {"name": site.info.name, "domain": self.domain,
-                          "timezone": site.info.timezone,
-                          "inventory_hash": site.inventory_hash}
-        self._services_ctx = {"dns": self.dns, "ntp": self.ntp,
-                              "prometheus_host": self.prometheus_host}
+        self._site_ctx = {
+            "name": site.info.name,
+            "domain": self.domain,
+            "timezone": site.info.timezone,
+            "inventory_hash": site.inventory_hash,
+        }
+        self._services_ctx = {
+            "dns": self.dns,
+            "ntp": self.ntp,
+            "prometheus_host": self.prometheus_host,
+        }
         self._ssh_ctx = {"allow_users": list(site.info.admin_users)}
 
     @property
@@ -165,10 +180,19 @@ class ContextBuilder:
         vendor = acc.vendor if acc else (server.vendor if server else "")
         return {
             "site": self._site_ctx,
-            "host": {"name": d.name, "fqdn": f"{d.name}.{self.domain}", "role": d.role.value,
-                     "model": d.model, "vendor": vendor, "rack": d.rack, "hall": d.hall,
-                     "phase": d.phase, "cluster": d.cluster, "unit": d.unit,
-                     "tenant": d.tenant},
+            "host": {
+                "name": d.name,
+                "fqdn": f"{d.name}.{self.domain}",
+                "role": d.role.value,
+                "model": d.model,
+                "vendor": vendor,
+                "rack": d.rack,
+                "hall": d.hall,
+                "phase": d.phase,
+                "cluster": d.cluster,
+                "unit": d.unit,
+                "tenant": d.tenant,
+            },
             "services": self._services_ctx,
             "ssh": self._ssh_ctx,
         }
@@ -179,8 +203,7 @@ class ContextBuilder:
             for d in self.services.get(kind, []):
                 addr = self.ix.primary(d.name)
                 if addr and d.name not in seen:
-                    seen[d.name] = {"address": addr,
-                                    "names": [f"{d.name}.{self.domain}", d.name]}
+                    seen[d.name] = {"address": addr, "names": [f"{d.name}.{self.domain}", d.name]}
         return [seen[k] for k in sorted(seen)]
 
     def hosts_file(self, d: Device) -> list[dict[str, Any]]:
@@ -188,8 +211,7 @@ class ContextBuilder:
         own = self.ix.primary(d.name)
         entries = [e for e in self.hosts_common if e["names"][1] != d.name]
         if own:
-            entries = [{"address": own, "names": [f"{d.name}.{self.domain}", d.name]},
-                       *entries]
+            entries = [{"address": own, "names": [f"{d.name}.{self.domain}", d.name]}, *entries]
         return entries
 
     def interfaces(self, d: Device) -> list[dict[str, Any]]:
@@ -198,9 +220,16 @@ class ContextBuilder:
         for a in sorted(self.ix.by_device.get(d.name, ()), key=lambda a: a.interface):
             if a.network not in HOST_NETWORKS:
                 continue
-            nic: dict[str, Any] = {"name": a.interface, "network": a.network,
-                                   "address": a.address, "mtu": MTU.get(a.network, 1500),
-                                   "mac": None, "routes": [], "policy": [], "dns": False}
+            nic: dict[str, Any] = {
+                "name": a.interface,
+                "network": a.network,
+                "address": a.address,
+                "mtu": MTU.get(a.network, 1500),
+                "mac": None,
+                "routes": [],
+                "policy": [],
+                "dns": False,
+            }
             if a.network == "inband":
                 nic["mac"] = d.mac if first_inband else None
                 nic["dns"] = first_inband
@@ -232,11 +261,18 @@ class ContextBuilder:
                     continue
                 ip, _net, mask = _iface(nic["address"])
                 gw = nic["routes"][0]["via"] if nic["routes"] else None
-                nics.append({"index": int(nic["name"][3:]), "address": ip,
-                             "netmask": mask, "gateway": gw})
-            ctx["accel"] = {"vendor": acc.vendor, "model": acc_name, "count": count,
-                            "gres": acc.gres, "device_prefix": acc.device_prefix,
-                            "power_limit_w": int(acc.power_w), "nics": nics}
+                nics.append(
+                    {"index": int(nic["name"][3:]), "address": ip, "netmask": mask, "gateway": gw}
+                )
+            ctx["accel"] = {
+                "vendor": acc.vendor,
+                "model": acc_name,
+                "count": count,
+                "gres": acc.gres,
+                "device_prefix": acc.device_prefix,
+                "power_limit_w": int(acc.power_w),
+                "nics": nics,
+            }
         return ctx
 
     def switch(self, d: Device) -> dict[str, Any]:
@@ -245,30 +281,56 @@ class ContextBuilder:
         ctx["loopback"] = lo.address if lo else None
         ports = []
         peers = []
-        for link in sorted(self.ix.links_of.get(d.name, ()),
-                           key=lambda x: _port_key(x.a_port if x.a == d.name else x.b_port)):
-            mine, theirs, their_port = ((link.a_port, link.b, link.b_port) if link.a == d.name
-                                        else (link.b_port, link.a, link.a_port))
+        for link in sorted(
+            self.ix.links_of.get(d.name, ()),
+            key=lambda x: _port_key(x.a_port if x.a == d.name else x.b_port),
+        ):
+            mine, theirs, their_port = (
+                (link.a_port, link.b, link.b_port)
+                if link.a == d.name
+                else (link.b_port, link.a, link.a_port)
+            )
             a = self.ix.addr_at.get((d.name, mine))
             if a is None or a.network != "p2p":
                 continue
-            ports.append({"name": mine, "description": f"{link.kind} to {theirs} {their_port}",
-                          "address": a.address})
+            ports.append(
+                {
+                    "name": mine,
+                    "description": f"{link.kind} to {theirs} {their_port}",
+                    "address": a.address,
+                }
+            )
             peer = self.ix.addr_at.get((theirs, their_port))
             peer_asn = self.ix.asn.get(theirs)
             if peer is not None and peer_asn is not None:
-                peers.append({"address": peer.address.split("/")[0], "asn": peer_asn,
-                              "interface": mine, "description": theirs})
+                peers.append(
+                    {
+                        "address": peer.address.split("/")[0],
+                        "asn": peer_asn,
+                        "interface": mine,
+                        "description": theirs,
+                    }
+                )
         networks = [lo.address] if lo else []
         for a in sorted(self.ix.by_device.get(d.name, ()), key=lambda a: a.interface):
             if a.network == "compute":
                 networks.append(_iface(a.address)[1])
             if a.network == "compute" and a.interface not in [p["name"] for p in ports]:
-                ports.append({"name": a.interface, "description": "GPU nodes of this leaf",
-                              "address": a.address})
+                ports.append(
+                    {
+                        "name": a.interface,
+                        "description": "GPU nodes of this leaf",
+                        "address": a.address,
+                    }
+                )
         ctx["ports"] = ports
-        ctx["bgp"] = {"asn": self.ix.asn.get(d.name), "peers": peers, "networks": networks,
-                      "multipath": 64, "transit": d.role != "leaf"}
+        ctx["bgp"] = {
+            "asn": self.ix.asn.get(d.name),
+            "peers": peers,
+            "networks": networks,
+            "multipath": 64,
+            "transit": d.role != "leaf",
+        }
         return ctx
 
     def subnet_manager(self, d: Device, priority: int) -> dict[str, Any]:
@@ -288,10 +350,18 @@ class ContextBuilder:
                     members[tenant].append(dev.name)
             elif dev.role in ("leaf", "spine", "core"):
                 switches += 1
-        parts = [{"name": t, "pkey": f"0x{0x100 + i:04x}", "members": sorted(members[t])}
-                 for i, t in enumerate(sorted(members))]
-        ctx["sm"] = {"cluster": c.name, "priority": priority, "switches": switches,
-                     "nodes": nodes, "core": c.core is not None, "partitions": parts}
+        parts = [
+            {"name": t, "pkey": f"0x{0x100 + i:04x}", "members": sorted(members[t])}
+            for i, t in enumerate(sorted(members))
+        ]
+        ctx["sm"] = {
+            "cluster": c.name,
+            "priority": priority,
+            "switches": switches,
+            "nodes": nodes,
+            "core": c.core is not None,
+            "partitions": parts,
+        }
         return ctx
 
     def slurm(self) -> dict[str, Any]:
@@ -306,8 +376,7 @@ class ContextBuilder:
         if "dns" in runs:
             ctx["dns"] = self.dns_context(d)
         if "ntp" in runs:
-            ctx["ntp"] = {"upstream": list(self.site.info.ntp_upstream),
-                          "allow": self.allow()}
+            ctx["ntp"] = {"upstream": list(self.site.info.ntp_upstream), "allow": self.allow()}
         if "dhcp" in runs:
             ctx["dhcp"] = self.dhcp_context(d)
         if "prometheus" in runs:
@@ -327,8 +396,11 @@ class ContextBuilder:
         # template puts that in): built once, shared by reference.
         if self._zones is None:
             self._zones = self._dns_zones()
-        return {"primary": f"{d.name}.{self.domain}", "zones": self._zones,
-                "allow": [*self.allow(), "127.0.0.1"]}
+        return {
+            "primary": f"{d.name}.{self.domain}",
+            "zones": self._zones,
+            "allow": [*self.allow(), "127.0.0.1"],
+        }
 
     def _dns_zones(self) -> list[dict[str, Any]]:
         forward: list[dict[str, str]] = []
@@ -336,8 +408,11 @@ class ContextBuilder:
         for dev in self.site.devices_upto(self.phase):
             for a in sorted(self.ix.by_device.get(dev.name, ()), key=lambda a: a.interface):
                 if a.network == "inband":
-                    name = dev.name if a.interface in ("mgmt0", "mgmt") else \
-                        f"{dev.name}-{a.interface}"
+                    name = (
+                        dev.name
+                        if a.interface in ("mgmt0", "mgmt")
+                        else f"{dev.name}-{a.interface}"
+                    )
                 elif a.network in ("oob", "storage"):
                     name = f"{dev.name}-{a.interface}"
                 elif a.network == "loopback":
@@ -348,13 +423,19 @@ class ContextBuilder:
                 forward.append({"name": name, "type": "A", "value": ip})
                 octets = ip.split(".")
                 zone = f"{octets[1]}.{octets[0]}.in-addr.arpa"
-                reverse[zone].append({"name": f"{octets[3]}.{octets[2]}", "type": "PTR",
-                                      "value": f"{name}.{self.domain}."})
+                reverse[zone].append(
+                    {
+                        "name": f"{octets[3]}.{octets[2]}",
+                        "type": "PTR",
+                        "value": f"{name}.{self.domain}.",
+                    }
+                )
         forward.sort(key=lambda r: r["name"])
         zones = [_zone(self.domain, f"db.{self.domain}", forward)]
         for zname in sorted(reverse):
-            recs = sorted(reverse[zname], key=lambda r: tuple(int(x) for x in
-                                                           r["name"].split(".")[::-1]))
+            recs = sorted(
+                reverse[zname], key=lambda r: tuple(int(x) for x in r["name"].split(".")[::-1])
+            )
             zones.append(_zone(zname, f"db.{zname}", recs))
         return zones
 
@@ -365,8 +446,15 @@ class ContextBuilder:
             if net not in pools:
                 continue
             n = ipaddress.ip_network(pools[net].cidr)
-            ranges.append({"tag": net, "network": str(n), "start": str(n.network_address),
-                           "netmask": str(n.netmask), "router": None})
+            ranges.append(
+                {
+                    "tag": net,
+                    "network": str(n),
+                    "start": str(n.network_address),
+                    "netmask": str(n.netmask),
+                    "router": None,
+                }
+            )
         hosts = []
         for dev in self.site.devices_upto(self.phase):
             if dev.mac:
@@ -376,16 +464,21 @@ class ContextBuilder:
             if dev.bmc is not None and dev.bmc.mac:
                 addr = self.ix.primary(dev.name, "oob")
                 if addr:
-                    hosts.append({"mac": dev.bmc.mac.lower(), "address": addr,
-                                  "name": f"{dev.name}-bmc"})
+                    hosts.append(
+                        {"mac": dev.bmc.mac.lower(), "address": addr, "name": f"{dev.name}-bmc"}
+                    )
         ifaces = [nic["name"] for nic in self.interfaces(d) if nic["network"] == "inband"]
-        return {"interfaces": ifaces or ["mgmt0"], "ranges": ranges,
-                "hosts": sorted(hosts, key=lambda h: h["name"]),
-                "lease_max": max(1000, len(hosts) * 2)}
+        return {
+            "interfaces": ifaces or ["mgmt0"],
+            "ranges": ranges,
+            "hosts": sorted(hosts, key=lambda h: h["name"]),
+            "lease_max": max(1000, len(hosts) * 2),
+        }
 
     def prometheus_context(self) -> dict[str, Any]:
         jobs: dict[str, dict[tuple[tuple[str, str], ...], list[str]]] = defaultdict(
-            lambda: defaultdict(list))
+            lambda: defaultdict(list)
+        )
         for dev in self.site.devices_upto(self.phase):
             labels = (("cluster", dev.cluster or "site"), ("role", dev.role.value))
             fqdn = f"{dev.name}.{self.domain}"
@@ -402,8 +495,9 @@ class ContextBuilder:
                     jobs["frr"][labels].append(f"{fqdn}:9342")
         out = []
         for name in sorted(jobs):
-            groups = [{"targets": sorted(t), "labels": dict(k)}
-                      for k, t in sorted(jobs[name].items())]
+            groups = [
+                {"targets": sorted(t), "labels": dict(k)} for k, t in sorted(jobs[name].items())
+            ]
             out.append({"name": name, "groups": groups})
         return {"jobs": out}
 

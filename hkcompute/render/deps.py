@@ -57,8 +57,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return plain(value.model_dump(mode="json"))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.name != "loc"}
+        return {
+            f.name: plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name != "loc"
+        }
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -76,19 +79,31 @@ def digest(value: Any) -> bytes:
 class Fingerprints:
     """Per host, the fingerprint of its context's inputs (see the module doc)."""
 
-    def __init__(self, b: ContextBuilder, kind: Callable[[Device], str | None],
-                 common: Iterable[bytes]) -> None:
+    def __init__(
+        self, b: ContextBuilder, kind: Callable[[Device], str | None], common: Iterable[bytes]
+    ) -> None:
         self.b = b
         self.kind = kind
         site = b.site
         h = hashlib.sha256()
         for data in common:
             h.update(data)
-        catalog = {f.name: getattr(site.catalog, f.name) for f in dataclasses.fields(
-            site.catalog) if f.name != "locs"}
-        for part in (b.phase, site.info, catalog, site.networks, site.clusters, site.tenants,
-                     b.hosts_common, {k: [d.name for d in v] for k, v in b.services.items()},
-                     b.ix.gateway):
+        catalog = {
+            f.name: getattr(site.catalog, f.name)
+            for f in dataclasses.fields(site.catalog)
+            if f.name != "locs"
+        }
+        for part in (
+            b.phase,
+            site.info,
+            catalog,
+            site.networks,
+            site.clusters,
+            site.tenants,
+            b.hosts_common,
+            {k: [d.name for d in v] for k, v in b.services.items()},
+            b.ix.gateway,
+        ):
             h.update(digest(part))
         self.common = h.digest()
         # A site built without an inventory hash (not by the loader) gives the aggregate hosts
@@ -103,9 +118,15 @@ class Fingerprints:
         domain and the phase, which ``common`` holds)."""
         if self._zones is None:
             b = self.b
-            self._zones = hashlib.sha256(marshal.dumps(
-                ([d.name for d in b.site.devices_upto(b.phase)],
-                 list(map(tuple, b.plan.addresses_upto(b.phase)))), 2)).digest()
+            self._zones = hashlib.sha256(
+                marshal.dumps(
+                    (
+                        [d.name for d in b.site.devices_upto(b.phase)],
+                        list(map(tuple, b.plan.addresses_upto(b.phase))),
+                    ),
+                    2,
+                )
+            ).digest()
         return self._zones
 
     def dns(self, d: Device) -> str:
@@ -122,9 +143,12 @@ class Fingerprints:
         got = self._own.get(d.name)
         if got is None:
             b = d.bmc
-            got = hashlib.sha256(marshal.dumps((
-                _fields(d), d.role.value, d.status.value, None if b is None else plain(b)), 2)
-                + self.net(d.name)).digest()
+            got = hashlib.sha256(
+                marshal.dumps(
+                    (_fields(d), d.role.value, d.status.value, None if b is None else plain(b)), 2
+                )
+                + self.net(d.name)
+            ).digest()
             self._own[d.name] = got
         return got
 
@@ -133,8 +157,9 @@ class Fingerprints:
         got = self._net.get(name)
         if got is None:
             ix = self.b.ix
-            got = hashlib.sha256(marshal.dumps(
-                (list(map(tuple, ix.by_device.get(name, ()))), ix.asn.get(name)), 2)).digest()
+            got = hashlib.sha256(
+                marshal.dumps((list(map(tuple, ix.by_device.get(name, ()))), ix.asn.get(name)), 2)
+            ).digest()
             self._net[name] = got
         return got
 
@@ -160,9 +185,11 @@ class Fingerprints:
 
 # Every field of a device but where it was written (``loc``) and the three that are not plain
 # data (``role`` and ``status``, enums; ``bmc``, a model), which ``own`` adds apart.
-_fields = operator.attrgetter(*(f.name for f in dataclasses.fields(Device)
-                                if f.name not in ("loc", "role", "status", "bmc")))
+_fields = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(Device) if f.name not in ("loc", "role", "status", "bmc"))
+)
 # What a switch context reads of a link (``ContextBuilder.switch``): its ends and ports (the
 # port's name and description, the peer's address) and its kind (the description).
-_link_inputs = operator.itemgetter(*(Link._fields.index(f)
-                                     for f in ("a", "a_port", "b", "b_port", "kind")))
+_link_inputs = operator.itemgetter(
+    *(Link._fields.index(f) for f in ("a", "a_port", "b", "b_port", "kind"))
+)

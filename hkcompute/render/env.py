@@ -39,8 +39,9 @@ def _network(value: str) -> str:
 
 
 def _to_yaml(value: Any, indent: int = 2) -> str:
-    return yaml.safe_dump(value, sort_keys=True, default_flow_style=False, indent=indent,
-                          width=1000).rstrip("\n")
+    return yaml.safe_dump(
+        value, sort_keys=True, default_flow_style=False, indent=indent, width=1000
+    ).rstrip("\n")
 
 
 def _to_json(value: Any) -> str:
@@ -69,9 +70,16 @@ def environment(root: str | None = None) -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(ip=_ip, prefixlen=_prefixlen, netmask=_netmask, network=_network,
-                       to_yaml=_to_yaml, to_json=_to_json, reverse_pointer=_reverse_pointer,
-                       hostlist=_hostlist)
+    env.filters.update(
+        ip=_ip,
+        prefixlen=_prefixlen,
+        netmask=_netmask,
+        network=_network,
+        to_yaml=_to_yaml,
+        to_json=_to_json,
+        reverse_pointer=_reverse_pointer,
+        hostlist=_hostlist,
+    )
     return env
 
 
@@ -93,24 +101,26 @@ def _short(filename: str, root: Path) -> str:
         return filename
 
 
-def render_template(env: jinja2.Environment, name: str, context: dict[str, Any],
-                    host: str) -> str:
+def render_template(env: jinja2.Environment, name: str, context: dict[str, Any], host: str) -> str:
     try:
         return env.get_template(name).render(context)
     except jinja2.TemplateNotFound as exc:
         raise RenderError(f"{host}: template {exc.name!r} not found") from None
     except jinja2.TemplateSyntaxError as exc:
         where = template_location(exc, templates_dir())
-        raise RenderError(f"{host}: syntax error in template: {exc.message}",
-                          location=where) from None
+        raise RenderError(
+            f"{host}: syntax error in template: {exc.message}", location=where
+        ) from None
     except jinja2.UndefinedError as exc:
         where = template_location(exc, templates_dir())
-        raise RenderError(f"{host}: {exc.message} (the plan gives no such value)",
-                          location=where or name) from None
+        raise RenderError(
+            f"{host}: {exc.message} (the plan gives no such value)", location=where or name
+        ) from None
     except jinja2.exceptions.SecurityError as exc:
-        raise RenderError(f"{host}: template tried an unsafe operation: {exc}",
-                          location=template_location(exc, templates_dir()) or name) from None
+        raise RenderError(
+            f"{host}: template tried an unsafe operation: {exc}",
+            location=template_location(exc, templates_dir()) or name,
+        ) from None
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
         where = template_location(exc, templates_dir())
-        raise RenderError(f"{host}: {type(exc).__name__}: {exc}", location=where or name) \
-            from None
+        raise RenderError(f"{host}: {type(exc).__name__}: {exc}", location=where or name) from None

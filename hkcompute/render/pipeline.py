@@ -60,15 +60,21 @@ class RenderOutcome:
     check: CheckResult | None = None
 
 
-def render_files(site: Site, phase: int | None, hosts: str | None = None,
-                 progress: Progress | None = None) -> list[RenderedFile]:
+def render_files(
+    site: Site, phase: int | None, hosts: str | None = None, progress: Progress | None = None
+) -> list[RenderedFile]:
     plan = plan_for(site, phase)
     return Renderer(site, plan, phase).render(hosts, progress)
 
 
 def meta(site: Site, phase: int | None, hosts: str | None) -> dict[str, object]:
-    return {"site": site.info.name, "phase": phase, "inventory_hash": site.inventory_hash,
-            "hosts_pattern": hosts, "generator": f"hkcompute {__version__}"}
+    return {
+        "site": site.info.name,
+        "phase": phase,
+        "inventory_hash": site.inventory_hash,
+        "hosts_pattern": hosts,
+        "generator": f"hkcompute {__version__}",
+    }
 
 
 @lru_cache(maxsize=4)
@@ -97,9 +103,9 @@ def site_key(site: Site, phase: int | None, hosts: str | None) -> str:
     # A site built without an inventory hash (not by the loader) cannot vouch for its
     # inputs: its key never matches, so a tree is never taken as current on its word.
     inputs = site.inventory_hash or f"unhashed {secrets.token_hex(16)}"
-    return hashlib.sha256(json.dumps(
-        [inputs, phase, hosts, _package_digest(str(templates_dir()))]
-    ).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps([inputs, phase, hosts, _package_digest(str(templates_dir()))]).encode()
+    ).hexdigest()
 
 
 @lru_cache(maxsize=4)
@@ -177,14 +183,20 @@ class _Keys:
                 # No template reads it: leaving it out keeps a one-rack change from changing
                 # every host's key (the hash of the inventory changes with any edit).
                 value = {k: v for k, v in part.items() if k != "inventory_hash"}
-            self._parts[id(part)] = (part, name.encode() + b"=" +
-                                     hashlib.sha256(_dump(value)).digest())
+            self._parts[id(part)] = (
+                part,
+                name.encode() + b"=" + hashlib.sha256(_dump(value)).digest(),
+            )
 
     def common(self) -> list[bytes]:
         """What every host's fingerprint starts from (``deps``): the code that builds
         contexts and renders them, and the context parts every host shares."""
-        return [self.code, _package_digest(str(templates_dir())).encode(), self.slurm(),
-                *(d for _p, d in self._parts.values())]
+        return [
+            self.code,
+            _package_digest(str(templates_dir())).encode(),
+            self.slurm(),
+            *(d for _p, d in self._parts.values()),
+        ]
 
     def slurm(self) -> bytes:
         if self._slurm is None:
@@ -195,8 +207,9 @@ class _Keys:
         got = self._specs.get(id(s))
         if got is not None and got[0] is s:  # the reference keeps the id unique
             return got[1]
-        data = _dump([s.path, s.template, s.mode, s.shared, [list(x) for x in s.extra],
-                      list(s.only)])
+        data = _dump(
+            [s.path, s.template, s.mode, s.shared, [list(x) for x in s.extra], list(s.only)]
+        )
         if s.shared is not None or s.template.startswith("slurm/"):
             data += self.slurm()
         digest = hashlib.sha256(data).digest()
@@ -222,9 +235,16 @@ class _Keys:
         return h.hexdigest()
 
 
-def host_outputs(site: Site, phase: int | None, state: TreeState, *, hosts: str | None = None,
-                 progress: Progress | None = None, need_folder: Path | None = None,
-                 counts: dict[str, int] | None = None) -> Iterator[HostOutput]:
+def host_outputs(
+    site: Site,
+    phase: int | None,
+    state: TreeState,
+    *,
+    hosts: str | None = None,
+    progress: Progress | None = None,
+    need_folder: Path | None = None,
+    counts: dict[str, int] | None = None,
+) -> Iterator[HostOutput]:
     """Each host's files: rendered, or taken from ``state`` when its key is unchanged (and,
     with ``need_folder``, its folder is still there)."""
     r = Renderer(site, plan_for(site, phase), phase)
@@ -241,10 +261,12 @@ def host_outputs(site: Site, phase: int | None, state: TreeState, *, hosts: str 
         if fp is None:
             continue  # no files
         prev = state.keys.get(d.name)
-        usable = (prev is not None and state.host_count(d.name) > 0
-                  and (need_folder is None or prev[1] in state.folders))
-        if usable and prev is not None and prev[0] is not None \
-                and state.fps.get(d.name) == fp:
+        usable = (
+            prev is not None
+            and state.host_count(d.name) > 0
+            and (need_folder is None or prev[1] in state.folders)
+        )
+        if usable and prev is not None and prev[0] is not None and state.fps.get(d.name) == fp:
             # the same inputs as the current tree's: its files, without building its context
             yield HostOutput(d.name, prev[0], None, prev[1], fp, state.dns.get(d.name))
             continue
@@ -263,8 +285,7 @@ def host_outputs(site: Site, phase: int | None, state: TreeState, *, hosts: str 
         section = None
         if dns is not None:
             old = state.dns.get(d.name)
-            got = (state.read_files(d.name, old[1]) if old is not None and old[0] == dns
-                   else None)
+            got = state.read_files(d.name, old[1]) if old is not None and old[0] == dns else None
             if got is None:
                 got = r.render_dns(d)
             files += got
@@ -272,8 +293,15 @@ def host_outputs(site: Site, phase: int | None, state: TreeState, *, hosts: str 
         yield HostOutput(d.name, key, files, fp=fp, dns=section)
 
 
-def render_site(site: Site, phase: int | None, out: Path, *, hosts: str | None = None,
-                check: bool = False, progress: Progress | None = None) -> RenderOutcome:
+def render_site(
+    site: Site,
+    phase: int | None,
+    out: Path,
+    *,
+    hosts: str | None = None,
+    check: bool = False,
+    progress: Progress | None = None,
+) -> RenderOutcome:
     state = read_state(out)
     counts: dict[str, int] = {}
     sk = site_key(site, phase, hosts)
@@ -283,39 +311,54 @@ def render_site(site: Site, phase: int | None, out: Path, *, hosts: str | None =
         # Same inputs as the render that made the current tree: its manifest is what a
         # render would give. --check still verifies every file on disk against it.
         if check:
-            return RenderOutcome(nfiles, len(counted_files), 0,
-                                 check=check_entries(out, state.files, state.stamps,
-                                                     state.files, state.file_stamps()))
-        return RenderOutcome(nfiles, len(counted_files), 0,
-                             write=WriteResult(out, unchanged=nfiles,
-                                               generation=state.gen.name))
+            return RenderOutcome(
+                nfiles,
+                len(counted_files),
+                0,
+                check=check_entries(
+                    out, state.files, state.stamps, state.files, state.file_stamps()
+                ),
+            )
+        return RenderOutcome(
+            nfiles,
+            len(counted_files),
+            0,
+            write=WriteResult(out, unchanged=nfiles, generation=state.gen.name),
+        )
     if check:
         state.parse_all()  # every host's entries are wanted: one parse, not 7,000
         wanted: dict[str, Entry] = {}
         stamps: dict[str, int] = {}
         hasher = Hasher()
         nhosts = 0
-        for ho in host_outputs(site, phase, state, hosts=hosts, progress=progress,
-                               counts=counts):
+        for ho in host_outputs(site, phase, state, hosts=hosts, progress=progress, counts=counts):
             nhosts += 1
             if ho.files is None:
                 wanted.update(state.host_entries(ho.host))
                 if ho.host in state.stamps:
                     stamps[ho.host] = state.stamps[ho.host]
             else:
-                wanted.update((safe_rel(f.host, f.path), entry_of(f, hasher))
-                              for f in ho.files)
-        return RenderOutcome(len(wanted), nhosts, counts["rendered"],
-                             check=check_entries(out, wanted, stamps, state.files,
-                                                 state.file_stamps()))
+                wanted.update((safe_rel(f.host, f.path), entry_of(f, hasher)) for f in ho.files)
+        return RenderOutcome(
+            len(wanted),
+            nhosts,
+            counts["rendered"],
+            check=check_entries(out, wanted, stamps, state.files, state.file_stamps()),
+        )
     stats = {"files": 0, "hosts": 0}
 
     def counted() -> Iterator[HostOutput]:
-        for ho in host_outputs(site, phase, state, hosts=hosts, progress=progress,
-                               need_folder=out / HOSTS_DIR, counts=counts):
+        for ho in host_outputs(
+            site,
+            phase,
+            state,
+            hosts=hosts,
+            progress=progress,
+            need_folder=out / HOSTS_DIR,
+            counts=counts,
+        ):
             stats["hosts"] += 1
-            stats["files"] += (len(ho.files) if ho.files is not None
-                               else state.host_count(ho.host))
+            stats["files"] += len(ho.files) if ho.files is not None else state.host_count(ho.host)
             yield ho
 
     w = write_hosts(out, counted(), meta(site, phase, hosts), state, sk)

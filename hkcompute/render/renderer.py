@@ -71,31 +71,40 @@ class FileSpec:
 COMMON = (
     FileSpec("/etc/hosts", "common/hosts.j2"),
     FileSpec("/etc/ssh/sshd_config", "common/sshd_config.j2", checkers=("sshd",)),
-    FileSpec("/etc/netplan/60-hkcompute.yaml", "common/netplan.yaml.j2", 0o600,
-             checkers=("netplan",)),
+    FileSpec(
+        "/etc/netplan/60-hkcompute.yaml", "common/netplan.yaml.j2", 0o600, checkers=("netplan",)
+    ),
 )
-CHRONY_CLIENT = FileSpec("/etc/chrony/chrony.conf", "common/chrony-client.conf.j2",
-                         checkers=("chrony",))
-CHRONY_SERVER = FileSpec("/etc/chrony/chrony.conf", "services/chrony-server.conf.j2",
-                         checkers=("chrony",))
+CHRONY_CLIENT = FileSpec(
+    "/etc/chrony/chrony.conf", "common/chrony-client.conf.j2", checkers=("chrony",)
+)
+CHRONY_SERVER = FileSpec(
+    "/etc/chrony/chrony.conf", "services/chrony-server.conf.j2", checkers=("chrony",)
+)
 SLURM = (
-    FileSpec("/etc/slurm/slurm.conf", "slurm/slurm.conf.j2", shared="slurm",
-             checkers=("slurm",)),
-    FileSpec("/etc/slurm/gres.conf", "slurm/gres.conf.j2", shared="slurm",
-             checkers=("slurm-gres",)),
-    FileSpec("/etc/slurm/topology.conf", "slurm/topology.conf.j2", shared="slurm",
-             checkers=("slurm-topology",)),
+    FileSpec("/etc/slurm/slurm.conf", "slurm/slurm.conf.j2", shared="slurm", checkers=("slurm",)),
+    FileSpec(
+        "/etc/slurm/gres.conf", "slurm/gres.conf.j2", shared="slurm", checkers=("slurm-gres",)
+    ),
+    FileSpec(
+        "/etc/slurm/topology.conf",
+        "slurm/topology.conf.j2",
+        shared="slurm",
+        checkers=("slurm-topology",),
+    ),
 )
 NVIDIA = (
     FileSpec("/etc/nvidia/fabricmanager.cfg", "node/nvidia/fabricmanager.cfg.j2"),
-    FileSpec("/etc/systemd/system/hkcompute-gpu-policy.service",
-             "node/nvidia/gpu-policy.service.j2"),
+    FileSpec(
+        "/etc/systemd/system/hkcompute-gpu-policy.service", "node/nvidia/gpu-policy.service.j2"
+    ),
     FileSpec("/etc/default/dcgm-exporter", "node/nvidia/dcgm-exporter.env.j2"),
 )
 ASCEND = (
     FileSpec("/etc/hccn.conf", "node/ascend/hccn.conf.j2"),
-    FileSpec("/etc/systemd/system/hkcompute-npu-policy.service",
-             "node/ascend/npu-policy.service.j2"),
+    FileSpec(
+        "/etc/systemd/system/hkcompute-npu-policy.service", "node/ascend/npu-policy.service.j2"
+    ),
 )
 FRR = (
     FileSpec("/etc/frr/frr.conf", "switch/frr.conf.j2", 0o640, checkers=("frr", "frr-bgpd")),
@@ -109,25 +118,42 @@ OPENSM = (
 # hashes. A template that reached for anything else would fail to render, not go stale.
 DNS_ONLY = ("site", "dns")
 DNS = (
-    FileSpec("/etc/bind/named.conf", "services/named.conf.j2", only=DNS_ONLY,
-             checkers=("bind-conf",)),
+    FileSpec(
+        "/etc/bind/named.conf", "services/named.conf.j2", only=DNS_ONLY, checkers=("bind-conf",)
+    ),
     FileSpec("/etc/bind/named.conf.options", "services/named.conf.options.j2", only=DNS_ONLY),
     FileSpec("/etc/bind/named.conf.local", "services/named.conf.local.j2", only=DNS_ONLY),
 )
 # One per zone, made by ``Renderer._zone_spec`` with the zone's file in place of the ``*``.
-ZONE = FileSpec("/etc/bind/db.*", "services/db.zone.j2", only=DNS_ONLY,
-                checkers=("bind-zone",))
-DNSMASQ = FileSpec("/etc/dnsmasq.d/hkcompute.conf", "services/dnsmasq.conf.j2",
-                   checkers=("dnsmasq",))
+ZONE = FileSpec("/etc/bind/db.*", "services/db.zone.j2", only=DNS_ONLY, checkers=("bind-zone",))
+DNSMASQ = FileSpec(
+    "/etc/dnsmasq.d/hkcompute.conf", "services/dnsmasq.conf.j2", checkers=("dnsmasq",)
+)
 PROMETHEUS = (
-    FileSpec("/etc/prometheus/prometheus.yml", "services/prometheus.yml.j2",
-             checkers=("prometheus",)),
-    FileSpec("/etc/prometheus/hkcompute-rules.yml", "services/hkcompute-rules.yml.j2",
-             checkers=("prometheus-rules",)),
+    FileSpec(
+        "/etc/prometheus/prometheus.yml", "services/prometheus.yml.j2", checkers=("prometheus",)
+    ),
+    FileSpec(
+        "/etc/prometheus/hkcompute-rules.yml",
+        "services/hkcompute-rules.yml.j2",
+        checkers=("prometheus-rules",),
+    ),
 )
 # Every spec a host can get (ZONE's path is a pattern); ``checkers_for`` looks paths up here.
-SPECS: tuple[FileSpec, ...] = (*COMMON, CHRONY_CLIENT, CHRONY_SERVER, *SLURM, *NVIDIA,
-                               *ASCEND, *FRR, *OPENSM, *DNS, ZONE, DNSMASQ, *PROMETHEUS)
+SPECS: tuple[FileSpec, ...] = (
+    *COMMON,
+    CHRONY_CLIENT,
+    CHRONY_SERVER,
+    *SLURM,
+    *NVIDIA,
+    *ASCEND,
+    *FRR,
+    *OPENSM,
+    *DNS,
+    ZONE,
+    DNSMASQ,
+    *PROMETHEUS,
+)
 
 
 def checkers_for(path: str) -> tuple[str, ...]:
@@ -141,8 +167,9 @@ def checkers_for(path: str) -> tuple[str, ...]:
 
 
 class Renderer:
-    def __init__(self, site: Site, plan: Plan, phase: int | None,
-                 env: jinja2.Environment | None = None) -> None:
+    def __init__(
+        self, site: Site, plan: Plan, phase: int | None, env: jinja2.Environment | None = None
+    ) -> None:
         self.site = site
         self.phase = phase
         self.b = ContextBuilder(site, plan, phase)
@@ -170,8 +197,9 @@ class Renderer:
     def runs_dns(self, d: Device) -> bool:
         return d in self.b.services.get("dns", ())
 
-    def plan_host(self, d: Device, *, dns: bool = True) -> tuple[list[FileSpec],
-                                                                  dict[str, Any] | None]:
+    def plan_host(
+        self, d: Device, *, dns: bool = True
+    ) -> tuple[list[FileSpec], dict[str, Any] | None]:
         """The files a device gets and its context (None when it gets nothing). With
         ``dns`` False, a DNS server's context and files leave out its DNS section (the zones:
         the biggest context of the site), which ``dns_specs`` then gives alone."""
@@ -189,8 +217,7 @@ class Renderer:
         if role == "storage":
             return [*COMMON, CHRONY_CLIENT], self.b.node(d)
         if role == "service":
-            runs = [s for s, hosts in self.b.services.items()
-                    if d in hosts and (dns or s != "dns")]
+            runs = [s for s, hosts in self.b.services.items() if d in hosts and (dns or s != "dns")]
             ctx = self.b.services_host(d, runs)
             specs = list(COMMON)
             specs.append(CHRONY_SERVER if "ntp" in runs else CHRONY_CLIENT)
@@ -244,18 +271,23 @@ class Renderer:
         return RenderedFile(d.name, spec.path, text.encode(), spec.mode)
 
     def devices(self, hosts: str | None = None) -> list[Device]:
-        devices = [d for d in self.site.devices_upto(self.phase)
-                   if hosts is None or fnmatch.fnmatchcase(d.name, hosts)]
+        devices = [
+            d
+            for d in self.site.devices_upto(self.phase)
+            if hosts is None or fnmatch.fnmatchcase(d.name, hosts)
+        ]
         if hosts is not None and not devices:
             raise RenderError(f"no host matches {hosts!r}")
         return devices
 
-    def render_host(self, d: Device, specs: list[FileSpec],
-                    ctx: dict[str, Any]) -> list[RenderedFile]:
+    def render_host(
+        self, d: Device, specs: list[FileSpec], ctx: dict[str, Any]
+    ) -> list[RenderedFile]:
         return [self.render_file(d, spec, ctx) for spec in specs]
 
-    def render(self, hosts: str | None = None, progress: Progress | None = None) -> list[
-            RenderedFile]:
+    def render(
+        self, hosts: str | None = None, progress: Progress | None = None
+    ) -> list[RenderedFile]:
         devices = self.devices(hosts)
         out: list[RenderedFile] = []
         total = len(devices)

@@ -26,10 +26,12 @@ def _gres_type(accelerator: str) -> str:
     return name.split("-")[0]
 
 
-def slurm_context(site: Site, phase: int | None, controller: tuple[str, str],
-                  topology: Topology) -> dict[str, Any]:
-    nodes = [d for d in site.devices_upto(phase)
-             if d.role == "gpu_node" and d.status not in ("retired",)]
+def slurm_context(
+    site: Site, phase: int | None, controller: tuple[str, str], topology: Topology
+) -> dict[str, Any]:
+    nodes = [
+        d for d in site.devices_upto(phase) if d.role == "gpu_node" and d.status not in ("retired",)
+    ]
     by_model: dict[str, list[Device]] = defaultdict(list)
     for d in nodes:
         by_model[d.model].append(d)
@@ -48,17 +50,27 @@ def slurm_context(site: Site, phase: int | None, controller: tuple[str, str],
             gres_types.add(kind)
             gtype = _gres_type(acc_name)
             gres = f"{kind}:{gtype}:{server.accelerators}"
-            gres_lines.append({"names": names, "name": kind, "type": gtype,
-                               "file": f"{prefix}[0-{server.accelerators - 1}]"})
-        node_lines.append({
-            "comment": f"{len(by_model[model])} x {model}: {server.sockets} x "
-                       f"{server.cpu_cores // server.sockets} cores, {server.memory_gb:g} GB"
-                       + (f", {server.accelerators} x {acc_name}" if acc_name else ""),
-            "names": names, "sockets": server.sockets,
-            "cores_per_socket": server.cpu_cores // server.sockets,
-            "threads_per_core": server.threads_per_core,
-            "memory_mb": int(server.memory_gb * 1024 * MEMORY_RESERVE), "gres": gres,
-        })
+            gres_lines.append(
+                {
+                    "names": names,
+                    "name": kind,
+                    "type": gtype,
+                    "file": f"{prefix}[0-{server.accelerators - 1}]",
+                }
+            )
+        node_lines.append(
+            {
+                "comment": f"{len(by_model[model])} x {model}: {server.sockets} x "
+                f"{server.cpu_cores // server.sockets} cores, {server.memory_gb:g} GB"
+                + (f", {server.accelerators} x {acc_name}" if acc_name else ""),
+                "names": names,
+                "sockets": server.sockets,
+                "cores_per_socket": server.cpu_cores // server.sockets,
+                "threads_per_core": server.threads_per_core,
+                "memory_mb": int(server.memory_gb * 1024 * MEMORY_RESERVE),
+                "gres": gres,
+            }
+        )
     partitions = _partitions(site, nodes)
     return {
         "cluster_name": site.info.name,
@@ -90,15 +102,33 @@ def _partitions(site: Site, nodes: list[Device]) -> list[dict[str, Any]]:
                 by_tenant[tenant].append(d.name)
     first = True
     for name in sorted(by_cluster):
-        parts.append({"name": name, "nodes": compress(sorted(by_cluster[name])),
-                      "default": first, "allow_accounts": None})
+        parts.append(
+            {
+                "name": name,
+                "nodes": compress(sorted(by_cluster[name])),
+                "default": first,
+                "allow_accounts": None,
+            }
+        )
         first = False
     for tenant in sorted(by_tenant):
-        parts.append({"name": f"t-{tenant}", "nodes": compress(sorted(set(by_tenant[tenant]))),
-                      "default": False, "allow_accounts": tenant})
+        parts.append(
+            {
+                "name": f"t-{tenant}",
+                "nodes": compress(sorted(set(by_tenant[tenant]))),
+                "default": False,
+                "allow_accounts": tenant,
+            }
+        )
     for ph in sorted(by_phase):
-        parts.append({"name": f"phase{ph}", "nodes": compress(sorted(by_phase[ph])),
-                      "default": False, "allow_accounts": None})
+        parts.append(
+            {
+                "name": f"phase{ph}",
+                "nodes": compress(sorted(by_phase[ph])),
+                "default": False,
+                "allow_accounts": None,
+            }
+        )
     return parts
 
 
@@ -114,8 +144,9 @@ def _topology(topology: Topology, nodes: list[Device]) -> list[dict[str, Any]]:
         groups: dict[int, list[str]] = defaultdict(list)
         for u in (ut.unit for ut in ct.units):
             if u.name in units:
-                out.append({"name": f"{u.name}-leaves", "nodes": compress(units[u.name]),
-                            "switches": None})
+                out.append(
+                    {"name": f"{u.name}-leaves", "nodes": compress(units[u.name]), "switches": None}
+                )
                 groups[u.group].append(f"{u.name}-leaves")
         group_names = []
         for g in sorted(groups):
@@ -123,6 +154,5 @@ def _topology(topology: Topology, nodes: list[Device]) -> list[dict[str, Any]]:
             out.append({"name": gname, "nodes": None, "switches": compress(groups[g])})
             group_names.append(gname)
         if len(group_names) > 1:
-            out.append({"name": f"{c.name}-core", "nodes": None,
-                        "switches": compress(group_names)})
+            out.append({"name": f"{c.name}-core", "nodes": None, "switches": compress(group_names)})
     return out

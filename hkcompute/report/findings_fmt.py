@@ -22,8 +22,11 @@ def as_json(site: str, files: list[str], findings: list[Finding]) -> str:
         "site": site,
         "files": files,
         "ok": counts["error"] == 0,
-        "summary": {"errors": counts["error"], "warnings": counts["warning"],
-                    "infos": counts["info"]},
+        "summary": {
+            "errors": counts["error"],
+            "warnings": counts["warning"],
+            "infos": counts["info"],
+        },
         "findings": [f.to_dict() for f in findings],
     }
     return json.dumps(doc, indent=2, sort_keys=True)

@@ -76,8 +76,9 @@ class RackLoad:
         return tuple((d.u, d.height, d.model, d.role) for d in self.devices)
 
 
-def rack_loads(site: Site, phase: int | None = None,
-               devices: Iterable[Device] | None = None) -> dict[str, RackLoad]:
+def rack_loads(
+    site: Site, phase: int | None = None, devices: Iterable[Device] | None = None
+) -> dict[str, RackLoad]:
     """Each rack's devices (bottom up) and IT load, for the site built up to ``phase``;
     racks in inventory order. Failed devices count: they still draw power."""
     per: dict[str, list[Device]] = defaultdict(list)
@@ -130,8 +131,10 @@ def _draw_chunk(loads: list[RackLoad], start: int, model_kw: dict[str, float]) -
     """The elevations of ``loads``, which begin at index ``start`` of the full list.
 
     Module level so that workers started by spawn or a fork server can unpickle it."""
-    return [standalone(rack_elevation(x.rack, x.devices, x.power_kw, model_kw, f"r{i}-"))
-            for i, x in enumerate(loads, start=start)]
+    return [
+        standalone(rack_elevation(x.rack, x.devices, x.power_kw, model_kw, f"r{i}-"))
+        for i, x in enumerate(loads, start=start)
+    ]
 
 
 def _default_jobs() -> int:
@@ -154,8 +157,7 @@ def min_parallel_racks(jobs: int) -> int:
 def _start_method() -> str:
     """A start method that is safe with threads running: a fork server where the platform
     has one, else spawn (both start workers from a fresh interpreter, not a fork of us)."""
-    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() \
-        else "spawn"
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 
 
 def _how_it_died(procs: list[multiprocessing.process.BaseProcess]) -> str:
@@ -176,8 +178,9 @@ def _how_it_died(procs: list[multiprocessing.process.BaseProcess]) -> str:
     return f"exit code {code}"
 
 
-def _draw_parallel(loads: list[RackLoad], model_kw: dict[str, float],
-                   jobs: int) -> list[str] | None:
+def _draw_parallel(
+    loads: list[RackLoad], model_kw: dict[str, float], jobs: int
+) -> list[str] | None:
     """Draw in ``jobs`` worker processes; None when no processes can be had (process
     limits, no /dev/shm in a sandbox), so the caller draws serially."""
     step = -(-len(loads) // (jobs * 4))  # four chunks per worker evens out slow ones
@@ -190,8 +193,10 @@ def _draw_parallel(loads: list[RackLoad], model_kw: dict[str, float],
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             try:
-                futures = [pool.submit(_draw_chunk, loads[i:i + step], i, model_kw)
-                           for i in range(0, len(loads), step)]
+                futures = [
+                    pool.submit(_draw_chunk, loads[i : i + step], i, model_kw)
+                    for i in range(0, len(loads), step)
+                ]
             except (OSError, EOFError, ImportError):  # EOFError: the fork server died
                 return None
             # Workers start as work is submitted; keep them to read their exit codes,
@@ -208,15 +213,18 @@ def _draw_parallel(loads: list[RackLoad], model_kw: dict[str, float],
         # Leaving the with-block joined every worker, so their exit codes are set. The
         # work is not redone here: whatever killed a worker (the OOM killer, an operator,
         # a crash in the drawing code) would likely strike this process too.
-        raise HkError(f"a report worker process died ({_how_it_died(procs)}) while "
-                      "drawing rack elevations; no report was written. Run the command "
-                      "again; if it recurs, look for memory limits or the OOM killer "
-                      "(dmesg).") from exc
+        raise HkError(
+            f"a report worker process died ({_how_it_died(procs)}) while "
+            "drawing rack elevations; no report was written. Run the command "
+            "again; if it recurs, look for memory limits or the OOM killer "
+            "(dmesg)."
+        ) from exc
     return [svg for part in parts for svg in part]
 
 
-def rack_svgs(loads: list[RackLoad], model_kw: dict[str, float],
-              jobs: int | None = None) -> list[str]:
+def rack_svgs(
+    loads: list[RackLoad], model_kw: dict[str, float], jobs: int | None = None
+) -> list[str]:
     """The standalone elevation of each rack of ``loads``, in order; in worker processes
     when there are enough racks for them to pay (see ``min_parallel_racks``)."""
     jobs = jobs if jobs is not None else _default_jobs()
@@ -229,7 +237,7 @@ def rack_svgs(loads: list[RackLoad], model_kw: dict[str, float],
 
 @dataclass
 class Picture:
-    key: str          # file name without .svg
+    key: str  # file name without .svg
     title: str
     caption: str
     standalone: str
@@ -239,8 +247,8 @@ class Picture:
 @dataclass
 class Report:
     site: str
-    files: dict[str, str] = field(default_factory=dict)        # top-level files
-    rack_files: dict[str, str] = field(default_factory=dict)   # racks/<name>.svg
+    files: dict[str, str] = field(default_factory=dict)  # top-level files
+    rack_files: dict[str, str] = field(default_factory=dict)  # racks/<name>.svg
     html: str = ""
 
 
@@ -251,9 +259,15 @@ def _bom_rows(bom: Bom) -> tuple[list[str], list[dict[str, object]]]:
     for sec in SECTIONS:
         items = sorted(total[sec], key=natural)
         if items:
-            sections.append({"name": sec, "rows": [
-                (item, [bom.phases[p][sec].get(item, 0) for p in phases], total[sec][item])
-                for item in items]})
+            sections.append(
+                {
+                    "name": sec,
+                    "rows": [
+                        (item, [bom.phases[p][sec].get(item, 0) for p in phases], total[sec][item])
+                        for item in items
+                    ],
+                }
+            )
     return [f"phase {p}" for p in phases], sections
 
 
@@ -271,38 +285,62 @@ def build_report(site: Site, cap: SiteCapacity | None = None) -> Report:
         pictures.append(pic)
         return pic
 
-    cap_pic = add("capacity", "Capacity curve",
-                  f"Cumulative dense BF16 PFLOPS by phase and vendor against the "
-                  f"{cap.site_target_year} target of {cap.site_target_pflops:,.0f} PFLOPS.",
-                  capacity_curve(site, cap))
+    cap_pic = add(
+        "capacity",
+        "Capacity curve",
+        f"Cumulative dense BF16 PFLOPS by phase and vendor against the "
+        f"{cap.site_target_year} target of {cap.site_target_pflops:,.0f} PFLOPS.",
+        capacity_curve(site, cap),
+    )
     floors: list[Picture] = []
     for hall in site.halls.values():
         racks = [x.rack for x in loads.values() if x.rack.hall == hall.name]
         href = {r.name: f"{RACK_DIR}/{file_name(r.name)}.svg" for r in racks}
-        floors.append(add(f"floor-{file_name(hall.name)}", f"Floor plan of {hall.name}",
-                          "Rack positions; colour is each rack's power against its budget "
-                          "(click a rack for its elevation).",
-                          hall_floor(hall, racks, {k: v.power_kw for k, v in loads.items()},
-                                     href, f"fl{len(floors)}")))
+        floors.append(
+            add(
+                f"floor-{file_name(hall.name)}",
+                f"Floor plan of {hall.name}",
+                "Rack positions; colour is each rack's power against its budget "
+                "(click a rack for its elevation).",
+                hall_floor(
+                    hall, racks, {k: v.power_kw for k, v in loads.items()}, href, f"fl{len(floors)}"
+                ),
+            )
+        )
     sus: list[Picture] = []
     for ci, c in enumerate(site.clusters):
         if c.units:
             u = c.units[0]
-            sus.append(add(f"su-{file_name(c.name)}", f"Scalable unit {u.name}",
-                           f"The compute fabric of {u.name} ({c.name}): every node's rail "
-                           "NICs to the rail leaves, every leaf to the group's spines.",
-                           su_fabric(site, u.name, plan.links, f"su{ci}")))
-    topo = add("topology", "Unit-level topology",
-               "Clusters, spine groups, scalable units (by phase), core and storage core.",
-               unit_topology(site, plan.links))
+            sus.append(
+                add(
+                    f"su-{file_name(c.name)}",
+                    f"Scalable unit {u.name}",
+                    f"The compute fabric of {u.name} ({c.name}): every node's rail "
+                    "NICs to the rail leaves, every leaf to the group's spines.",
+                    su_fabric(site, u.name, plan.links, f"su{ci}"),
+                )
+            )
+    topo = add(
+        "topology",
+        "Unit-level topology",
+        "Clusters, spine groups, scalable units (by phase), core and storage core.",
+        unit_topology(site, plan.links),
+    )
     it_kw = hall_it_kw(site)
-    power = add("power", "Power and energy",
-                "IT and facility load per hall after each phase, against the hall feed; the "
-                "site's renewable share and battery/UPS runtime per phase.",
-                power_energy(site.halls, it_kw, cap))
+    power = add(
+        "power",
+        "Power and energy",
+        "IT and facility load per hall after each phase, against the hall feed; the "
+        "site's renewable share and battery/UPS runtime per phase.",
+        power_energy(site.halls, it_kw, cap),
+    )
     bom = build_bom(site, plan)
-    bom_pic = add("bom", "Bill of materials", "Items to order, per phase and in total.",
-                  bom_table(site.info.name, bom))
+    bom_pic = add(
+        "bom",
+        "Bill of materials",
+        "Items to order, per phase and in total.",
+        bom_table(site.info.name, bom),
+    )
 
     # One elevation per rack; the page shows one rack of each distinct build inline.
     ordered = list(loads.values())
@@ -314,18 +352,35 @@ def build_report(site: Site, cap: SiteCapacity | None = None) -> Report:
         name = load.rack.name
         if load.signature not in shown and len(shown) < MAX_INLINE_RACKS and load.devices:
             shown[load.signature] = name
-            drawing = rack_elevation(load.rack, load.devices, load.power_kw, model_kw,
-                                     f"r{i}-")
-            elevations.append(Picture(f"{RACK_DIR}/{file_name(name)}", f"rack {name}", "",
-                                      rep.rack_files[f"{file_name(name)}.svg"],
-                                      inline(drawing)))
+            drawing = rack_elevation(load.rack, load.devices, load.power_kw, model_kw, f"r{i}-")
+            elevations.append(
+                Picture(
+                    f"{RACK_DIR}/{file_name(name)}",
+                    f"rack {name}",
+                    "",
+                    rep.rack_files[f"{file_name(name)}.svg"],
+                    inline(drawing),
+                )
+            )
     halls_idx = []
     for hall_name in site.halls:
         in_hall = [x for x in loads.values() if x.rack.hall == hall_name]
-        halls_idx.append({"name": hall_name, "racks": [
-            {"name": x.rack.name, "href": f"{RACK_DIR}/{file_name(x.rack.name)}.svg",
-             "kw": x.power_kw, "budget": x.rack.power_kw, "pct": x.fraction * 100,
-             "over": x.fraction > 1.0} for x in in_hall]})
+        halls_idx.append(
+            {
+                "name": hall_name,
+                "racks": [
+                    {
+                        "name": x.rack.name,
+                        "href": f"{RACK_DIR}/{file_name(x.rack.name)}.svg",
+                        "kw": x.power_kw,
+                        "budget": x.rack.power_kw,
+                        "pct": x.fraction * 100,
+                        "over": x.fraction > 1.0,
+                    }
+                    for x in in_hall
+                ],
+            }
+        )
     over = [x for x in loads.values() if x.fraction > 1.0]
     per_vendor = vendor_pflops(site, cap)
     power_rows = []
@@ -333,22 +388,50 @@ def build_report(site: Site, cap: SiteCapacity | None = None) -> Report:
         for p in site.phase_ids:
             it = it_kw.get((h.name, p), 0.0)
             # Battery and UPS energy placed in this hall carries this hall's load.
-            kwh = sum(e.spec.kwh for e in site.energy if e.spec.hall == h.name
-                      and e.spec.phase <= p and e.spec.kind in STORED_ENERGY_KINDS)
-            power_rows.append({"hall": h.name, "phase": p, "it_kw": it,
-                               "facility_kw": it * h.pue, "pue": h.pue,
-                               "feed_kw": h.feed_mw * 1000, "kwh": kwh,
-                               "runtime": kwh / it * 60 if it > 0 and kwh > 0 else None})
+            kwh = sum(
+                e.spec.kwh
+                for e in site.energy
+                if e.spec.hall == h.name
+                and e.spec.phase <= p
+                and e.spec.kind in STORED_ENERGY_KINDS
+            )
+            power_rows.append(
+                {
+                    "hall": h.name,
+                    "phase": p,
+                    "it_kw": it,
+                    "facility_kw": it * h.pue,
+                    "pue": h.pue,
+                    "feed_kw": h.feed_mw * 1000,
+                    "kwh": kwh,
+                    "runtime": kwh / it * 60 if it > 0 and kwh > 0 else None,
+                }
+            )
     bom_heads, bom_sections = _bom_rows(bom)
     rep.html = html.render(
-        "report.html.j2", site=site, cap=cap,
+        "report.html.j2",
+        site=site,
+        cap=cap,
         cap_rows=list(zip(cap.phases, per_vendor, strict=True)),
         vendors=sorted({v for per in per_vendor for v in per}),
-        cap_pic=cap_pic, floors=floors, sus=sus, topo=topo, power=power, bom_pic=bom_pic,
-        elevations=elevations, halls_idx=halls_idx, rack_count=len(loads), over=over,
-        power_rows=power_rows, bom_heads=bom_heads, bom_sections=bom_sections,
-        rack_dir=RACK_DIR, safe=html.safe,
-        devices=len(site.devices), links=len(plan.links))
+        cap_pic=cap_pic,
+        floors=floors,
+        sus=sus,
+        topo=topo,
+        power=power,
+        bom_pic=bom_pic,
+        elevations=elevations,
+        halls_idx=halls_idx,
+        rack_count=len(loads),
+        over=over,
+        power_rows=power_rows,
+        bom_heads=bom_heads,
+        bom_sections=bom_sections,
+        rack_dir=RACK_DIR,
+        safe=html.safe,
+        devices=len(site.devices),
+        links=len(plan.links),
+    )
     return rep
 
 

@@ -56,11 +56,17 @@ def derive(site: Site, plan: Plan, phase: int, tree: Path, hosts: list[str]) -> 
     for a in sorted(addrs, key=lambda a: (a.device, a.interface)):
         if a.network == "inband":
             inband.setdefault(a.device, a.address.split("/")[0])
-    ntp_servers = sorted(inband[name] for name in assigned.services.get("ntp", ())
-                         if name in inband)
+    ntp_servers = sorted(
+        inband[name] for name in assigned.services.get("ntp", ()) if name in inband
+    )
     asn = {x.device: x.asn for x in plan.asns_upto(phase)}
-    node_subnets = sorted({str(ipaddress.ip_interface(a.address).network) for a in addrs
-                           if a.network == "compute" and a.interface == "vlan100"})
+    node_subnets = sorted(
+        {
+            str(ipaddress.ip_interface(a.address).network)
+            for a in addrs
+            if a.network == "compute" and a.interface == "vlan100"
+        }
+    )
     fabric_roce = {c.name for c in site.clusters if c.fabric == "roce"}
     for name in sorted(chosen):
         found = site.devices.get(name)
@@ -77,8 +83,11 @@ def derive(site: Site, plan: Plan, phase: int, tree: Path, hosts: list[str]) -> 
             checks.append(Check(name, "service", unit, "running enabled"))
             if port is not None:
                 checks.append(Check(name, "port", str(port), "listening"))
-        if d.role in ("gpu_node", "storage", "service") and ntp_servers and "ntp" not in runs.get(
-                name, ()):
+        if (
+            d.role in ("gpu_node", "storage", "service")
+            and ntp_servers
+            and "ntp" not in runs.get(name, ())
+        ):
             checks.append(Check(name, "ntp", "chrony", " ".join(ntp_servers)))
         if "dns" in runs.get(name, ()):
             for dev in sorted(inband):
@@ -91,15 +100,29 @@ def derive(site: Site, plan: Plan, phase: int, tree: Path, hosts: list[str]) -> 
                 peer, pport = (link.b, link.b_port) if link.a == name else (link.a, link.a_port)
                 pa = by_dev_if.get((peer, pport))
                 if pa is not None and peer in asn:
-                    checks.append(Check(name, "bgp", pa.address.split("/")[0],
-                                        f"Established {peer} AS{asn[peer]}"))
+                    checks.append(
+                        Check(
+                            name,
+                            "bgp",
+                            pa.address.split("/")[0],
+                            f"Established {peer} AS{asn[peer]}",
+                        )
+                    )
             for subnet in node_subnets:
                 checks.append(Check(name, "route", subnet, "present"))
     # Fabric reachability: each node's first rail address reaches every other node's rails.
     nodes = sorted(n for n in chosen if n in site.devices and site.devices[n].role == "gpu_node")
-    fab = {n: sorted((a for a in addrs if a.device == n and a.network == "compute"
-                      and a.interface.startswith("fab")), key=lambda a: a.interface)
-           for n in nodes}
+    fab = {
+        n: sorted(
+            (
+                a
+                for a in addrs
+                if a.device == n and a.network == "compute" and a.interface.startswith("fab")
+            ),
+            key=lambda a: a.interface,
+        )
+        for n in nodes
+    }
     for n in nodes:
         if not fab[n]:
             continue

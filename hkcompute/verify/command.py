@@ -16,9 +16,15 @@ from hkcompute.verify.checks import derive
 from hkcompute.verify.testinfra_runner import Result, verify
 
 
-def run_verify(site: Site, phase: int, state: Path, render_dir: Path | None = None,
-               limit: str | None = None, settle: float = 45.0,
-               progress: Callable[[int, int], None] | None = None) -> list[Result]:
+def run_verify(
+    site: Site,
+    phase: int,
+    state: Path,
+    render_dir: Path | None = None,
+    limit: str | None = None,
+    settle: float = 45.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Result]:
     tree = render_dir or Path("build") / site.info.name / f"phase-{phase}"
     if not (tree / "manifest.json").is_file():
         raise HkError(f"no rendered tree at {tree}: run `hkcompute render` or deploy first")
@@ -28,5 +34,10 @@ def run_verify(site: Site, phase: int, state: Path, render_dir: Path | None = No
     inv = build_inventory(site, plan, phase, tree, connections)
     hosts = select(inv, limit)
     checks = derive(site, plan, phase, tree, hosts)
-    return verify(checks, inv["_meta"]["hostvars"], (state / "known_hosts").resolve(),
-                  settle=settle, progress=progress)
+    return verify(
+        checks,
+        inv["_meta"]["hostvars"],
+        (state / "known_hosts").resolve(),
+        settle=settle,
+        progress=progress,
+    )

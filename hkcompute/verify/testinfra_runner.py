@@ -33,8 +33,10 @@ def backend(host: str, hv: dict[str, Any], known_hosts: Path) -> Any:
     # testinfra bounds the connect (ConnectTimeout=10) but not a host that dies mid-session:
     # without keepalives ssh would wait for it for hours, holding a thread of ``parallel``.
     # These end it after ~15 s of silence (ssh exits 255; every check of that host fails).
-    extra = (f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
-             "-o BatchMode=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=3")
+    extra = (
+        f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
+        "-o BatchMode=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=3"
+    )
     kwargs: dict[str, Any] = {"ssh_extra_args": extra}
     if key:
         kwargs["ssh_identity_file"] = key
@@ -52,9 +54,12 @@ def run_host(h: Any, checks: list[Check], settle: float = 30.0) -> list[Result]:
     if files:
         # One round trip for all files: sha256 and mode of each.
         paths = " ".join(shlex.quote(c.target) for c in files)
-        _rc, text = _sh(h, f"for f in {paths}; do if [ -f \"$f\" ]; then "
-                           "echo \"$(sha256sum < \"$f\" | cut -d' ' -f1) "
-                           "$(stat -c %a \"$f\") $f\"; else echo \"missing - $f\"; fi; done")
+        _rc, text = _sh(
+            h,
+            f'for f in {paths}; do if [ -f "$f" ]; then '
+            'echo "$(sha256sum < "$f" | cut -d\' \' -f1) '
+            '$(stat -c %a "$f") $f"; else echo "missing - $f"; fi; done',
+        )
         got = {}
         for line in text.splitlines():
             parts = line.split(" ", 2)
@@ -64,16 +69,27 @@ def run_host(h: Any, checks: list[Check], settle: float = 30.0) -> list[Result]:
             digest, mode = c.expected.split()
             g = got.get(c.target, ("missing", "-"))
             ok = g[0] == digest and int(g[1], 8) == int(mode, 8) if g[1] != "-" else False
-            out.append(Result(c, ok, "content and mode as rendered" if ok else
-                              ("missing" if g[0] == "missing" else
-                               f"sha256 {g[0][:12]}, mode {g[1]}")))
+            out.append(
+                Result(
+                    c,
+                    ok,
+                    "content and mode as rendered"
+                    if ok
+                    else ("missing" if g[0] == "missing" else f"sha256 {g[0][:12]}, mode {g[1]}"),
+                )
+            )
     for c in checks:
         if c.kind == "service":
             s = h.service(c.target)
             running, enabled = s.is_running, s.is_enabled
-            out.append(Result(c, running and enabled,
-                              f"{'running' if running else 'NOT running'}, "
-                              f"{'enabled' if enabled else 'NOT enabled'}"))
+            out.append(
+                Result(
+                    c,
+                    running and enabled,
+                    f"{'running' if running else 'NOT running'}, "
+                    f"{'enabled' if enabled else 'NOT enabled'}",
+                )
+            )
         elif c.kind == "port":
             _rc, text = _sh(h, f"ss -Hlntu 'sport = :{c.target}'")
             ok = bool(text.strip())
@@ -81,8 +97,11 @@ def run_host(h: Any, checks: list[Check], settle: float = 30.0) -> list[Result]:
     out += _retrying(h, [c for c in checks if c.kind in ("ntp", "bgp", "route")], settle)
     dns = [c for c in checks if c.kind == "dns"]
     if dns:
-        script = "; ".join(f"echo {shlex.quote(c.target)} $(dig +short +time=2 +tries=1 "
-                           f"@127.0.0.1 {shlex.quote(c.target)} A | head -1)" for c in dns)
+        script = "; ".join(
+            f"echo {shlex.quote(c.target)} $(dig +short +time=2 +tries=1 "
+            f"@127.0.0.1 {shlex.quote(c.target)} A | head -1)"
+            for c in dns
+        )
         _rc, text = _sh(h, script)
         answers: dict[str, str] = {}
         for line in text.splitlines():
@@ -93,12 +112,18 @@ def run_host(h: Any, checks: list[Check], settle: float = 30.0) -> list[Result]:
             out.append(Result(c, ans == c.expected, ans or "no answer"))
     pings = [c for c in checks if c.kind == "ping"]
     if pings:
-        script = " ".join(
-            f"(ping -n -q -c 1 -W 2 -I {c.expected.split()[1]} {c.target} >/dev/null 2>&1 "
-            f"&& echo ok {c.target} || echo fail {c.target}) &" for c in pings) + " wait"
+        script = (
+            " ".join(
+                f"(ping -n -q -c 1 -W 2 -I {c.expected.split()[1]} {c.target} >/dev/null 2>&1 "
+                f"&& echo ok {c.target} || echo fail {c.target}) &"
+                for c in pings
+            )
+            + " wait"
+        )
         _rc, text = _sh(h, script)
-        status = {line.split()[1]: line.split()[0] for line in text.splitlines()
-                  if len(line.split()) == 2}
+        status = {
+            line.split()[1]: line.split()[0] for line in text.splitlines() if len(line.split()) == 2
+        }
         for c in pings:
             ok = status.get(c.target) == "ok"
             out.append(Result(c, ok, "reached" if ok else "unreachable"))
@@ -148,14 +173,18 @@ def _once(h: Any, checks: list[Check]) -> list[Result]:
         _rc, text = _sh(h, "chronyc -n sources")
         synced = [line.split()[1] for line in text.splitlines() if line.startswith("^*")]
         ok = bool(synced) and synced[0] in c.expected.split()
-        out.append(Result(c, ok, f"synchronised to {synced[0]}" if synced else
-                          "not synchronised"))
+        out.append(Result(c, ok, f"synchronised to {synced[0]}" if synced else "not synchronised"))
     return out
 
 
-def verify(checks: list[Check], hostvars: dict[str, dict[str, Any]], known_hosts: Path,
-           workers: int = 8, settle: float = 30.0,
-           progress: Callable[[int, int], None] | None = None) -> list[Result]:
+def verify(
+    checks: list[Check],
+    hostvars: dict[str, dict[str, Any]],
+    known_hosts: Path,
+    workers: int = 8,
+    settle: float = 30.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Result]:
     by_host: dict[str, list[Check]] = defaultdict(list)
     for c in checks:
         by_host[c.host].append(c)
@@ -166,8 +195,9 @@ def verify(checks: list[Check], hostvars: dict[str, dict[str, Any]], known_hosts
             h = backend(host, hostvars.get(host, {}), known_hosts)
             return run_host(h, by_host[host], settle)
         except Exception as exc:  # unreachable, host key refused...: every check fails
-            msg = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else \
-                type(exc).__name__
+            msg = (
+                str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+            )
             return [Result(c, False, f"cannot check: {msg}") for c in by_host[host]]
 
     results: list[Result] = []

@@ -60,21 +60,91 @@ def seed(site: Path) -> Files:
 # Mutators. Each takes a random source and a site (name -> bytes) and returns a new site.
 
 INTERESTING_SCALARS: list[Any] = [
-    0, -1, -2**31, 2**31, 2**63, 2**64 + 1, 10**30, -(10**30), 10**400 // 10**300, 1e308,
-    -1e308, float("inf"), float("-inf"), float("nan"), 0.5, -0.0, True, False, None, "",
-    "no", "on", "0755", "0o17", "0x1F", "1e9999", "~", "é中文🚀", "\u202e\u200b", "x" * 5000,
-    "../../../../tmp/evil", "/etc/passwd", "a/b", "..", ".", "-", "*", "{{ 7*7 }}",
-    "{{ ''.__class__.__mro__ }}", "{% for x in range(10**9) %}x{% endfor %}",
-    "gpu[1-99999999]", "n[0-99999][0-99999]", "r[9-1]", "r[01-04,07]", "r[", "r]", "r[[1-2]]",
-    "r[1-2]-[3-4]", "r[00000000000000000001-3]", "10.0.0.0/8", "10.0.0.0/33", "::/0",
-    "256.1.1.1", "10.0.0.1/0", "fd00::/64", "2001:db8::/48", "10.0.0.0/30", "10.0.0.0/31",
-    "192.168.0.0/32", "2026-02-30", "9999-12-31", "2026-06-30", 4294967295,
-    4294967296, "lab-r01", "lab-su1-n01", "lab-hall", "lab-pod", "lab-switch", "hku-lab",
+    0,
+    -1,
+    -(2**31),
+    2**31,
+    2**63,
+    2**64 + 1,
+    10**30,
+    -(10**30),
+    10**400 // 10**300,
+    1e308,
+    -1e308,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    0.5,
+    -0.0,
+    True,
+    False,
+    None,
+    "",
+    "no",
+    "on",
+    "0755",
+    "0o17",
+    "0x1F",
+    "1e9999",
+    "~",
+    "é中文🚀",
+    "\u202e\u200b",
+    "x" * 5000,
+    "../../../../tmp/evil",
+    "/etc/passwd",
+    "a/b",
+    "..",
+    ".",
+    "-",
+    "*",
+    "{{ 7*7 }}",
+    "{{ ''.__class__.__mro__ }}",
+    "{% for x in range(10**9) %}x{% endfor %}",
+    "gpu[1-99999999]",
+    "n[0-99999][0-99999]",
+    "r[9-1]",
+    "r[01-04,07]",
+    "r[",
+    "r]",
+    "r[[1-2]]",
+    "r[1-2]-[3-4]",
+    "r[00000000000000000001-3]",
+    "10.0.0.0/8",
+    "10.0.0.0/33",
+    "::/0",
+    "256.1.1.1",
+    "10.0.0.1/0",
+    "fd00::/64",
+    "2001:db8::/48",
+    "10.0.0.0/30",
+    "10.0.0.0/31",
+    "192.168.0.0/32",
+    "2026-02-30",
+    "9999-12-31",
+    "2026-06-30",
+    4294967295,
+    4294967296,
+    "lab-r01",
+    "lab-su1-n01",
+    "lab-hall",
+    "lab-pod",
+    "lab-switch",
+    "hku-lab",
 ]
 
-RANGE_STRINGS = ["gpu[1-99999999]", "n[1-100000]", "n[1-100001]", "n[1-400][1-400]",
-                 "n[1-9999999999999999999999]", "n[01-99999,1-99999]", "x[0-0]", "y[5]",
-                 "lab-r[01-99999]", "lab-su1-n[01-64]", "lab-su1-n[0001-2000]"]
+RANGE_STRINGS = [
+    "gpu[1-99999999]",
+    "n[1-100000]",
+    "n[1-100001]",
+    "n[1-400][1-400]",
+    "n[1-9999999999999999999999]",
+    "n[01-99999,1-99999]",
+    "x[0-0]",
+    "y[5]",
+    "lab-r[01-99999]",
+    "lab-su1-n[01-64]",
+    "lab-su1-n[0001-2000]",
+]
 
 
 def _plain_enough(data: bytes) -> bool:
@@ -119,7 +189,7 @@ def _random_value(r: random.Random, old: Any) -> Any:
     if choice < 0.62:
         return _deep(r)
     if choice < 0.72 and isinstance(old, int) and not isinstance(old, bool):
-        return r.choice([-old, old * 10**r.randint(1, 12), old + r.choice([-1, 1]), 0])
+        return r.choice([-old, old * 10 ** r.randint(1, 12), old + r.choice([-1, 1]), 0])
     if choice < 0.80:
         return [copy.deepcopy(old)] * r.randint(0, 3)
     if choice < 0.88:
@@ -158,8 +228,9 @@ def mutate_values(r: random.Random, files: Files) -> Files:
                 for _ in range(r.choice([1, 1, 2, 50])):
                     parent.insert(key, copy.deepcopy(parent[key]))
             elif op < 0.90 and isinstance(parent, dict):
-                parent[r.choice(["extra", "name", "phase", "nodes", str(key) + "x"])] = \
+                parent[r.choice(["extra", "name", "phase", "nodes", str(key) + "x"])] = (
                     copy.deepcopy(parent[key])
+                )
             else:
                 # Move a value somewhere else in the same file (wrong place, wrong type).
                 other = r.choice(paths)
@@ -168,8 +239,9 @@ def mutate_values(r: random.Random, files: Files) -> Files:
         except (KeyError, IndexError, TypeError):
             continue
     try:
-        text = yaml.safe_dump(doc, allow_unicode=r.random() < 0.5, sort_keys=False,
-                              width=r.choice([80, 10**6]))
+        text = yaml.safe_dump(
+            doc, allow_unicode=r.random() < 0.5, sort_keys=False, width=r.choice([80, 10**6])
+        )
     except Exception:  # a mutant PyYAML cannot write: keep the input as it was
         return files
     out[name] = text.encode("utf-8", "surrogatepass")
@@ -191,8 +263,17 @@ def _nearby(r: random.Random, old: Any) -> Any:
             return f"{base}/{max(8, min(32, int(plen) + r.choice([-2, -1, 1, 2])))}"
         return old
     if isinstance(old, str):
-        return r.choice([old, old + "x", old.upper(), old.replace("-", "_"), old[:-1] or "x",
-                         old + "[1-2]", "fd00::/64"])
+        return r.choice(
+            [
+                old,
+                old + "x",
+                old.upper(),
+                old.replace("-", "_"),
+                old[:-1] or "x",
+                old + "[1-2]",
+                "fd00::/64",
+            ]
+        )
     return old
 
 
@@ -232,17 +313,47 @@ def mutate_bytes(r: random.Random, files: Files) -> Files:
         if op < 0.25:
             data[i] = r.randrange(256)
         elif op < 0.45:
-            del data[i:i + r.randint(1, 40)]
+            del data[i : i + r.randint(1, 40)]
         elif op < 0.65:
-            data[i:i] = r.choice([b"[", b"]", b"{", b"}", b":", b"- ", b"&a ", b"*a", b"<<: *a",
-                                  b"!!python/object:os.system", b"!x", b"\t", b"\n  ", b"'",
-                                  b'"', b"\\", b"\xff", b"\xc3", b"\x00", b"%YAML 1.1\n---\n",
-                                  b"\n---\n", b"? ", b"|", b">", b"#", b"!!int ", b"!!str ",
-                                  b"!!float ", b"!!binary ", b"!!set ", b"!!omap "])
+            data[i:i] = r.choice(
+                [
+                    b"[",
+                    b"]",
+                    b"{",
+                    b"}",
+                    b":",
+                    b"- ",
+                    b"&a ",
+                    b"*a",
+                    b"<<: *a",
+                    b"!!python/object:os.system",
+                    b"!x",
+                    b"\t",
+                    b"\n  ",
+                    b"'",
+                    b'"',
+                    b"\\",
+                    b"\xff",
+                    b"\xc3",
+                    b"\x00",
+                    b"%YAML 1.1\n---\n",
+                    b"\n---\n",
+                    b"? ",
+                    b"|",
+                    b">",
+                    b"#",
+                    b"!!int ",
+                    b"!!str ",
+                    b"!!float ",
+                    b"!!binary ",
+                    b"!!set ",
+                    b"!!omap ",
+                ]
+            )
         elif op < 0.80:
             other = files[r.choice(sorted(files))]
             j = r.randrange(max(1, len(other)))
-            data[i:i] = other[j:j + r.randint(1, 200)]
+            data[i:i] = other[j : j + r.randint(1, 200)]
         else:
             j = r.randrange(len(data))
             a, b = sorted((i, j))
@@ -284,24 +395,39 @@ def mutate_yaml(r: random.Random, files: Files) -> Files:
             lines[i] = lines[i] + b" &anc"
             j = r.choice([k for k, ln in enumerate(lines) if b": " in ln] or [i])
             key, _, _ = lines[j].partition(b": ")
-            lines[j] = key + r.choice([b": *anc", b": {<<: *anc}", b": [*anc, *anc]",
-                                       b": *missing"])
+            lines[j] = key + r.choice(
+                [b": *anc", b": {<<: *anc}", b": [*anc, *anc]", b": *missing"]
+            )
         out[name] = b"\n".join(lines)
     elif op < 0.75:
-        out[name] = data + r.choice([
-            b"\nx: !!python/object/apply:os.system ['true']\n", b"\nx: !!binary aGk=\n",
-            b"\nx: !!set {a, b}\n", b"\nx: !!timestamp 2001-12-14\n", b"\nx: !custom 1\n",
-            b"\n? [a, b]\n: c\n", b"\n? {a: 1}\n: c\n", b"\n<<: [1, 2]\n", b"\n<<: 3\n",
-            b"\nx: !!int abc\n", b"\nx: !!float zz\n", b"\nx: !!int 0x\n", b"\n--- \nb: 1\n",
-        ])
+        out[name] = data + r.choice(
+            [
+                b"\nx: !!python/object/apply:os.system ['true']\n",
+                b"\nx: !!binary aGk=\n",
+                b"\nx: !!set {a, b}\n",
+                b"\nx: !!timestamp 2001-12-14\n",
+                b"\nx: !custom 1\n",
+                b"\n? [a, b]\n: c\n",
+                b"\n? {a: 1}\n: c\n",
+                b"\n<<: [1, 2]\n",
+                b"\n<<: 3\n",
+                b"\nx: !!int abc\n",
+                b"\nx: !!float zz\n",
+                b"\nx: !!int 0x\n",
+                b"\n--- \nb: 1\n",
+            ]
+        )
     elif op < 0.85:
         # The same top-level key in two files, or duplicated inside one.
         other = r.choice(sorted(files))
         out[name] = data + b"\n" + files[other]
     else:
         big = r.choice([1, 10, 1000])
-        out[name] = data + b"\nzz: [" + b", ".join([b"*a"] * big) + b"]\n" if r.random() < .3 \
+        out[name] = (
+            data + b"\nzz: [" + b", ".join([b"*a"] * big) + b"]\n"
+            if r.random() < 0.3
             else data + b"\nzz: '" + b"A" * (big * 1000) + b"'\n"
+        )
     return out
 
 
@@ -475,14 +601,17 @@ def corpus_cases() -> list[Path]:
 
 
 def load_case(case: Path) -> Files:
-    return {p.name: p.read_bytes() for p in sorted(case.iterdir())
-            if p.suffix in (".yaml", ".yml")}
+    return {p.name: p.read_bytes() for p in sorted(case.iterdir()) if p.suffix in (".yaml", ".yml")}
 
 
-def fuzz(iterations: int | None, seconds: float | None, seed_value: int,
-         on_bug: Callable[[Files, Outcome, str], None] | None = None,
-         big_every: int = 0,
-         progress: Callable[[dict[str, int]], None] | None = None) -> dict[str, int]:
+def fuzz(
+    iterations: int | None,
+    seconds: float | None,
+    seed_value: int,
+    on_bug: Callable[[Files, Outcome, str], None] | None = None,
+    big_every: int = 0,
+    progress: Callable[[dict[str, int]], None] | None = None,
+) -> dict[str, int]:
     """Run the mutation loop; returns counts by outcome kind (and 'tried'). ``progress`` is
     called with the counts about once a minute (a run killed from outside still reports)."""
     warm()
@@ -505,8 +634,7 @@ def fuzz(iterations: int | None, seconds: float | None, seed_value: int,
         files = big if use_big else lab
         for _ in range(r.choice([1, 1, 1, 2, 3])):
             files = mutate(r, files)
-        out = run_one(files, render=not use_big,
-                      timeout=TIMEOUT_BIG_S if use_big else TIMEOUT_S)
+        out = run_one(files, render=not use_big, timeout=TIMEOUT_BIG_S if use_big else TIMEOUT_S)
         counts["tried"] += 1
         counts[out.kind] = counts.get(out.kind, 0) + 1
         if out.bug and on_bug is not None:

@@ -31,9 +31,22 @@ def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel built from a clean export of the checkout, as pip would from an sdist."""
     tmp = tmp_path_factory.mktemp("wheel")
     src = export_checkout(tmp / "src")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", "-w", str(tmp / "dist"), str(src)],
-                   check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp / "dist"),
+            str(src),
+        ],
+        check=True,
+        timeout=300,
+    )
     return next((tmp / "dist").glob("hkcompute-*.whl"))
 
 
@@ -50,8 +63,21 @@ def clean_venv(built_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     venv.EnvBuilder(with_pip=True, system_site_packages=False).create(env_dir)
     bindir = env_dir / "bin"
     done = subprocess.run(
-        [str(bindir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         "--no-index", "--find-links", str(house), str(built_wheel)],
-        capture_output=True, text=True, timeout=600)
+        [
+            str(bindir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-index",
+            "--find-links",
+            str(house),
+            str(built_wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, f"pip install of the wheel failed:\n{done.stdout}{done.stderr}"
     return bindir

@@ -35,8 +35,9 @@ def _slow_runner(**kwargs: Any) -> _Result:
     """Stands in for ansible_runner.run: a run that lasts long enough to overlap."""
     time.sleep(2.0)
     hosts = kwargs["limit"].split(",")
-    kwargs["event_handler"]({"event": "playbook_on_stats", "event_data": {
-        "ok": dict.fromkeys(hosts, 1), "changed": {}}})
+    kwargs["event_handler"](
+        {"event": "playbook_on_stats", "event_data": {"ok": dict.fromkeys(hosts, 1), "changed": {}}}
+    )
     return _Result()
 
 
@@ -48,8 +49,11 @@ def _one_deploy(state: str, tree: str, barrier: Any, results: Any, name: str) ->
     assert v.site is not None
     barrier.wait()
     try:
-        res = deploy(v.site, Path(state), DeployOptions(phase=1, render_dir=Path(tree),
-                                                       command=f"deploy {name}"))
+        res = deploy(
+            v.site,
+            Path(state),
+            DeployOptions(phase=1, render_dir=Path(tree), command=f"deploy {name}"),
+        )
         results.put((name, "ran", res.run.run_id, os.getpid(), res.run.status))
     except LockHeld as exc:
         results.put((name, "refused", str(exc), os.getpid(), ""))
@@ -63,8 +67,10 @@ def test_two_deploys_at_once_exactly_one_runs(tmp_path: Path, attempt: int) -> N
     barrier = ctx.Barrier(2)
     results = ctx.Queue()
     state, tree = str(tmp_path / "state"), str(tmp_path / "tree")
-    procs = [ctx.Process(target=_one_deploy, args=(state, tree, barrier, results, n))
-             for n in ("first", "second")]
+    procs = [
+        ctx.Process(target=_one_deploy, args=(state, tree, barrier, results, n))
+        for n in ("first", "second")
+    ]
     for p in procs:
         p.start()
     got = [results.get(timeout=120) for _ in procs]
@@ -114,8 +120,9 @@ def test_racing_for_the_lock_always_names_the_live_holder(tmp_path: Path) -> Non
         state = tmp_path / f"s{rnd}"
         barrier = ctx.Barrier(4)
         results = ctx.Queue()
-        procs = [ctx.Process(target=_race, args=(str(state), barrier, results, i))
-                 for i in range(4)]
+        procs = [
+            ctx.Process(target=_race, args=(str(state), barrier, results, i)) for i in range(4)
+        ]
         for p in procs:
             p.start()
         got = [results.get(timeout=30) for _ in procs]
@@ -125,8 +132,9 @@ def test_racing_for_the_lock_always_names_the_live_holder(tmp_path: Path) -> Non
         assert len(winners) == 1, got
         for _i, kind, message in got:
             if kind == "refused":
-                assert message.startswith("another deploy of this site is running: run "
-                                          f"run-{winners[0][0]} by "), (rnd, message)
+                assert message.startswith(
+                    f"another deploy of this site is running: run run-{winners[0][0]} by "
+                ), (rnd, message)
         assert not (state / LOCK_NAME).exists()
         assert not [p.name for p in state.iterdir()], "a temporary lock file was left"
 
@@ -149,9 +157,20 @@ def test_the_cli_refuses_with_the_holder_named(tmp_path: Path) -> None:
         assert ready.wait(30)
         info = read_holder(state / LOCK_NAME)
         assert info is not None and info.pid == holder.pid
-        r = CliRunner().invoke(app, ["deploy", str(LAB), "--phase", "1", "--state-dir",
-                                     str(state), "--render-dir", str(tmp_path / "tree")],
-                               env={"HKCOMPUTE_LOG_DIR": str(tmp_path / "logs")})
+        r = CliRunner().invoke(
+            app,
+            [
+                "deploy",
+                str(LAB),
+                "--phase",
+                "1",
+                "--state-dir",
+                str(state),
+                "--render-dir",
+                str(tmp_path / "tree"),
+            ],
+            env={"HKCOMPUTE_LOG_DIR": str(tmp_path / "logs")},
+        )
         assert r.exit_code == 1, r.output
         assert "another deploy of this site is running" in r.stderr
         assert "20990101T000000Z-abcdef" in r.stderr and f"pid {holder.pid}" in r.stderr

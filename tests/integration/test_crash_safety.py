@@ -51,8 +51,10 @@ DEPLOY_KILLS = int(os.environ.get("HK_CRASH_DEPLOY_KILLS", "12"))
 # --- helpers -----------------------------------------------------------------------------------
 
 # The render store's modules: each calls ``os`` and ``shutil`` by its own module name.
-STORE_MODULES = [importlib.import_module(f"{store.__name__}.{m.name}")
-                 for m in pkgutil.iter_modules(store.__path__)]
+STORE_MODULES = [
+    importlib.import_module(f"{store.__name__}.{m.name}")
+    for m in pkgutil.iter_modules(store.__path__)
+]
 
 
 def _stand_in(name: str, value: object) -> None:
@@ -71,8 +73,10 @@ def _site(tmp: Path, name: str, change: bool) -> Site:
     for p in LAB.glob("*.yaml"):
         text = p.read_text()
         if change and p.name == "site.yaml":
-            text = text.replace("domain: lab.hkcompute.internal",
-                                "domain: lab2.hkcompute.internal\n  ntp_upstream: [ntp.example]")
+            text = text.replace(
+                "domain: lab.hkcompute.internal",
+                "domain: lab2.hkcompute.internal\n  ntp_upstream: [ntp.example]",
+            )
         (d / p.name).write_text(text)
     v = validate(d)
     assert v.site is not None and v.ok, [str(f) for f in v.findings][:5]
@@ -132,8 +136,23 @@ class _KillingOs:
     """Stands in for ``os`` inside the tree writer: the N-th filesystem operation kills the
     process first, so a kill lands before every single step of a render, in turn."""
 
-    OPS = frozenset({"rename", "replace", "link", "symlink", "makedirs", "mkdir", "chmod",
-                     "fsync", "unlink", "open", "write", "remove", "rmdir"})
+    OPS = frozenset(
+        {
+            "rename",
+            "replace",
+            "link",
+            "symlink",
+            "makedirs",
+            "mkdir",
+            "chmod",
+            "fsync",
+            "unlink",
+            "open",
+            "write",
+            "remove",
+            "rmdir",
+        }
+    )
 
     def __init__(self, real: Any, kill_at: int) -> None:
         self._real = real
@@ -156,9 +175,11 @@ class _KillingOs:
 
 # --- render ------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
-def two_sites(tmp_path_factory: pytest.TempPathFactory) -> tuple[Site, Site, dict[str, str],
-                                                                     dict[str, str]]:
+def two_sites(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Site, Site, dict[str, str], dict[str, str]]:
     tmp = tmp_path_factory.mktemp("sites")
     a, b = _site(tmp, "a", False), _site(tmp, "b", True)
     ma: dict[str, str] = {}
@@ -186,7 +207,8 @@ def _assert_old_or_new(out: Path, ma: dict[str, str], mb: dict[str, str]) -> str
 
 
 def test_render_killed_at_random_times_leaves_old_or_new(
-        tmp_path: Path, two_sites: tuple[Site, Site, dict[str, str], dict[str, str]]) -> None:
+    tmp_path: Path, two_sites: tuple[Site, Site, dict[str, str], dict[str, str]]
+) -> None:
     a, b, ma, mb = two_sites
     out = tmp_path / "out"
     r = random.Random(1234)
@@ -209,7 +231,8 @@ def test_render_killed_at_random_times_leaves_old_or_new(
 
 
 def test_render_killed_before_each_writer_step_leaves_old_or_new(
-        tmp_path: Path, two_sites: tuple[Site, Site, dict[str, str], dict[str, str]]) -> None:
+    tmp_path: Path, two_sites: tuple[Site, Site, dict[str, str], dict[str, str]]
+) -> None:
     a, b, ma, mb = two_sites
     out = tmp_path / "out"
     render_site(a, 1, out)
@@ -271,7 +294,8 @@ class _KillingShutil:
 
 
 def test_render_killed_inside_cleanup_never_reuses_a_half_removed_folder(
-        tmp_path: Path, two_sites: tuple[Site, Site, dict[str, str], dict[str, str]]) -> None:
+    tmp_path: Path, two_sites: tuple[Site, Site, dict[str, str], dict[str, str]]
+) -> None:
     """Killed while removing folders neither generation uses any more, then A again: A's
     folders must not be taken back half removed (found by the random kills: files missing
     from the tree). A and B fill the two generations; a render of one host of A then leaves
@@ -299,14 +323,16 @@ def test_render_killed_inside_cleanup_never_reuses_a_half_removed_folder(
 
 # --- deploy ------------------------------------------------------------------------------------
 
+
 class _FakeResult:
     def __init__(self, status: str, rc: int) -> None:
         self.status = status
         self.rc = rc
 
 
-def _fake_runner(seconds_per_host: float, record: dict[str, Any] | None = None
-                 ) -> Callable[..., _FakeResult]:
+def _fake_runner(
+    seconds_per_host: float, record: dict[str, Any] | None = None
+) -> Callable[..., _FakeResult]:
     """A stand-in for ansible_runner.run: one ok event per host, slowly, then the recap."""
 
     def run(**kwargs: Any) -> _FakeResult:
@@ -317,17 +343,26 @@ def _fake_runner(seconds_per_host: float, record: dict[str, Any] | None = None
         handler({"event": "playbook_on_play_start", "event_data": {"play": "fake"}})
         for h in hosts:
             time.sleep(seconds_per_host)
-            handler({"event": "runner_on_ok",
-                     "event_data": {"host": h, "task": "t", "res": {"changed": True}}})
-        handler({"event": "playbook_on_stats", "event_data": {
-            "ok": dict.fromkeys(hosts, 1), "changed": dict.fromkeys(hosts, 1)}})
+            handler(
+                {
+                    "event": "runner_on_ok",
+                    "event_data": {"host": h, "task": "t", "res": {"changed": True}},
+                }
+            )
+        handler(
+            {
+                "event": "playbook_on_stats",
+                "event_data": {"ok": dict.fromkeys(hosts, 1), "changed": dict.fromkeys(hosts, 1)},
+            }
+        )
         return _FakeResult("successful", 0)
 
     return run
 
 
-def test_deploy_killed_at_random_points_stays_resumable(tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_deploy_killed_at_random_points_stays_resumable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import ansible_runner
 
     v = validate(LAB)
@@ -345,8 +380,9 @@ def test_deploy_killed_at_random_points_stays_resumable(tmp_path: Path,
         before = {r.run_id for r in Journal(state).list()}
         pid = _fork(functools.partial(deploy, site, state, opts))
         was_killed = _kill_after(pid, r.uniform(0.0, 4.5))
-        outcomes["killed" if was_killed else "finished"] = \
+        outcomes["killed" if was_killed else "finished"] = (
             outcomes.get("killed" if was_killed else "finished", 0) + 1
+        )
 
         # The journal stays readable: every run.json parses.
         journal = Journal(state)
@@ -377,8 +413,9 @@ def test_deploy_killed_at_random_points_stays_resumable(tmp_path: Path,
         record: dict[str, Any] = {}
         monkeypatch.setattr(ansible_runner, "run", _fake_runner(0.0, record))
         resume = last.run_id if last is not None and last.unfinished_hosts() else None
-        opts = DeployOptions(phase=1, render_dir=tree, command="resume", break_lock=True,
-                             resume=resume)
+        opts = DeployOptions(
+            phase=1, render_dir=tree, command="resume", break_lock=True, resume=resume
+        )
         try:
             res = deploy(site, state, opts)
         except HkError as exc:  # pragma: no cover - reported with the context

@@ -56,7 +56,12 @@ def _env() -> dict[str, str]:
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        argv, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S,
+        argv,
+        cwd=REPO,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
         check=False,
     )
 
@@ -93,3 +98,21 @@ def test_yamllint_covers_the_hand_written_yaml() -> None:
     }
     missing = expected - listed
     assert not missing, f"yamllint skips {sorted(missing)}:\n{proc.stdout}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["ruff", "format", "--check", "hkcompute", "tests", "bench", "scripts"],
+        ["ruff", "check", "hkcompute", "tests", "bench", "scripts"],
+        ["mypy"],
+    ],
+    ids=["ruff-format", "ruff-check", "mypy"],
+)
+def test_python_is_formatted_linted_and_typed(argv: list[str]) -> None:
+    """The Python code as the repository's own configuration (pyproject.toml) wants it:
+    formatted by ruff, lint-clean, and strict-mypy clean."""
+    done = _run([_program(argv[0]), *argv[1:]])
+    assert done.returncode == 0, (
+        f"{' '.join(argv)} exited {done.returncode}:\n" + (done.stdout + done.stderr)[-6000:]
+    )

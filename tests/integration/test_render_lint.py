@@ -23,8 +23,20 @@ LAB = ROOT / "inventories" / "lab"
 pytestmark = pytest.mark.tools
 
 # The program behind each check of the lab site (sh runs frr-daemons, generate is netplan's).
-PROGRAMS = {"named-checkconf", "named-checkzone", "dnsmasq", "vtysh", "bgpd", "sh",
-            "promtool", "chronyd", "sshd", "generate", "slurmctld", "slurmd"}
+PROGRAMS = {
+    "named-checkconf",
+    "named-checkzone",
+    "dnsmasq",
+    "vtysh",
+    "bgpd",
+    "sh",
+    "promtool",
+    "chronyd",
+    "sshd",
+    "generate",
+    "slurmctld",
+    "slurmd",
+}
 
 
 def need(*kinds: str) -> None:
@@ -42,10 +54,10 @@ def invoke(*args: str, env: dict[str, str | None] | None = None) -> tuple[int, s
     return done.exit_code, done.stdout, done.stderr
 
 
-def render_lint(out: Path, *extra: str,
-                env: dict[str, str | None] | None = None) -> tuple[int, str, str]:
-    return invoke("render", str(LAB), "--phase", "1", "--out", str(out), "--lint", *extra,
-                  env=env)
+def render_lint(
+    out: Path, *extra: str, env: dict[str, str | None] | None = None
+) -> tuple[int, str, str]:
+    return invoke("render", str(LAB), "--phase", "1", "--out", str(out), "--lint", *extra, env=env)
 
 
 def test_lint_of_the_lab_site_runs_every_program_once_per_content(tmp_path: Path) -> None:
@@ -95,8 +107,7 @@ def open_bindir() -> Iterator[Path]:
     shutil.rmtree(folder)
 
 
-def test_a_program_left_off_path_is_a_skip_with_a_note(tmp_path: Path,
-                                                        open_bindir: Path) -> None:
+def test_a_program_left_off_path_is_a_skip_with_a_note(tmp_path: Path, open_bindir: Path) -> None:
     need("sshd", "netplan", "chrony")
     # PATH holding the programs of the storage host's checks but chronyd.
     bindir = open_bindir
@@ -104,8 +115,7 @@ def test_a_program_left_off_path_is_a_skip_with_a_note(tmp_path: Path,
         found = lint.sandbox.find(name)
         assert found is not None
         (bindir / name).symlink_to(found)
-    env: dict[str, str | None] = {"PATH": str(bindir), "CI": None,
-                                  "HKCOMPUTE_REQUIRE_TOOLS": None}
+    env: dict[str, str | None] = {"PATH": str(bindir), "CI": None, "HKCOMPUTE_REQUIRE_TOOLS": None}
     out = tmp_path / "out"
     code, stdout, stderr = render_lint(out, "--host", "lab-stor1", env=env)
     assert code == 0, stdout + stderr
@@ -124,4 +134,3 @@ def test_lint_of_a_folder_with_no_tree_is_an_input_error(tmp_path: Path) -> None
     code, _, stderr = invoke("lint", str(tmp_path))
     assert code == 2
     assert "holds no rendered tree" in stderr
-

@@ -43,9 +43,21 @@ def test_lab_render_passes_every_tool(tmp_path: Path) -> None:
     render_site(site, 1, tmp_path / "out")
     results = lint.lint_output(tmp_path / "out").results  # what render --lint runs
     kinds = {r.kind for r in results}
-    assert {"bind-conf", "bind-zone", "dnsmasq", "frr", "frr-bgpd", "prometheus",
-            "prometheus-rules", "chrony", "sshd", "netplan", "slurm", "slurm-gres",
-            "slurm-topology"} <= kinds
+    assert {
+        "bind-conf",
+        "bind-zone",
+        "dnsmasq",
+        "frr",
+        "frr-bgpd",
+        "prometheus",
+        "prometheus-rules",
+        "chrony",
+        "sshd",
+        "netplan",
+        "slurm",
+        "slurm-gres",
+        "slurm-topology",
+    } <= kinds
     assert not _failures(results), "\n".join(_failures(results))
 
 

@@ -43,22 +43,35 @@ from hkcompute.validate import load_valid_site
 
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "inventories" / "lab"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-default-apps", "--disable-extensions", "--mute-audio",
-         "--window-size=1280,1000", "--remote-debugging-pipe")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
+    "--window-size=1280,1000",
+    "--remote-debugging-pipe",
+)
 PAGE_TIMEOUT_S = 20.0
 
 # dup2 the pipe ends onto fds 3 and 4 and exec Chromium: done in a tiny Python shim rather
 # than preexec_fn, so no fd number of the test process is assumed free or disturbed.
 # The ends are first moved above 9, so that either may already be 3 or 4.
-_SHIM = ("import fcntl, os, sys\n"
-         "src = [int(sys.argv[1]), int(sys.argv[2])]\n"
-         "high = [fcntl.fcntl(f, fcntl.F_DUPFD, 10) for f in src]\n"
-         "for f in src: os.close(f)\n"
-         "os.dup2(high[0], 3); os.dup2(high[1], 4)\n"
-         "for f in high: os.close(f)\n"
-         "os.execv(sys.argv[3], sys.argv[3:])\n")
+_SHIM = (
+    "import fcntl, os, sys\n"
+    "src = [int(sys.argv[1]), int(sys.argv[2])]\n"
+    "high = [fcntl.fcntl(f, fcntl.F_DUPFD, 10) for f in src]\n"
+    "for f in src: os.close(f)\n"
+    "os.dup2(high[0], 3); os.dup2(high[1], 4)\n"
+    "for f in high: os.close(f)\n"
+    "os.execv(sys.argv[3], sys.argv[3:])\n"
+)
 
 
 def chromium() -> str | None:
@@ -73,10 +86,13 @@ def browser() -> str:
     exe = chromium()
     if exe is None:
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is missing on CI: install Debian's `chromium` package "
-                        "(scripts/setup-debian.sh does)")
-        pytest.skip("chromium is not installed (apt-get install chromium); CI=true makes "
-                    "this a failure")
+            pytest.fail(
+                "chromium is missing on CI: install Debian's `chromium` package "
+                "(scripts/setup-debian.sh does)"
+            )
+        pytest.skip(
+            "chromium is not installed (apt-get install chromium); CI=true makes this a failure"
+        )
     return exe
 
 
@@ -87,18 +103,31 @@ class Cdp:
         cmd_r, self.cmd_w = os.pipe()
         self.res_r, res_w = os.pipe()
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SHIM, str(cmd_r), str(res_w), exe, *FLAGS,
-             f"--user-data-dir={profile}", "about:blank"],
-            pass_fds=(cmd_r, res_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-c",
+                _SHIM,
+                str(cmd_r),
+                str(res_w),
+                exe,
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            pass_fds=(cmd_r, res_w),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(cmd_r)
         os.close(res_w)
         self.buf = b""
         self.next_id = 0
         self.events: list[dict[str, Any]] = []
 
-    def send(self, method: str, params: dict[str, Any] | None = None,
-             session: str | None = None) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> dict[str, Any]:
         self.next_id += 1
         msg: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
         if session:
@@ -162,9 +191,9 @@ def decode_png(data: bytes) -> tuple[int, int, int, bytes]:
     pos, idat = 8, b""
     width = height = channels = 0
     while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
         pos += 12 + length
         if kind == b"IHDR":
             width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", body)
@@ -180,7 +209,7 @@ def decode_png(data: bytes) -> tuple[int, int, int, bytes]:
     prev = bytearray(stride)
     for y in range(height):
         ftype = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):
             a = line[i - channels] if i >= channels else 0
             b = prev[i]
@@ -212,7 +241,7 @@ def luminance_stats(png: bytes) -> tuple[float, int]:
         lum.append(0.299 * r + 0.587 * g + 0.114 * b)
     mean = sum(lum) / len(lum)
     var = sum((v - mean) ** 2 for v in lum) / len(lum)
-    return var ** 0.5, len(colours)
+    return var**0.5, len(colours)
 
 
 def open_page(exe: str, page: Path, profile: Path) -> tuple[list[str], list[str], bytes]:
@@ -220,17 +249,23 @@ def open_page(exe: str, page: Path, profile: Path) -> tuple[list[str], list[str]
     cdp = Cdp(exe, profile)
     try:
         target = cdp.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = cdp.send("Target.attachToTarget", {"targetId": target,
-                                                     "flatten": True})["sessionId"]
+        session = cdp.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         for domain in ("Page", "Runtime", "Log", "Network"):
             cdp.send(f"{domain}.enable", session=session)
         url = page.resolve().as_uri()
         cdp.send("Page.navigate", {"url": url}, session=session)
         cdp.wait_event("Page.loadEventFired")
         cdp.drain(0.5)
-        shot = cdp.send("Page.captureScreenshot", {
-            "format": "png", "clip": {"x": 0, "y": 0, "width": 1280, "height": 1000,
-                                      "scale": 0.25}}, session=session)
+        shot = cdp.send(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "clip": {"x": 0, "y": 0, "width": 1280, "height": 1000, "scale": 0.25},
+            },
+            session=session,
+        )
         cdp.drain(0.2)
     finally:
         cdp.close()
@@ -241,8 +276,7 @@ def open_page(exe: str, page: Path, profile: Path) -> tuple[list[str], list[str]
             req = params["request"]["url"]
             if req != url:
                 requests.append(req)
-        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error",
-                                                                               "assert"):
+        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
             errors.append(f"console.{params['type']}: {params.get('args')}")
         elif method == "Runtime.exceptionThrown":
             errors.append(f"exception: {params.get('exceptionDetails')}")

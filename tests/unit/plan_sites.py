@@ -105,8 +105,11 @@ clusters:
 def roce_files(**changes: str | None) -> dict[str, str | None]:
     """The files of the 2-unit RoCE site; ``units_yaml=...`` replaces units.yaml, etc."""
     files: dict[str, str | None] = {
-        "site.yaml": SITE, "phases.yaml": PHASES, "facility.yaml": FACILITY,
-        "catalog.yaml": CATALOG, "units.yaml": TEMPLATE + CLUSTER,
+        "site.yaml": SITE,
+        "phases.yaml": PHASES,
+        "facility.yaml": FACILITY,
+        "catalog.yaml": CATALOG,
+        "units.yaml": TEMPLATE + CLUSTER,
     }
     for key, text in changes.items():
         files[key.replace("_yaml", ".yaml")] = None if text is None else textwrap.dedent(text)

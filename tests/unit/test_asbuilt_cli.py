@@ -29,12 +29,22 @@ def _links(site: Path, phase: int) -> list[Link]:
 
 
 def _neighbour(port: str, remote: str, rport: str) -> dict[str, object]:
-    return {port: {"via": "LLDP", "rid": "1", "age": "0 day, 00:01:00",
-                   "chassis": {remote: {"id": {"type": "mac", "value": "02:42:ac:1d:00:02"},
-                                        "descr": "Debian GNU/Linux 12", "mgmt-ip": "10.9.0.1",
-                                        "capability": [{"type": "Router", "enabled": True}]}},
-                   "port": {"id": {"type": "ifname", "value": rport}, "descr": rport,
-                            "ttl": "20"}}}
+    return {
+        port: {
+            "via": "LLDP",
+            "rid": "1",
+            "age": "0 day, 00:01:00",
+            "chassis": {
+                remote: {
+                    "id": {"type": "mac", "value": "02:42:ac:1d:00:02"},
+                    "descr": "Debian GNU/Linux 12",
+                    "mgmt-ip": "10.9.0.1",
+                    "capability": [{"type": "Router", "enabled": True}],
+                }
+            },
+            "port": {"id": {"type": "ifname", "value": rport}, "descr": rport, "ttl": "20"},
+        }
+    }
 
 
 def write_lldp(folder: Path, links: list[tuple[str, str, str, str]]) -> Path:
@@ -47,13 +57,13 @@ def write_lldp(folder: Path, links: list[tuple[str, str, str, str]]) -> Path:
         per[b].append(_neighbour(bp, a, ap))
     for dev, ns in per.items():
         ifaces: object = ns[0] if len(ns) == 1 else ns
-        (folder / f"{dev}.json").write_text(json.dumps({"lldp": {"interface": ifaces}},
-                                                       indent=2))
+        (folder / f"{dev}.json").write_text(json.dumps({"lldp": {"interface": ifaces}}, indent=2))
     return folder
 
 
-def _swap_b(links: list[tuple[str, str, str, str]], i: int, j: int
-            ) -> list[tuple[str, str, str, str]]:
+def _swap_b(
+    links: list[tuple[str, str, str, str]], i: int, j: int
+) -> list[tuple[str, str, str, str]]:
     out = list(links)
     (a1, p1, b1, q1), (a2, p2, b2, q2) = out[i], out[j]
     out[i], out[j] = (a1, p1, b2, q2), (a2, p2, b1, q1)
@@ -73,8 +83,7 @@ def test_cabling_keeps_its_default_and_lists_both_commands() -> None:
 def test_lab_cabled_as_planned_then_a_swapped_pair(tmp_path: Path) -> None:
     planned = [(x.a, x.a_port, x.b, x.b_port) for x in _links(LAB, 1)]
     good = write_lldp(tmp_path / "good", planned)
-    res = runner.invoke(app, ["cabling", "verify", str(LAB), "--phase", "1", "--lldp",
-                              str(good)])
+    res = runner.invoke(app, ["cabling", "verify", str(LAB), "--phase", "1", "--lldp", str(good)])
     assert res.exit_code == 0, res.output
     assert f"{len(planned)} planned links: {len(planned)} ok" in res.stdout
     # leaf1 swp5 and swp6 both go to spine01: cross them at the spine
@@ -92,8 +101,10 @@ def test_lab_cabled_as_planned_then_a_swapped_pair(tmp_path: Path) -> None:
     assert doc["ok"] is False and doc["summary"]["swapped"] == 2
     assert doc["summary"]["ok"] == len(planned) - 2
     (row,) = [r for r in doc["links"] if r["status"] == "swap"]
-    assert row["swap_with"] == {"a": {"device": "lab-su1-leaf1", "port": "swp6"},
-                                "b": {"device": "lab-g01-spine01", "port": "swp2"}}
+    assert row["swap_with"] == {
+        "a": {"device": "lab-su1-leaf1", "port": "swp6"},
+        "b": {"device": "lab-g01-spine01", "port": "swp2"},
+    }
     csv_out = runner.invoke(app, [*args, "--format", "csv"]).stdout.splitlines()
     assert csv_out[0].startswith("status,a_device,a_port,b_device,b_port,network")
     assert len(csv_out) == 1 + len(planned) - 1  # every link, the swap on one row
@@ -108,8 +119,7 @@ def test_devices_without_data_are_not_collected_not_missing(tmp_path: Path) -> N
     for dev in ("lab-su1-n04", "lab-su1-leaf2"):
         (folder / f"{dev}.json").unlink()
     (folder / "not-a-device.json").write_text("{}")
-    res = runner.invoke(app, ["cabling", "verify", str(LAB), "--phase", "1", "--lldp",
-                              str(folder)])
+    res = runner.invoke(app, ["cabling", "verify", str(LAB), "--phase", "1", "--lldp", str(folder)])
     assert res.exit_code == 1
     assert "0 missing, 1 unverified" in res.stdout  # n04 fab1 - leaf2 swp4: no end answered
     assert "lab-su1-leaf2: no ethernet discovery data" in res.stdout
@@ -120,8 +130,7 @@ def test_malformed_lldp_is_file_and_line_exit_2(tmp_path: Path) -> None:
     folder = tmp_path / "l"
     folder.mkdir()
     (folder / "lab-su1-leaf1.json").write_text('{\n  "lldp": {\n    "interface": [1]\n')
-    res = runner.invoke(app, ["cabling", "verify", str(LAB), "--phase", "1", "--lldp",
-                              str(folder)])
+    res = runner.invoke(app, ["cabling", "verify", str(LAB), "--phase", "1", "--lldp", str(folder)])
     assert res.exit_code == 2
     assert f"{folder / 'lab-su1-leaf1.json'}:4" in res.stderr and "Traceback" not in res.output
     res = runner.invoke(app, ["cabling", "verify", str(LAB), "--phase", "1"])
@@ -135,10 +144,10 @@ def ibnet_text(links: list[tuple[str, str, str, str]]) -> str:
 
     def node(dev: str, port: str) -> tuple[str, int, str]:
         if port.startswith("swp"):
-            g = guid.setdefault(dev, f"{0xfc6a1c0300000000 + len(guid):016x}")
+            g = guid.setdefault(dev, f"{0xFC6A1C0300000000 + len(guid):016x}")
             return f"S-{g}", int(port[3:]), f"MF0;{dev}:MQM9700/U1"
         key = f"{dev} mlx5_{port[3:]}"
-        g = guid.setdefault(key, f"{0x946dae0300000000 + len(guid):016x}")
+        g = guid.setdefault(key, f"{0x946DAE0300000000 + len(guid):016x}")
         return f"H-{g}", 1, key
 
     ports: dict[str, list[tuple[int, str, int, str]]] = defaultdict(list)
@@ -153,15 +162,24 @@ def ibnet_text(links: list[tuple[str, str, str, str]]) -> str:
         g = name[2:]
         out.append("")
         if name[0] == "S":
-            out += ["vendid=0x2c9", "devid=0xd2f0", f"sysimgguid=0x{g}",
-                    f"switchguid=0x{g}({g})",
-                    f'Switch\t64 "{name}"\t\t# "{desc[name]}" enhanced port 0 lid 2 lmc 0']
+            out += [
+                "vendid=0x2c9",
+                "devid=0xd2f0",
+                f"sysimgguid=0x{g}",
+                f"switchguid=0x{g}({g})",
+                f'Switch\t64 "{name}"\t\t# "{desc[name]}" enhanced port 0 lid 2 lmc 0',
+            ]
             for p, rn, rp, rd in sorted(ports[name]):
                 tail = f"({rn[2:]}) " if rn[0] == "H" else ""
                 out.append(f'[{p}]\t"{rn}"[{rp}]{tail}\t\t# "{rd}" lid 7 4xNDR')
         else:
-            out += ["vendid=0x2c9", "devid=0x1021", f"sysimgguid=0x{g}", f"caguid=0x{g}",
-                    f'Ca\t1 "{name}"\t\t# "{desc[name]}"']
+            out += [
+                "vendid=0x2c9",
+                "devid=0x1021",
+                f"sysimgguid=0x{g}",
+                f"caguid=0x{g}",
+                f'Ca\t1 "{name}"\t\t# "{desc[name]}"',
+            ]
             for p, rn, rp, rd in sorted(ports[name]):
                 out.append(f'[{p}]({g}) \t"{rn}"[{rp}]\t\t# lid 9 lmc 0 "{rd}" lid 2 4xNDR')
     return "\n".join(out) + "\n"
@@ -179,15 +197,29 @@ def test_ibnetdiscover_of_a_miscabled_fabric(tmp_path: Path) -> None:
     fabric.write_text(ibnet_text(floor))
     site = tmp_path / "hkstp"
     shutil.copytree(HKSTP, site)
-    res = runner.invoke(app, ["cabling", "verify", str(site), "--phase", "1",
-                              "--ibnetdiscover", str(fabric), "--devices", scope])
+    res = runner.invoke(
+        app,
+        [
+            "cabling",
+            "verify",
+            str(site),
+            "--phase",
+            "1",
+            "--ibnetdiscover",
+            str(fabric),
+            "--devices",
+            scope,
+        ],
+    )
     assert res.exit_code == 1, res.output
     lines = res.stdout.splitlines()
     assert f"{len(mine)} planned links: {len(planned) - 3} ok, 2 in swapped pairs" in lines[0]
     # the leaf's management port is Ethernet: no LLDP given, so it is unverified
     assert "1 missing, 1 unverified" in lines[0] and len(mine) == len(planned) + 1
-    assert any(ln.startswith("swap ") and "h800a-su01-n01 fab0 - h800a-su01-leaf1 swp1" in ln
-               for ln in lines)
+    assert any(
+        ln.startswith("swap ") and "h800a-su01-n01 fab0 - h800a-su01-leaf1 swp1" in ln
+        for ln in lines
+    )
     assert "swap the two cables in h800a-su01-leaf1 swp1 and swp2" in res.stdout
     assert any(ln.startswith("missing ") and "h800a-su01-n03 fab0" in ln for ln in lines)
     gmap = site / ".asbuilt" / "guids.yaml"
@@ -198,12 +230,24 @@ def test_ibnetdiscover_of_a_miscabled_fabric(tmp_path: Path) -> None:
     assert runner.invoke(app, ["validate", str(site)]).exit_code == 0
 
 
-@pytest.mark.parametrize("junk", ["Switch 64 nonsense\n", "[1] \"S-1\"[2]\n"])
+@pytest.mark.parametrize("junk", ["Switch 64 nonsense\n", '[1] "S-1"[2]\n'])
 def test_malformed_ibnetdiscover_exit_2(tmp_path: Path, junk: str) -> None:
     f = tmp_path / "f.txt"
     f.write_text("# ok\n" + junk)
-    res = runner.invoke(app, ["cabling", "verify", str(LAB), "--phase", "1",
-                              "--ibnetdiscover", str(f), "--guids", str(tmp_path / "g.yaml")])
+    res = runner.invoke(
+        app,
+        [
+            "cabling",
+            "verify",
+            str(LAB),
+            "--phase",
+            "1",
+            "--ibnetdiscover",
+            str(f),
+            "--guids",
+            str(tmp_path / "g.yaml"),
+        ],
+    )
     assert res.exit_code == 2 and f"{f}:2" in res.stderr
 
 

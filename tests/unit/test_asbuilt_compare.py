@@ -20,8 +20,12 @@ def _link(a: str, ap: str, b: str, bp: str, cluster: str | None = None) -> Link:
     return Link(a, ap, b, bp, "compute", 100.0, None, "dac", 1.0, 1, "leaf-spine", cluster)
 
 
-LINKS = [_link("leaf1", "swp5", "spine1", "swp1"), _link("leaf1", "swp6", "spine1", "swp2"),
-         _link("leaf2", "swp5", "spine1", "swp3"), _link("leaf2", "swp6", "spine2", "swp3")]
+LINKS = [
+    _link("leaf1", "swp5", "spine1", "swp1"),
+    _link("leaf1", "swp6", "spine1", "swp2"),
+    _link("leaf2", "swp5", "spine1", "swp3"),
+    _link("leaf2", "swp6", "spine2", "swp3"),
+]
 
 
 def _eth(_x: Link) -> str:
@@ -35,17 +39,29 @@ def _disc(pairs: list[tuple[str, str, str, str]], collected: list[str]) -> Disco
 
 
 def test_all_ok_from_one_end_only() -> None:
-    d = _disc([("leaf1", "swp5", "spine1", "swp1"), ("leaf1", "swp6", "spine1", "swp2"),
-               ("leaf2", "swp5", "spine1", "swp3"), ("spine2", "swp3", "leaf2", "swp6")],
-              ["leaf1", "leaf2", "spine2"])
+    d = _disc(
+        [
+            ("leaf1", "swp5", "spine1", "swp1"),
+            ("leaf1", "swp6", "spine1", "swp2"),
+            ("leaf2", "swp5", "spine1", "swp3"),
+            ("spine2", "swp3", "leaf2", "swp6"),
+        ],
+        ["leaf1", "leaf2", "spine2"],
+    )
     v = compare(LINKS, d, _eth)
     assert [r.status for r in v.rows] == [OK] * 4 and v.ok
 
 
 def test_a_swap_is_one_row_naming_both_links() -> None:
-    d = _disc([("leaf1", "swp5", "spine1", "swp2"), ("leaf1", "swp6", "spine1", "swp1"),
-               ("leaf2", "swp5", "spine1", "swp3"), ("leaf2", "swp6", "spine2", "swp3")],
-              ["leaf1", "leaf2", "spine1", "spine2"])
+    d = _disc(
+        [
+            ("leaf1", "swp5", "spine1", "swp2"),
+            ("leaf1", "swp6", "spine1", "swp1"),
+            ("leaf2", "swp5", "spine1", "swp3"),
+            ("leaf2", "swp6", "spine2", "swp3"),
+        ],
+        ["leaf1", "leaf2", "spine1", "spine2"],
+    )
     v = compare(LINKS, d, _eth)
     assert [r.status for r in v.rows] == [SWAP, OK, OK]
     swap = v.rows[0]
@@ -57,9 +73,13 @@ def test_a_swap_is_one_row_naming_both_links() -> None:
 
 
 def test_missing_miswired_unexpected_and_not_collected() -> None:
-    d = _disc([("leaf1", "swp6", "spine1", "swp9"),    # miswired: spine1 swp9 instead
-               ("leaf1", "swp40", "spine2", "swp40")],  # a cable the plan does not have
-              ["leaf1", "spine1"])
+    d = _disc(
+        [
+            ("leaf1", "swp6", "spine1", "swp9"),  # miswired: spine1 swp9 instead
+            ("leaf1", "swp40", "spine2", "swp40"),
+        ],  # a cable the plan does not have
+        ["leaf1", "spine1"],
+    )
     d.failed["spine2"] = "ssh: timed out"
     v = compare(LINKS, d, _eth)
     by = {(r.a, r.b): r for r in v.rows}
@@ -71,8 +91,7 @@ def test_missing_miswired_unexpected_and_not_collected() -> None:
     assert by[End("leaf2", "swp5"), End("spine1", "swp3")].status == MISSING
     # neither leaf2 nor spine2 answered: nothing is known, listed once per device
     assert by[End("leaf2", "swp6"), End("spine2", "swp3")].status == NOT_COLLECTED
-    assert v.not_collected == {"leaf2": "no ethernet discovery data",
-                               "spine2": "ssh: timed out"}
+    assert v.not_collected == {"leaf2": "no ethernet discovery data", "spine2": "ssh: timed out"}
     unexpected = [r for r in v.rows if r.status == UNEXPECTED]
     assert [(r.a, r.b) for r in unexpected] == [(End("leaf1", "swp40"), End("spine2", "swp40"))]
     # the edge seen at the miswired link's end is on that link's row, not listed again

@@ -51,8 +51,7 @@ Ca\t1 "H-946dae03006e5678"\t\t# "h800a-su01-n02 HCA-1"
 lid 2 4xNDR
 """
 
-RESOLVER = Resolver(["h800a-su01-leaf1", "h800-a-g01-spine01", "h800a-su01-n01",
-                     "h800a-su01-n02"])
+RESOLVER = Resolver(["h800a-su01-leaf1", "h800-a-g01-spine01", "h800a-su01-n01", "h800a-su01-n02"])
 
 
 def test_sample_maps_to_plan_names_and_guids() -> None:
@@ -64,17 +63,21 @@ def test_sample_maps_to_plan_names_and_guids() -> None:
     assert (End("h800a-su01-n02", "fab0"), End("h800a-su01-leaf1", "swp2")) in edges
     assert (End("h800-a-g01-spine01", "swp1"), End("h800a-su01-leaf1", "swp33")) in edges
     assert {d for d, _m in mapped.discovery.collected} == set(RESOLVER.devices)
-    assert mapped.guids == {"h800a-su01-n01": {"fab0": "0x946dae03006e1234"},
-                            "h800a-su01-n02": {"fab0": "0x946dae03006e5678"}}
+    assert mapped.guids == {
+        "h800a-su01-n01": {"fab0": "0x946dae03006e1234"},
+        "h800a-su01-n02": {"fab0": "0x946dae03006e5678"},
+    }
     first = next(s for s in mapped.discovery.sightings)
     assert first.source == "fabric.txt:11"
 
 
 def test_grouped_output_and_unknown_nodes() -> None:
-    text = ("Chassis 1 (guid 0x1)\n\n# Spine Nodes\nNon-Chassis Nodes\n"
-            'switchguid=0x2(2)\nSwitch\t36 "S-0000000000000002"\t\t# "edge7" base port 0 lid 1 '
-            'lmc 0\n[3][ext 3]\t"H-0000000000000009"[1](9) \t\t# "MT4129 ConnectX7" lid 4 '
-            "4xHDR\n")
+    text = (
+        "Chassis 1 (guid 0x1)\n\n# Spine Nodes\nNon-Chassis Nodes\n"
+        'switchguid=0x2(2)\nSwitch\t36 "S-0000000000000002"\t\t# "edge7" base port 0 lid 1 '
+        'lmc 0\n[3][ext 3]\t"H-0000000000000009"[1](9) \t\t# "MT4129 ConnectX7" lid 4 '
+        "4xHDR\n"
+    )
     mapped = ibnetdiscover.to_inventory(ibnetdiscover.parse(text, "g.txt"), RESOLVER, "g.txt")
     (s,) = mapped.discovery.sightings
     assert s.local == End("?edge7", "swp3") and s.remote.device == "?MT4129 ConnectX7"
@@ -91,13 +94,16 @@ def test_guid_map_yaml_is_deterministic_and_loads() -> None:
     assert yaml.safe_load(guids.render({}, "s", "f"))["guids"] == {}
 
 
-@pytest.mark.parametrize("text,line,words", [
-    ('[1]\t"S-01"[2]\n', 1, "before any Switch or Ca line"),
-    ('Switch\t2 "S-01"\t\t# "a"\n[1] garbage\n', 2, "not a line of ibnetdiscover"),
-    ('Switch\t2 "S-01"\t\t# "a"\nSwitch\t2 "S-01"\t\t# "a"\n', 2, "appears twice"),
-    ('Switch\t2 "S-01"\t\t# "a"\n[0]\t"S-02"[1]\n', 2, "port number out of range"),
-    ("hello\n", 1, "not a line of ibnetdiscover"),
-])
+@pytest.mark.parametrize(
+    "text,line,words",
+    [
+        ('[1]\t"S-01"[2]\n', 1, "before any Switch or Ca line"),
+        ('Switch\t2 "S-01"\t\t# "a"\n[1] garbage\n', 2, "not a line of ibnetdiscover"),
+        ('Switch\t2 "S-01"\t\t# "a"\nSwitch\t2 "S-01"\t\t# "a"\n', 2, "appears twice"),
+        ('Switch\t2 "S-01"\t\t# "a"\n[0]\t"S-02"[1]\n', 2, "port number out of range"),
+        ("hello\n", 1, "not a line of ibnetdiscover"),
+    ],
+)
 def test_malformed_lines_are_named(text: str, line: int, words: str) -> None:
     with pytest.raises(DiscoveryError) as exc:
         ibnetdiscover.parse(text, "f.txt")

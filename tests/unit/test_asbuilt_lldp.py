@@ -59,19 +59,37 @@ SEVERAL = """{
 }
 """
 
-JSON0 = json.dumps({"lldp": [{"interface": [{
-    "name": "swp7", "via": "LLDP",
-    "chassis": [{"id": [{"type": "mac", "value": "02:00:00:00:00:01"}],
-                 "name": [{"value": "lab-g01-spine02"}]}],
-    "port": [{"id": [{"type": "ifname", "value": "swp1"}]}]}]}]})
+JSON0 = json.dumps(
+    {
+        "lldp": [
+            {
+                "interface": [
+                    {
+                        "name": "swp7",
+                        "via": "LLDP",
+                        "chassis": [
+                            {
+                                "id": [{"type": "mac", "value": "02:00:00:00:00:01"}],
+                                "name": [{"value": "lab-g01-spine02"}],
+                            }
+                        ],
+                        "port": [{"id": [{"type": "ifname", "value": "swp1"}]}],
+                    }
+                ]
+            }
+        ]
+    }
+)
 
-RESOLVER = Resolver(["lab-su1-leaf1", "lab-g01-spine01", "lab-g01-spine02", "lab-svc1"],
-                    macs={"0C-42-A1-00-00-07": "lab-svc1"}, ips={"10.0.0.9/24": "lab-svc1"})
+RESOLVER = Resolver(
+    ["lab-su1-leaf1", "lab-g01-spine01", "lab-g01-spine02", "lab-svc1"],
+    macs={"0C-42-A1-00-00-07": "lab-svc1"},
+    ips={"10.0.0.9/24": "lab-svc1"},
+)
 
 
 def _seen(text: str) -> list[tuple[End, End]]:
-    found = lldp.sightings(lldp.parse(text, "leaf1.json"), "lab-su1-leaf1", RESOLVER,
-                           "leaf1.json")
+    found = lldp.sightings(lldp.parse(text, "leaf1.json"), "lab-su1-leaf1", RESOLVER, "leaf1.json")
     return [(s.local, s.remote) for s in found]
 
 
@@ -99,25 +117,46 @@ def test_json0_and_empty_answers() -> None:
 
 
 def test_a_neighbour_found_by_management_address_only() -> None:
-    text = ('{"lldp": {"interface": {"eth0": {"chassis": {"id": {"type": "local", '
-            '"value": "x"}, "mgmt-ip": "10.0.0.9"}, "port": {"descr": "p1"}}}}}')
+    text = (
+        '{"lldp": {"interface": {"eth0": {"chassis": {"id": {"type": "local", '
+        '"value": "x"}, "mgmt-ip": "10.0.0.9"}, "port": {"descr": "p1"}}}}}'
+    )
     assert _seen(text)[0][1] == End("lab-svc1", "p1")
 
 
-@pytest.mark.parametrize("text,where,words", [
-    ('{"lldp": {"interface": {"swp5": {\n "chassis": [1, 2], "port": {}}}}}', "x.json:1",
-     "chassis: expected an object, found a list"),
-    ('{"lldp": {"interface": {\n"swp5": {"chassis": {"a": {}}, "port": 7}}}}', "x.json:2",
-     "lldp.interface[swp5].port: expected an object"),
-    ('{"lldp":\n {"interface": [ {"a": {}, "b": {}} ]}}', "x.json",
-     "one interface name as its key"),
-    ('{"lldp": {"interface": {"swp5": {"chassis": {"n": {"id": 5}}, "port": {"id": '
-     '{"type": "ifname", "value": "swp1"}}}}}}', "x.json:1", 'expected {"type"'),
-    ('{"lldp": {\n  "interface": {\n', "x.json:3", "not JSON"),
-    ('{"neighbours": []}', "x.json:1", 'expected {"lldp": ...}'),
-    ('{"lldp": {"interface": {"swp5": {"chassis": {"n": {}}, "port": {}}}}}', "x.json:1",
-     "neither an id nor a descr"),
-])
+@pytest.mark.parametrize(
+    "text,where,words",
+    [
+        (
+            '{"lldp": {"interface": {"swp5": {\n "chassis": [1, 2], "port": {}}}}}',
+            "x.json:1",
+            "chassis: expected an object, found a list",
+        ),
+        (
+            '{"lldp": {"interface": {\n"swp5": {"chassis": {"a": {}}, "port": 7}}}}',
+            "x.json:2",
+            "lldp.interface[swp5].port: expected an object",
+        ),
+        (
+            '{"lldp":\n {"interface": [ {"a": {}, "b": {}} ]}}',
+            "x.json",
+            "one interface name as its key",
+        ),
+        (
+            '{"lldp": {"interface": {"swp5": {"chassis": {"n": {"id": 5}}, "port": {"id": '
+            '{"type": "ifname", "value": "swp1"}}}}}}',
+            "x.json:1",
+            'expected {"type"',
+        ),
+        ('{"lldp": {\n  "interface": {\n', "x.json:3", "not JSON"),
+        ('{"neighbours": []}', "x.json:1", 'expected {"lldp": ...}'),
+        (
+            '{"lldp": {"interface": {"swp5": {"chassis": {"n": {}}, "port": {}}}}}',
+            "x.json:1",
+            "neither an id nor a descr",
+        ),
+    ],
+)
 def test_malformed_input_names_the_place(text: str, where: str, words: str) -> None:
     with pytest.raises(DiscoveryError) as exc:
         lldp.parse(text, "x.json")
@@ -127,17 +166,41 @@ def test_malformed_input_names_the_place(text: str, where: str, words: str) -> N
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["lldp", "interface", "chassis", "port", "id", "type", "value",
-                         "name", "descr", "mgmt-ip", "swp1", "x"]), inner, max_size=4),
-    max_leaves=25)
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "lldp",
+                    "interface",
+                    "chassis",
+                    "port",
+                    "id",
+                    "type",
+                    "value",
+                    "name",
+                    "descr",
+                    "mgmt-ip",
+                    "swp1",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=25,
+)
 
 
 @settings(max_examples=400, deadline=None)
 @given(_json)
 def test_fuzz_shapes_raise_only_discovery_errors(doc: object) -> None:
-    text = json.dumps({"lldp": doc}) if not isinstance(doc, dict) or "lldp" not in doc \
+    text = (
+        json.dumps({"lldp": doc})
+        if not isinstance(doc, dict) or "lldp" not in doc
         else json.dumps(doc)
+    )
     try:
         neighbours = lldp.parse(text, "f.json")
         lldp.sightings(neighbours, "lab-su1-leaf1", RESOLVER, "f.json")

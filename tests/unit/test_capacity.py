@@ -106,8 +106,7 @@ def test_failed_devices_give_no_pflops_but_draw_power(tiny: Path) -> None:
     assert p2.pflops == pytest.approx(2.56)
     assert p2.cumulative_pflops == pytest.approx(15.824 + 2.56)
     assert p2.accelerators == {"huawei": {"Ascend-910B": 8}}
-    assert p2.cumulative_accelerators == {"huawei": {"Ascend-910B": 8},
-                                          "nvidia": {"H800-SXM": 16}}
+    assert p2.cumulative_accelerators == {"huawei": {"Ascend-910B": 8}, "nvidia": {"H800-SXM": 16}}
     assert p2.cumulative_nodes == {"huawei": 1, "nvidia": 3}
     assert p2.excluded_nodes == 1 and p2.cumulative_excluded_nodes == 1
     assert p2.it_power_kw == pytest.approx(10.2 + 5.6)
@@ -139,13 +138,32 @@ def test_phase_filter_keeps_cumulative_figures(tiny: Path) -> None:
 
 def test_empty_phase_has_no_runtime_and_no_share() -> None:
     p = PhaseCapacity(
-        phase=1, name="x", due="2030-01-01", target_pflops=1, site_target_pflops=1,
-        pflops=0, cumulative_pflops=0, accelerators={}, cumulative_accelerators={},
-        nodes={}, cumulative_nodes={}, excluded_nodes=0, cumulative_excluded_nodes=0,
-        devices=0, cumulative_devices=0, it_power_kw=0, cumulative_it_power_kw=0,
-        facility_power_kw=0, cumulative_facility_power_kw=0, renewable_kw=5,
-        stored_energy_kwh=5, storage_usable_tb=0, cumulative_storage_usable_tb=0,
-        storage_read_gbytes_s=0, cumulative_storage_read_gbytes_s=0)
+        phase=1,
+        name="x",
+        due="2030-01-01",
+        target_pflops=1,
+        site_target_pflops=1,
+        pflops=0,
+        cumulative_pflops=0,
+        accelerators={},
+        cumulative_accelerators={},
+        nodes={},
+        cumulative_nodes={},
+        excluded_nodes=0,
+        cumulative_excluded_nodes=0,
+        devices=0,
+        cumulative_devices=0,
+        it_power_kw=0,
+        cumulative_it_power_kw=0,
+        facility_power_kw=0,
+        cumulative_facility_power_kw=0,
+        renewable_kw=5,
+        stored_energy_kwh=5,
+        storage_usable_tb=0,
+        cumulative_storage_usable_tb=0,
+        storage_read_gbytes_s=0,
+        cumulative_storage_read_gbytes_s=0,
+    )
     assert p.storage_runtime_min is None
     assert p.renewable_share == 0.0
     assert p.to_dict()["storage_runtime_min"] is None
@@ -159,10 +177,23 @@ def test_to_dict_keys_are_stable(tiny: Path) -> None:
     assert d["precision"] == "bf16-dense"
     assert d["site_target_pflops"] == 100
     keys = set(d["phases"][0])
-    assert {"pflops", "cumulative_pflops", "target_pflops", "site_target_pflops",
-            "gap_pflops", "precision", "it_power_kw", "facility_power_kw",
-            "renewable_share", "storage_runtime_min", "accelerators", "nodes",
-            "storage_usable_tb", "storage_read_gbytes_s", "progress_pct"} <= keys
+    assert {
+        "pflops",
+        "cumulative_pflops",
+        "target_pflops",
+        "site_target_pflops",
+        "gap_pflops",
+        "precision",
+        "it_power_kw",
+        "facility_power_kw",
+        "renewable_share",
+        "storage_runtime_min",
+        "accelerators",
+        "nodes",
+        "storage_usable_tb",
+        "storage_read_gbytes_s",
+        "progress_pct",
+    } <= keys
     assert json.loads(json.dumps(d)) == d
 
 

@@ -51,8 +51,9 @@ def test_every_command_shows_an_example_that_parses(path: list[str], cmd: click.
         argv = shlex.split(line.split("Example:", 1)[1].split(">")[0])
         assert argv[: len(path) + 1] == ["hkcompute", *path], line
         # Parse the example's options as Click would, without running the command.
-        cmd.make_context(" ".join(argv[:len(path) + 1]), argv[len(path) + 1:],
-                         resilient_parsing=False)
+        cmd.make_context(
+            " ".join(argv[: len(path) + 1]), argv[len(path) + 1 :], resilient_parsing=False
+        )
 
 
 def test_completion_is_offered() -> None:
@@ -60,9 +61,11 @@ def test_completion_is_offered() -> None:
     assert "--install-completion" in res.stdout and "--show-completion" in res.stdout
 
 
-@pytest.mark.parametrize("path", [p for p, c in COMMANDS
-                                  if any(o.name == "fmt" for o in c.params)],
-                         ids=lambda p: " ".join(p))
+@pytest.mark.parametrize(
+    "path",
+    [p for p, c in COMMANDS if any(o.name == "fmt" for o in c.params)],
+    ids=lambda p: " ".join(p),
+)
 def test_format_values_are_checked(path: list[str]) -> None:
     res = runner.invoke(app, [*path, "--format", "yaml-or-so", "x"])
     assert res.exit_code == 2
@@ -70,8 +73,10 @@ def test_format_values_are_checked(path: list[str]) -> None:
 
 
 def test_json_output_even_when_the_site_cannot_be_read(tmp_path: Path) -> None:
-    for argv in (["validate", str(tmp_path / "nope"), "--format", "json"],
-                 ["capacity", str(tmp_path / "nope"), "--format", "json"]):
+    for argv in (
+        ["validate", str(tmp_path / "nope"), "--format", "json"],
+        ["capacity", str(tmp_path / "nope"), "--format", "json"],
+    ):
         res = runner.invoke(app, argv)
         assert res.exit_code == 2
         doc = json.loads(res.stdout)
@@ -90,8 +95,7 @@ def test_json_failure_carries_the_inventory_findings(tmp_path: Path) -> None:
 def test_quiet_hides_progress_not_errors(tmp_path: Path) -> None:
     lab = str(REPO / "inventories" / "lab")
     loud = runner.invoke(app, ["render", lab, "--phase", "1", "--out", str(tmp_path / "a")])
-    quiet = runner.invoke(app, ["render", lab, "--phase", "1", "--out", str(tmp_path / "b"),
-                                "-q"])
+    quiet = runner.invoke(app, ["render", lab, "--phase", "1", "--out", str(tmp_path / "b"), "-q"])
     assert loud.exit_code == quiet.exit_code == 0
     assert "written" in loud.stderr and quiet.stderr == ""
     (tmp_path / "file").write_text("")
@@ -111,9 +115,11 @@ def test_capacity_table_fits_a_100_column_terminal(monkeypatch: pytest.MonkeyPat
 def test_output_folder_errors_are_one_clear_message(tmp_path: Path) -> None:
     (tmp_path / "FILE").write_text("")
     lab = str(REPO / "inventories" / "lab")
-    for argv in (["report", lab, "--out", "/proc/hk-no/x"],
-                 ["runbook", lab, "--phase", "1", "--out", str(tmp_path / "FILE" / "sub")],
-                 ["render", lab, "--phase", "1", "--out", str(tmp_path / "FILE")]):
+    for argv in (
+        ["report", lab, "--out", "/proc/hk-no/x"],
+        ["runbook", lab, "--phase", "1", "--out", str(tmp_path / "FILE" / "sub")],
+        ["render", lab, "--phase", "1", "--out", str(tmp_path / "FILE")],
+    ):
         res = runner.invoke(app, argv)
         assert res.exit_code == 2, (argv, res.output)
         assert "internal error" not in res.stderr and "error:" in res.stderr

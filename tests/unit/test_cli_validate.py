@@ -23,7 +23,8 @@ def _broken(tmp_path: Path, write_site: WriteSite) -> Path:
     fac = str(MINIMAL_FILES["facility.yaml"]).replace(
         '  - {name: "r[01-03]", hall: h1, phase: 1, row: A, x_m: 0, y_m: 0, power_kw: 45}\n',
         '  - {name: "r[01-02]", hall: h1, phase: 1, row: A, x_m: 0, y_m: 0, power_kw: 45}\n'
-        "  - {name: r03, hall: h1, phase: 1, row: A, x_m: 0, y_m: 0, power_kw: 15}\n")
+        "  - {name: r03, hall: h1, phase: 1, row: A, x_m: 0, y_m: 0, power_kw: 15}\n",
+    )
     phases = str(MINIMAL_FILES["phases.yaml"]).replace("target_pflops: 10", "target_pflops: 20")
     return write_site(tmp_path, {**MINIMAL_FILES, "facility.yaml": fac, "phases.yaml": phases})
 
@@ -44,8 +45,13 @@ def test_findings_exit_1_as_path_line_col(tmp_path: Path, write_site: WriteSite)
     result = runner.invoke(app, ["validate", str(_broken(tmp_path, write_site))])
     assert result.exit_code == 1
     lines = [ln for ln in result.stdout.splitlines() if not ln.startswith(" ")]
-    assert any(ln.endswith("facility.yaml:5:5: HK203 error: rack 'r03': 2 devices draw 20.0 "
-                           "kW, over its 15 kW budget (133%)") for ln in lines), lines
+    assert any(
+        ln.endswith(
+            "facility.yaml:5:5: HK203 error: rack 'r03': 2 devices draw 20.0 "
+            "kW, over its 15 kW budget (133%)"
+        )
+        for ln in lines
+    ), lines
     assert any("phases.yaml:2:5: HK322 warning:" in ln for ln in lines)
     assert "    hint: " in result.stdout
     assert "failed" in result.stderr
@@ -79,8 +85,9 @@ def test_phase_option(tmp_path: Path, write_site: WriteSite) -> None:
 
 
 def test_json_format(tmp_path: Path, write_site: WriteSite) -> None:
-    result = runner.invoke(app, ["validate", str(_broken(tmp_path, write_site)),
-                                 "--format", "json"])
+    result = runner.invoke(
+        app, ["validate", str(_broken(tmp_path, write_site)), "--format", "json"]
+    )
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert doc["site"] == "mini" and doc["ok"] is False
@@ -101,8 +108,9 @@ def test_json_clean(minimal_site: Path) -> None:
 
 
 def test_github_format(tmp_path: Path, write_site: WriteSite) -> None:
-    result = runner.invoke(app, ["validate", str(_broken(tmp_path, write_site)),
-                                 "--format", "github"])
+    result = runner.invoke(
+        app, ["validate", str(_broken(tmp_path, write_site)), "--format", "github"]
+    )
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert lines and all(ln.startswith(("::error file=", "::warning file=")) for ln in lines)
@@ -149,25 +157,27 @@ def test_top_level_key_in_two_files_names_both(tmp_path: Path, write_site: Write
 # what only follows from the broken object (its cluster left out, the tenant's reference to
 # it, devices its units would make, capacity short, fabric paths missing) stays silent.
 LAB_TYPOS = [
-    ("fabric.yaml", "    rails: 2\n", "rials", "rails"),                       # unit template
-    ("fabric.yaml", "    template: lab-pod\n", "tempalte", "template"),        # cluster
-    ("fabric.yaml", "nodes: 4, tenant: hku-lab}", "ndoes", "nodes"),           # unit
-    ("fabric.yaml", "{name: \"lab-su1-n[03-04]\", model:", "modle", "model"),  # node group
-    ("fabric.yaml", "role: storage, model:", "mdoel", "model"),                # device
-    ("facility.yaml", "row: A,", "rwo", "row"),                                 # rack
-    ("facility.yaml", "cooling: air,", "coolign", "cooling"),                  # hall
-    ("site.yaml", "target_pflops: 3}", "traget_pflops", "target_pflops"),      # phase
-    ("site.yaml", "sector: education", "sectro", "sector"),                    # tenant
-    ("catalog.yaml", "      cpu_cores: 16\n", "cpu_coers", "cpu_cores"),      # server model
-    ("catalog.yaml", "      ports: 32\n", "prots", "ports"),                   # switch model
-    ("facility.yaml", "{name: \"lab-r[01-03]\"", "nmae", "name"),              # a rack's name
+    ("fabric.yaml", "    rails: 2\n", "rials", "rails"),  # unit template
+    ("fabric.yaml", "    template: lab-pod\n", "tempalte", "template"),  # cluster
+    ("fabric.yaml", "nodes: 4, tenant: hku-lab}", "ndoes", "nodes"),  # unit
+    ("fabric.yaml", '{name: "lab-su1-n[03-04]", model:', "modle", "model"),  # node group
+    ("fabric.yaml", "role: storage, model:", "mdoel", "model"),  # device
+    ("facility.yaml", "row: A,", "rwo", "row"),  # rack
+    ("facility.yaml", "cooling: air,", "coolign", "cooling"),  # hall
+    ("site.yaml", "target_pflops: 3}", "traget_pflops", "target_pflops"),  # phase
+    ("site.yaml", "sector: education", "sectro", "sector"),  # tenant
+    ("catalog.yaml", "      cpu_cores: 16\n", "cpu_coers", "cpu_cores"),  # server model
+    ("catalog.yaml", "      ports: 32\n", "prots", "ports"),  # switch model
+    ("facility.yaml", '{name: "lab-r[01-03]"', "nmae", "name"),  # a rack's name
 ]
 
 
-@pytest.mark.parametrize(("file", "written", "typo", "meant"), LAB_TYPOS,
-                         ids=[f"{t[0]}:{t[2]}" for t in LAB_TYPOS])
-def test_one_typo_gives_one_finding(tmp_path: Path, file: str, written: str, typo: str,
-                                    meant: str) -> None:
+@pytest.mark.parametrize(
+    ("file", "written", "typo", "meant"), LAB_TYPOS, ids=[f"{t[0]}:{t[2]}" for t in LAB_TYPOS]
+)
+def test_one_typo_gives_one_finding(
+    tmp_path: Path, file: str, written: str, typo: str, meant: str
+) -> None:
     site = tmp_path / "lab"
     shutil.copytree(LAB, site)
     text = (site / file).read_text(encoding="utf-8")
@@ -192,13 +202,18 @@ def test_typo_keeps_independent_findings(tmp_path: Path) -> None:
     site = tmp_path / "lab"
     shutil.copytree(LAB, site)
     fabric = (site / "fabric.yaml").read_text(encoding="utf-8")
-    (site / "fabric.yaml").write_text(fabric.replace("    rails: 2\n", "    rials: 2\n"),
-                                      encoding="utf-8")
+    (site / "fabric.yaml").write_text(
+        fabric.replace("    rails: 2\n", "    rials: 2\n"), encoding="utf-8"
+    )
     facility = (site / "facility.yaml").read_text(encoding="utf-8")
     assert "{name: lab-ups, kind: ups, phase: 1," in facility
-    (site / "facility.yaml").write_text(facility.replace(
-        "{name: lab-ups, kind: ups, phase: 1,", "{name: lab-ups, kind: ups, phase: 1, "
-        "hall: lab-hal,"), encoding="utf-8")
+    (site / "facility.yaml").write_text(
+        facility.replace(
+            "{name: lab-ups, kind: ups, phase: 1,",
+            "{name: lab-ups, kind: ups, phase: 1, hall: lab-hal,",
+        ),
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["validate", str(site)])
     assert result.exit_code == 1
     codes = sorted(ln.split(": ")[1].split()[0] for ln in _finding_lines(result.stdout))

@@ -34,8 +34,19 @@ def test_inventory_groups_and_small_hostvars(lab_inventory) -> None:  # type: ig
     assert set(inv["gpu_node"]["hosts"]) == {f"lab-su1-n0{i}" for i in range(1, 5)}
     assert inv["vendor_nvidia"]["hosts"] == ["lab-su1-n01", "lab-su1-n02"]
     assert inv["vendor_huawei"]["hosts"] == ["lab-su1-n03", "lab-su1-n04"]
-    for group in ("phase_1", "hall_lab_hall", "rack_lab_r03", "unit_lab_su1", "cluster_lab",
-                  "tenant_hku_lab", "leaf", "spine", "service", "storage", "fabric"):
+    for group in (
+        "phase_1",
+        "hall_lab_hall",
+        "rack_lab_r03",
+        "unit_lab_su1",
+        "cluster_lab",
+        "tenant_hku_lab",
+        "leaf",
+        "spine",
+        "service",
+        "storage",
+        "fabric",
+    ):
         assert inv[group]["hosts"], group
     assert hv["lab-su1-n01"]["hk_tree"] == "/srv/render/hosts/lab-su1-n01"
     assert hv["lab-svc1"]["hk_slurm_role"] == "controller"
@@ -46,8 +57,13 @@ def test_inventory_groups_and_small_hostvars(lab_inventory) -> None:  # type: ig
 @pytest.mark.skipif(shutil.which("ansible-inventory") is None, reason="ansible-core missing")
 def test_ansible_inventory_reads_it_the_same(lab_inventory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     script = write_inventory(lab_inventory, tmp_path)
-    out = subprocess.run(["ansible-inventory", "-i", str(script), "--list"],
-                         capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        ["ansible-inventory", "-i", str(script), "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     theirs = json.loads(out.stdout)
     theirs["_meta"].pop("profile", None)
     assert theirs == lab_inventory
@@ -69,8 +85,16 @@ def test_tally_counts_per_host_and_takes_the_recap() -> None:
     assert t.hosts["b"].status == "ok"
     assert t.hosts["c"].status == "unreachable" and t.hosts["c"].message == "ssh: connect refused"
     assert t.hosts["d"].status == "ok"
-    t.feed(_ev("playbook_on_stats", ok={"a": 5, "b": 5}, changed={"a": 2}, failures={},
-               dark={"c": 1}, skipped={"b": 1}))
+    t.feed(
+        _ev(
+            "playbook_on_stats",
+            ok={"a": 5, "b": 5},
+            changed={"a": 2},
+            failures={},
+            dark={"c": 1},
+            skipped={"b": 1},
+        )
+    )
     assert (t.hosts["a"].ok, t.hosts["a"].changed) == (3, 2)
     assert t.totals()["unreachable"] == 1
 
@@ -100,9 +124,19 @@ def test_host_patterns(lab_inventory) -> None:  # type: ignore[no-untyped-def]
     assert len(select(inv, None)) == len(inv["_meta"]["hostvars"])
 
 
-@pytest.mark.parametrize("value,ok", [("4", True), ("25%", True), ("100%", True),
-                                      ("0", False), ("0%", False), ("150%", False),
-                                      ("x", False), ("-1", False)])
+@pytest.mark.parametrize(
+    "value,ok",
+    [
+        ("4", True),
+        ("25%", True),
+        ("100%", True),
+        ("0", False),
+        ("0%", False),
+        ("150%", False),
+        ("x", False),
+        ("-1", False),
+    ],
+)
 def test_batch_and_max_fail_values(value: str, ok: bool) -> None:
     if ok:
         assert _percent(value, "--batch") == value
@@ -113,10 +147,24 @@ def test_batch_and_max_fail_values(value: str, ok: bool) -> None:
 
 def test_diffs_are_collected_as_unified_diffs() -> None:
     t = Tally()
-    t.feed(_ev("runner_on_ok", host="a", task="Configure chrony", res={
-        "changed": True, "diff": [{"before": "server old\n", "after": "server new\n",
-                                   "before_header": "/etc/chrony/chrony.conf",
-                                   "after_header": "rendered"}]}))
+    t.feed(
+        _ev(
+            "runner_on_ok",
+            host="a",
+            task="Configure chrony",
+            res={
+                "changed": True,
+                "diff": [
+                    {
+                        "before": "server old\n",
+                        "after": "server new\n",
+                        "before_header": "/etc/chrony/chrony.conf",
+                        "after_header": "rendered",
+                    }
+                ],
+            },
+        )
+    )
     t.feed(_ev("runner_on_ok", host="b", task="x", res={"changed": False, "diff": []}))
     assert len(t.diffs) == 1
     host, task, text = t.diffs[0]

@@ -21,8 +21,9 @@ from hkcompute.plan import plan_for
 
 LAB = Path(__file__).resolve().parents[2] / "inventories" / "lab"
 runner = CliRunner()
-needs_ansible = pytest.mark.skipif(shutil.which("ansible-inventory") is None,
-                                   reason="ansible-core missing")
+needs_ansible = pytest.mark.skipif(
+    shutil.which("ansible-inventory") is None, reason="ansible-core missing"
+)
 
 
 def _ok(args: list[str]) -> str:
@@ -32,8 +33,13 @@ def _ok(args: list[str]) -> str:
 
 
 def _ansible_inventory(path: Path, *args: str) -> str:
-    done = subprocess.run(["ansible-inventory", "-i", str(path), *args], capture_output=True,
-                          text=True, check=True, timeout=120)
+    done = subprocess.run(
+        ["ansible-inventory", "-i", str(path), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     # A file Ansible cannot parse is only a warning to it (and an empty inventory).
     assert "[WARNING]" not in done.stderr, done.stderr
     return done.stdout
@@ -58,8 +64,16 @@ def lab_exports(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any
     """The JSON on stdout and the --out YAML of the lab, phase 1, from the same command
     line (its own state folder, so a running lab's connections file cannot leak in)."""
     tmp = tmp_path_factory.mktemp("inv")
-    common = ["ansible-inventory", str(LAB), "--phase", "1", "--render-dir", "/srv/render",
-              "--state-dir", str(tmp / "state")]
+    common = [
+        "ansible-inventory",
+        str(LAB),
+        "--phase",
+        "1",
+        "--render-dir",
+        "/srv/render",
+        "--state-dir",
+        str(tmp / "state"),
+    ]
     doc = json.loads(_ok(common))
     out = tmp / "out" / "lab.yaml"  # the folder does not exist yet: the command makes it
     _ok([*common, "--out", str(out)])
@@ -68,7 +82,8 @@ def lab_exports(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any
 
 @needs_ansible
 def test_yaml_inventory_graph_has_the_json_groups_and_hosts(
-        lab_exports: tuple[dict[str, Any], Path]) -> None:
+    lab_exports: tuple[dict[str, Any], Path],
+) -> None:
     doc, path = lab_exports
     graph = _graph(_ansible_inventory(path, "--graph"))
     expected = {g: set(v["hosts"]) for g, v in doc.items() if g not in ("_meta", "all")}
@@ -81,7 +96,8 @@ def test_yaml_inventory_graph_has_the_json_groups_and_hosts(
 
 @needs_ansible
 def test_yaml_inventory_list_equals_the_json_export(
-        lab_exports: tuple[dict[str, Any], Path]) -> None:
+    lab_exports: tuple[dict[str, Any], Path],
+) -> None:
     doc, path = lab_exports
     theirs = json.loads(_ansible_inventory(path, "--list"))
     theirs["_meta"].pop("profile", None)
@@ -91,12 +107,25 @@ def test_yaml_inventory_list_equals_the_json_export(
 
 
 def test_yaml_inventory_is_owner_only_and_byte_stable(
-        lab_exports: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
+    lab_exports: tuple[dict[str, Any], Path], tmp_path: Path
+) -> None:
     _doc, path = lab_exports
     assert path.stat().st_mode & 0o777 == 0o600
     again = tmp_path / "again.yml"
-    _ok(["ansible-inventory", str(LAB), "--phase", "1", "--render-dir", "/srv/render",
-         "--state-dir", str(tmp_path / "state"), "--out", str(again)])
+    _ok(
+        [
+            "ansible-inventory",
+            str(LAB),
+            "--phase",
+            "1",
+            "--render-dir",
+            "/srv/render",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--out",
+            str(again),
+        ]
+    )
     assert again.read_bytes() == path.read_bytes()
     assert not list(path.parent.glob(".*.tmp")), "the atomic write left its temporary file"
 
@@ -110,10 +139,14 @@ def test_yaml_inventory_keeps_vault_secrets_encrypted(tmp_path: Path) -> None:
     lib = VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(b"pw"))])
     cipher = lib.encrypt(plain).decode()
     # The shape deploy gives the inventory (secrets.ansible_value under all.vars).
-    doc = {"_meta": {"hostvars": {"h1": {"hk_role": "service"}}},
-           "all": {"children": ["ungrouped", "service"],
-                   "vars": {"hk_secret_munge": {"__ansible_vault": cipher}}},
-           "service": {"hosts": ["h1"]}}
+    doc = {
+        "_meta": {"hostvars": {"h1": {"hk_role": "service"}}},
+        "all": {
+            "children": ["ungrouped", "service"],
+            "vars": {"hk_secret_munge": {"__ansible_vault": cipher}},
+        },
+        "service": {"hosts": ["h1"]},
+    }
     path = write_yaml_inventory(doc, tmp_path / "v.yaml")
     text = path.read_text()
     assert plain not in text and "!vault |" in text
@@ -128,8 +161,19 @@ def test_ansible_inventory_out_errors_exit_2(tmp_path: Path, name: str) -> None:
     (tmp_path / "folder.yaml").mkdir()
     (tmp_path / "file.yaml").write_text("x")
     target = tmp_path / ("folder.yaml" if name == "folder" else name)
-    result = runner.invoke(app, ["ansible-inventory", str(LAB), "--phase", "1",
-                                 "--state-dir", str(tmp_path / "state"), "--out", str(target)])
+    result = runner.invoke(
+        app,
+        [
+            "ansible-inventory",
+            str(LAB),
+            "--phase",
+            "1",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--out",
+            str(target),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "error:" in result.output and "Traceback" not in result.output
     assert (tmp_path / "file.yaml").read_text() == "x"
@@ -160,10 +204,10 @@ def test_asns_one_row_per_bgp_speaker_as_planned() -> None:
     body = rows[1:]
     assert [r[0] for r in body] == sorted(r[0] for r in body)
     assert len({r[0] for r in body}) == len(body) == len(planned)
-    assert {(r[0], int(r[1]), r[2]) for r in body} == {(a.device, a.asn, a.tier)
-                                                       for a in planned}
+    assert {(r[0], int(r[1]), r[2]) for r in body} == {(a.device, a.asn, a.tier) for a in planned}
     assert all(r[3] == (site.devices[r[0]].unit or "") for r in body)
     data = json.loads(_ok(["asns", str(LAB), "--phase", "1", "--format", "json"]))
     assert [(x["device"], x["asn"], x["role"]) for x in data["asns"]] == [
-        (r[0], int(r[1]), r[2]) for r in body]
+        (r[0], int(r[1]), r[2]) for r in body
+    ]
     assert _ok(["asns", str(LAB), "--phase", "1"]) == _ok(["asns", str(LAB), "--phase", "1"])

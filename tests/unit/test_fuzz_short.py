@@ -21,8 +21,13 @@ from tests.fuzz import harness
 LAB_FILES = harness.seed(harness.LAB)
 
 
-@settings(max_examples=8, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.integers(min_value=0, max_value=2**32), st.integers(min_value=1, max_value=3))
 def test_mutated_lab_never_crashes_hangs_or_blows_up(seed: int, rounds: int) -> None:
     r = random.Random(seed)
@@ -33,8 +38,10 @@ def test_mutated_lab_never_crashes_hangs_or_blows_up(seed: int, rounds: int) -> 
     assert not out.bug, (out.kind, out.detail[-3000:])
 
 
-@pytest.mark.parametrize("mutator", [harness.mutate_gentle, harness.mutate_values,
-                                     harness.mutate_bytes, harness.mutate_yaml])
+@pytest.mark.parametrize(
+    "mutator",
+    [harness.mutate_gentle, harness.mutate_values, harness.mutate_bytes, harness.mutate_yaml],
+)
 def test_each_mutator_is_survived(mutator: harness.Mutator) -> None:
     r = random.Random(7)
     for _ in range(2):

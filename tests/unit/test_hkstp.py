@@ -31,8 +31,9 @@ def cap(site: Site) -> SiteCapacity:
 
 
 def test_validates_with_zero_errors(validation: Validation) -> None:
-    errors = [f"{f.location}: {f.code} {f.message}" for f in validation.findings
-              if f.severity == "error"]
+    errors = [
+        f"{f.location}: {f.code} {f.message}" for f in validation.findings if f.severity == "error"
+    ]
     assert errors == []
     assert validation.ok
 
@@ -41,8 +42,7 @@ def test_phase_one_due_end_of_2023(site: Site) -> None:
     first = site.phase(site.phase_ids[0])
     assert first is not None
     assert first.id == 1 and first.due == dt.date(2023, 12, 31)
-    assert all(d.status in ("in_service", "failed") for d in site.devices.values()
-               if d.phase == 1)
+    assert all(d.status in ("in_service", "failed") for d in site.devices.values() if d.phase == 1)
 
 
 def test_reaches_the_2030_target(site: Site, cap: SiteCapacity) -> None:

@@ -71,8 +71,17 @@ def _child_findings(files: harness.Files) -> list[str]:
 
 # --- ranges ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("expr", ["gpu[1-99999999]", "n[1-100001]", "n[1-400][1-400]",
-                                  "n[1-99999999999999999999999999]", "n[1-60000,1-60000]"])
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "gpu[1-99999999]",
+        "n[1-100001]",
+        "n[1-400][1-400]",
+        "n[1-99999999999999999999999999]",
+        "n[1-60000,1-60000]",
+    ],
+)
 def test_a_range_past_the_limit_is_refused_before_it_is_built(expr: str) -> None:
     t0 = time.perf_counter()
     with pytest.raises(ranges.RangeError) as info:
@@ -96,7 +105,9 @@ def test_an_oversized_device_range_is_finding_hk005(tmp_path: Path) -> None:
 def _many_device_ranges(lines: int, size: int) -> bytes:
     return b"".join(
         f'  - {{name: "x{i}-n[1-{size}]", role: storage, model: ddn-ai400x2, rack: lab-r01, '
-        f"u: 30, phase: 1}}\n".encode() for i in range(lines))
+        f"u: 30, phase: 1}}\n".encode()
+        for i in range(lines)
+    )
 
 
 def test_many_ranges_cannot_add_up_to_an_out_of_memory(tmp_path: Path) -> None:
@@ -104,44 +115,58 @@ def test_many_ranges_cannot_add_up_to_an_out_of_memory(tmp_path: Path) -> None:
     grow without bound; the site-wide device limit stops expansion with one HK005."""
     files = dict(LAB)
     files["fabric.yaml"] = files["fabric.yaml"].replace(
-        b"devices:\n", b"devices:\n" + _many_device_ranges(1000, 100_000))
+        b"devices:\n", b"devices:\n" + _many_device_ranges(1000, 100_000)
+    )
     msgs = _child_findings(files)
-    assert any(m.startswith("HK005") and f"{expand_mod.MAX_DEVICES:,} devices" in m
-               for m in msgs), msgs
+    assert any(
+        m.startswith("HK005") and f"{expand_mod.MAX_DEVICES:,} devices" in m for m in msgs
+    ), msgs
 
 
 def test_total_names_of_all_ranges_are_bounded(tmp_path: Path) -> None:
-    racks = b"".join(f'  - {{name: "z{i}-r[1-90000]", hall: lab-hall, phase: 1, row: B, x_m: 0, '
-                     f"y_m: 0, power_kw: 45}}\n".encode() for i in range(3))
+    racks = b"".join(
+        f'  - {{name: "z{i}-r[1-90000]", hall: lab-hall, phase: 1, row: B, x_m: 0, '
+        f"y_m: 0, power_kw: 45}}\n".encode()
+        for i in range(3)
+    )
     files = _lab_with("facility.yaml", racks, before=b"racks:\n")
     msgs = _child_findings(files)
-    assert any(m.startswith("HK005") and f"{expand_mod.MAX_SITE_NAMES:,} names" in m
-               for m in msgs), msgs
+    assert any(
+        m.startswith("HK005") and f"{expand_mod.MAX_SITE_NAMES:,} names" in m for m in msgs
+    ), msgs
 
 
 def test_unit_expansion_is_bounded(tmp_path: Path) -> None:
     """Scalable units multiply nodes: 200 units of 512 nodes (102,400 nodes) is refused by
     the device limit before the plan ever sees it."""
-    tpl = (b"  big-pod:\n    server: lab-nv\n    fabric: roce\n    node_slots: 512\n"
-           b"    rails: 2\n    node_racks: 8\n    nodes_per_rack: 64\n    network_racks: 1\n"
-           b"    leaf: lab-switch\n    spine: lab-switch\n    units_per_group: 1\n"
-           b"    spines_per_group: 2\n")
-    cluster = (b"  - name: big\n    template: big-pod\n    hall: lab-hall\n"
-               b"    network_racks: lab-r01\n    tenants: [hku-lab]\n    units:\n"
-               b'      - {name: "bsu[1-200]", phase: 1, racks: "b-r[1-1800]", nodes: 512, '
-               b"tenant: hku-lab}\n")
+    tpl = (
+        b"  big-pod:\n    server: lab-nv\n    fabric: roce\n    node_slots: 512\n"
+        b"    rails: 2\n    node_racks: 8\n    nodes_per_rack: 64\n    network_racks: 1\n"
+        b"    leaf: lab-switch\n    spine: lab-switch\n    units_per_group: 1\n"
+        b"    spines_per_group: 2\n"
+    )
+    cluster = (
+        b"  - name: big\n    template: big-pod\n    hall: lab-hall\n"
+        b"    network_racks: lab-r01\n    tenants: [hku-lab]\n    units:\n"
+        b'      - {name: "bsu[1-200]", phase: 1, racks: "b-r[1-1800]", nodes: 512, '
+        b"tenant: hku-lab}\n"
+    )
     files = dict(LAB)
     fab = files["fabric.yaml"].replace(b"unit_templates:\n", b"unit_templates:\n" + tpl)
     files["fabric.yaml"] = fab.replace(b"clusters:\n", b"clusters:\n" + cluster)
     files["facility.yaml"] = files["facility.yaml"].replace(
-        b"racks:\n", b'racks:\n  - {name: "b-r[1-1800]", hall: lab-hall, phase: 1, row: B, '
-        b"x_m: 0, y_m: 0, power_kw: 45}\n")
+        b"racks:\n",
+        b'racks:\n  - {name: "b-r[1-1800]", hall: lab-hall, phase: 1, row: B, '
+        b"x_m: 0, y_m: 0, power_kw: 45}\n",
+    )
     msgs = _child_findings(files)
-    assert any(m.startswith("HK005") and f"{expand_mod.MAX_DEVICES:,} devices" in m
-               for m in msgs), msgs[:5]
+    assert any(
+        m.startswith("HK005") and f"{expand_mod.MAX_DEVICES:,} devices" in m for m in msgs
+    ), msgs[:5]
 
 
 # --- files -----------------------------------------------------------------------------------
+
 
 def test_a_file_over_the_size_limit_is_refused_without_reading_it(tmp_path: Path) -> None:
     site = tmp_path / "site"
@@ -201,6 +226,7 @@ def test_nesting_at_the_limit_is_allowed(tmp_path: Path) -> None:
 
 # --- exit codes and documentation ------------------------------------------------------------
 
+
 def test_cli_exit_codes_for_limits(tmp_path: Path) -> None:
     runner = CliRunner()
     env = {"HKCOMPUTE_LOG_DIR": str(tmp_path / "logs")}
@@ -226,7 +252,13 @@ def test_limits_are_documented_with_their_values() -> None:
     doc = (REPO / "docs" / "inventory.md").read_text(encoding="utf-8")
     table = doc.split("## Limits", 1)[1].split("\n## ", 1)[0]
     numbers = {int(n.replace(",", "")) for n in re.findall(r"\|\s*([\d,]+)\s", table)}
-    for value in (yamlsrc.MAX_FILES, yamlsrc.MAX_DEPTH, yamlsrc.MAX_NODES, ranges.MAX_RANGE,
-                  expand_mod.MAX_SITE_NAMES, expand_mod.MAX_DEVICES):
+    for value in (
+        yamlsrc.MAX_FILES,
+        yamlsrc.MAX_DEPTH,
+        yamlsrc.MAX_NODES,
+        ranges.MAX_RANGE,
+        expand_mod.MAX_SITE_NAMES,
+        expand_mod.MAX_DEVICES,
+    ):
         assert value in numbers, (value, table)
     assert f"{yamlsrc.MAX_FILE_BYTES // 1048576} MiB" in table

@@ -21,8 +21,7 @@ def test_every_rendered_file_has_a_spec_in_specs(site: str) -> None:
     s = load_site(ROOT / "inventories" / site).site
     assert s is not None
     paths = {f.path for f in render_files(s, 1)}
-    known = {p for p in paths if any(fnmatch.fnmatchcase(p, spec.path)
-                                     for spec in engine.SPECS)}
+    known = {p for p in paths if any(fnmatch.fnmatchcase(p, spec.path) for spec in engine.SPECS)}
     assert paths - known == set()
 
 

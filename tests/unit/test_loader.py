@@ -44,11 +44,13 @@ def _exit_2_without_traceback(path: Path, needle: str) -> None:
 
 
 def test_wrong_value_points_at_file_line_col(tmp_path: Path, write_site: WriteSite) -> None:
-    racks = ("halls:\n  - {name: h1, feed_mw: 1, cooling: air, pue: 1.3, phase: 1}\n"
-             "racks:\n  - {name: \"r[01-02]\", hall: h1, phase: 1, row: A, x_m: 0, y_m: 0, "
-             "power_kw: 45}\n"
-             "  - name: r03\n    hall: h1\n    phase: 1\n    row: A\n    x_m: 0\n    y_m: 0\n"
-             "    power_kw: -5\n")
+    racks = (
+        "halls:\n  - {name: h1, feed_mw: 1, cooling: air, pue: 1.3, phase: 1}\n"
+        'racks:\n  - {name: "r[01-02]", hall: h1, phase: 1, row: A, x_m: 0, y_m: 0, '
+        "power_kw: 45}\n"
+        "  - name: r03\n    hall: h1\n    phase: 1\n    row: A\n    x_m: 0\n    y_m: 0\n"
+        "    power_kw: -5\n"
+    )
     fs = validate(_with(tmp_path, write_site, facility_yaml=racks)).findings
     bad = only(fs, "HK102")
     assert len(bad) == 1
@@ -69,9 +71,11 @@ def test_duplicate_key(tmp_path: Path, write_site: WriteSite) -> None:
 
 
 def test_yaml_syntax_error_has_its_line(tmp_path: Path, write_site: WriteSite) -> None:
-    fs = validate(_with(tmp_path, write_site,
-                        tenants_yaml="tenants:\n  - {name: t1, kind: local\n  - oops: [\n")
-                  ).findings
+    fs = validate(
+        _with(
+            tmp_path, write_site, tenants_yaml="tenants:\n  - {name: t1, kind: local\n  - oops: [\n"
+        )
+    ).findings
     syn = only(fs, "HK001")
     assert len(syn) == 1
     assert Path(syn[0].location.path).name == "tenants.yaml"
@@ -104,8 +108,13 @@ def test_octal_looking_number_warns(tmp_path: Path, write_site: WriteSite) -> No
 
 def test_0755_is_flagged(tmp_path: Path, write_site: WriteSite) -> None:
     # a value where 0755 would be a (bad) rack count: flagged, read as decimal 755
-    fs = validate(_with(tmp_path, write_site, energy_yaml="energy:\n  - {name: pv, kind: solar, "
-                        "phase: 1, kw: 0755}\n")).findings
+    fs = validate(
+        _with(
+            tmp_path,
+            write_site,
+            energy_yaml="energy:\n  - {name: pv, kind: solar, phase: 1, kw: 0755}\n",
+        )
+    ).findings
     assert "HK004" in codes(fs)
     assert "octal 493" in only(fs, "HK004")[0].message
 
@@ -193,8 +202,9 @@ def test_folder_without_yaml(tmp_path: Path) -> None:
 
 
 def test_custom_tag_is_a_finding(tmp_path: Path, write_site: WriteSite) -> None:
-    fs = validate(_with(tmp_path, write_site,
-                        x_yaml="energy: !!python/name:os.system ''\n")).findings
+    fs = validate(
+        _with(tmp_path, write_site, x_yaml="energy: !!python/name:os.system ''\n")
+    ).findings
     assert "HK001" in codes(fs)
 
 

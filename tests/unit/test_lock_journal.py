@@ -15,8 +15,10 @@ from hkcompute.errors import LockHeld, UsageError
 
 
 def test_second_lock_is_refused_naming_the_holder(tmp_path: Path) -> None:
-    with (SiteLock(tmp_path, "run-1", "hkcompute deploy lab --phase 1"),
-          pytest.raises(LockHeld, match=r"run-1 by .*hkcompute deploy lab --phase 1")):
+    with (
+        SiteLock(tmp_path, "run-1", "hkcompute deploy lab --phase 1"),
+        pytest.raises(LockHeld, match=r"run-1 by .*hkcompute deploy lab --phase 1"),
+    ):
         SiteLock(tmp_path, "run-2", "second").acquire()
     # released: a new run may take it
     with SiteLock(tmp_path, "run-3", "third"):
@@ -49,9 +51,13 @@ def test_live_lock_is_not_broken(tmp_path: Path) -> None:
 def test_journal_round_trip_and_resume_selection(tmp_path: Path) -> None:
     j = Journal(tmp_path)
     run = Run(new_run_id(), "lab", 1, "hkcompute deploy lab --phase 1", "h" * 64)
-    run.hosts = {"a": HostResult("ok", ok=5), "b": HostResult("failed", failed=1),
-                 "c": HostResult("unreachable", unreachable=1), "d": HostResult("pending"),
-                 "e": HostResult("changed", changed=2)}
+    run.hosts = {
+        "a": HostResult("ok", ok=5),
+        "b": HostResult("failed", failed=1),
+        "c": HostResult("unreachable", unreachable=1),
+        "d": HostResult("pending"),
+        "e": HostResult("changed", changed=2),
+    }
     j.save(run)
     back = j.load(run.run_id)
     assert back.unfinished_hosts() == ["b", "c", "d"]

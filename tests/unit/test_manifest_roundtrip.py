@@ -17,18 +17,24 @@ from hkcompute.render.store.paths import Entry, safe_rel, split_rel
 
 # Host names and path parts as safe_rel accepts them (no "/", "\", NUL; not "." or ".."),
 # with quotes, escapes and non-ASCII included: they are escaped in the manifest's text.
-_NAME = st.text(st.characters(codec="utf-8", blacklist_characters="/\\\x00"),
-                min_size=1, max_size=12).filter(lambda s: s not in (".", ".."))
+_NAME = st.text(
+    st.characters(codec="utf-8", blacklist_characters="/\\\x00"), min_size=1, max_size=12
+).filter(lambda s: s not in (".", ".."))
 _HOST = st.one_of(st.text("abc-019", min_size=1, max_size=6), _NAME)  # "a" vs "a-b": order
 _PATH = st.lists(_NAME, min_size=1, max_size=4).map(lambda parts: "/" + "/".join(parts))
 _MODE = st.integers(0, 0o7777).map(lambda m: f"{m:04o}")
 _SHA = st.binary(min_size=32, max_size=32).map(bytes.hex)
 # A handful of contents, so that many files share one (as across hosts in a real site).
 _CONTENT = st.tuples(_SHA, _MODE)
-_META = st.fixed_dictionaries({
-    "site": st.text(max_size=10), "phase": st.one_of(st.none(), st.integers(1, 3)),
-    "inventory_hash": _SHA, "hosts_pattern": st.one_of(st.none(), st.text(max_size=10)),
-    "generator": st.just("hkcompute 0.0")})
+_META = st.fixed_dictionaries(
+    {
+        "site": st.text(max_size=10),
+        "phase": st.one_of(st.none(), st.integers(1, 3)),
+        "inventory_hash": _SHA,
+        "hosts_pattern": st.one_of(st.none(), st.text(max_size=10)),
+        "generator": st.just("hkcompute 0.0"),
+    }
+)
 
 
 @st.composite
@@ -64,7 +70,8 @@ def _shuffled(doc: dict[str, object], seed: int) -> dict[str, object]:
 @settings(max_examples=200, deadline=None)
 @given(_docs(), st.integers())
 def test_decode_of_encode_is_the_document_and_encode_is_deterministic(
-        drawn: tuple[dict[str, object], dict[str, dict[str, Entry]]], seed: int) -> None:
+    drawn: tuple[dict[str, object], dict[str, dict[str, Entry]]], seed: int
+) -> None:
     doc, _ = drawn
     raw = manifest.encode(doc)
     assert manifest.decode(raw) == doc
@@ -75,8 +82,8 @@ def test_decode_of_encode_is_the_document_and_encode_is_deterministic(
 @settings(max_examples=200, deadline=None)
 @given(_docs(), st.lists(_HOST, max_size=3), st.randoms(use_true_random=False))
 def test_reading_by_host_agrees_with_a_full_parse(
-        drawn: tuple[dict[str, object], dict[str, dict[str, Entry]]], idle: list[str],
-        r: random.Random) -> None:
+    drawn: tuple[dict[str, object], dict[str, dict[str, Entry]]], idle: list[str], r: random.Random
+) -> None:
     """Each host's run of rows holds its entries; the runs copied into a new manifest (some
     hosts re-rendered, some reused) give the bytes of encoding it whole; a content search
     finds every file with that content whose path is not escaped in the text."""
@@ -96,16 +103,21 @@ def test_reading_by_host_agrees_with_a_full_parse(
     assert manifest.encode(doc, spliced) == text.encode()
     files = manifest.files_of(manifest.decode(text))
     for sha, mode in {(e["sha256"], e["mode"]) for e in files.values()}:
-        want = [split_rel(rel) for rel, e in files.items()
-                if (e["sha256"], e["mode"]) == (sha, mode) and "\\" not in json.dumps(rel)]
+        want = [
+            split_rel(rel)
+            for rel, e in files.items()
+            if (e["sha256"], e["mode"]) == (sha, mode) and "\\" not in json.dumps(rel)
+        ]
         assert list(manifest.rows_holding(text, sha, mode)) == want
 
 
 def test_a_document_that_is_not_renders_is_left_to_json() -> None:
     """Entries render does not make are still written as ``json.dumps`` lays them out, and
     read back; the by-host reading refuses a text not laid out as render's."""
-    doc: dict[str, object] = {"files": {"hosts/a/x": {"mode": "0644", "sha256": "ab",
-                                                      "extra": "1"}}, "site": "s"}
+    doc: dict[str, object] = {
+        "files": {"hosts/a/x": {"mode": "0644", "sha256": "ab", "extra": "1"}},
+        "site": "s",
+    }
     raw = manifest.encode(doc)
     assert raw == (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
     assert manifest.decode(raw) == doc

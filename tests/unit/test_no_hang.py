@@ -71,8 +71,13 @@ def test_a_killed_report_worker_ends_the_command_with_a_clear_error(tmp_path: Pa
     script.write_text(KILLER, encoding="utf-8")
     out = tmp_path / "rep"
     try:
-        done = subprocess.run([sys.executable, str(script), victim, str(LAB), str(out)],
-                              cwd=REPO, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, str(script), victim, str(LAB), str(out)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("hkcompute report hung after a worker was killed")
     said = " ".join(done.stderr.split())  # Rich wraps long lines
@@ -132,8 +137,9 @@ def test_a_host_key_scan_of_a_silent_host_ends(silent_host: ssh.Target) -> None:
 
 
 def test_connecting_to_a_silent_host_ends(silent_host: ssh.Target, tmp_path: Path) -> None:
-    exc = _ends_within(10, lambda: ssh.connect(silent_host, tmp_path / "known_hosts", None,
-                                               timeout=0.5))
+    exc = _ends_within(
+        10, lambda: ssh.connect(silent_host, tmp_path / "known_hosts", None, timeout=0.5)
+    )
     assert isinstance(exc, (paramiko.SSHException, OSError, EOFError)), exc
 
 
@@ -188,15 +194,15 @@ def test_parallel_stops_starting_hosts_once_one_fails() -> None:
 def test_verify_ssh_gives_up_on_a_host_that_dies_mid_session(tmp_path: Path) -> None:
     from hkcompute.verify.testinfra_runner import backend
 
-    h = backend("n1", {"ansible_host": "127.0.0.1", "ansible_port": 2222},
-                tmp_path / "known_hosts")
+    h = backend("n1", {"ansible_host": "127.0.0.1", "ansible_port": 2222}, tmp_path / "known_hosts")
     args = h.backend.ssh_extra_args.split()
     # ssh's keepalives: silence for interval x count seconds ends the session.
     assert "ServerAliveInterval=5" in args and "ServerAliveCountMax=3" in args
 
 
 def test_preflight_reports_a_host_that_goes_quiet_mid_probe(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """The probe's timeout is that host's finding; the other hosts are still checked."""
     from hkcompute.deploy import preflight as pf
 

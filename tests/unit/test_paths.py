@@ -49,16 +49,21 @@ def victim(tmp_path: Path) -> Path:
     v = tmp_path / "victim"
     (v / "hosts" / "h1" / "etc").mkdir(parents=True)
     (v / "hosts" / "h1" / "etc" / "a.conf").write_text("victim a\n")
-    (v / "manifest.json").write_text(json.dumps({"files": {
-        "hosts/h1/etc/a.conf": {"sha256": tree.sha256(b"a1\n"), "mode": "0644"}}}))
+    (v / "manifest.json").write_text(
+        json.dumps(
+            {"files": {"hosts/h1/etc/a.conf": {"sha256": tree.sha256(b"a1\n"), "mode": "0644"}}}
+        )
+    )
     (v / "secret.txt").write_text("do not touch\n")
     return v
 
 
 def files(version: int = 1) -> list[RenderedFile]:
-    return [RenderedFile("h1", "/etc/a.conf", f"a{version}\n".encode()),
-            RenderedFile("h1", "/etc/b.conf", b"b\n"),
-            RenderedFile("h2", "/etc/a.conf", f"a{version}\n".encode())]
+    return [
+        RenderedFile("h1", "/etc/a.conf", f"a{version}\n".encode()),
+        RenderedFile("h1", "/etc/b.conf", b"b\n"),
+        RenderedFile("h2", "/etc/a.conf", f"a{version}\n".encode()),
+    ]
 
 
 def tree_view(out: Path) -> dict[str, str]:
@@ -95,12 +100,14 @@ def assert_tree_is_its_manifest(out: Path) -> None:
         for n in names:
             p = Path(dirpath) / n
             assert p.resolve().is_relative_to(out.resolve()), p
-            found["hosts/" + str(p.relative_to(gen / "hosts"))] = \
-                hashlib.sha256(p.read_bytes()).hexdigest()
+            found["hosts/" + str(p.relative_to(gen / "hosts"))] = hashlib.sha256(
+                p.read_bytes()
+            ).hexdigest()
     assert found == {k: v["sha256"] for k, v in doc["files"].items()}
 
 
 # --- names -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("host", ["", ".", "..", "../x", "a/b", "/abs", "a\\b", "a\x00b"])
 def test_unsafe_host_names_are_refused(host: str) -> None:
@@ -108,8 +115,9 @@ def test_unsafe_host_names_are_refused(host: str) -> None:
         safe_rel(host, "/etc/x")
 
 
-@pytest.mark.parametrize("path", ["etc/x", "", "../etc/x", "/etc/../../x", "/etc/x/..",
-                                  "/etc/x\x00y", "x", "/", "/.."])
+@pytest.mark.parametrize(
+    "path", ["etc/x", "", "../etc/x", "/etc/../../x", "/etc/x/..", "/etc/x\x00y", "x", "/", "/.."]
+)
 def test_unsafe_file_paths_are_refused(path: str) -> None:
     with pytest.raises(RenderError, match="unsafe file path"):
         safe_rel("h1", path)
@@ -122,11 +130,17 @@ def test_safe_paths_stay_below_hosts() -> None:
     assert safe_rel("h1", "/./etc/x") in ("hosts/h1/etc/x", "hosts/h1/./etc/x")
 
 
-@pytest.mark.parametrize("bad", [RenderedFile("..", "/x", b"x"),
-                                 RenderedFile("h1", "/../../victim/secret.txt", b"x"),
-                                 RenderedFile("h1", "relative/x", b"x")])
-def test_a_bad_name_writes_nothing_anywhere(tmp_path: Path, victim: Path,
-                                            bad: RenderedFile) -> None:
+@pytest.mark.parametrize(
+    "bad",
+    [
+        RenderedFile("..", "/x", b"x"),
+        RenderedFile("h1", "/../../victim/secret.txt", b"x"),
+        RenderedFile("h1", "relative/x", b"x"),
+    ],
+)
+def test_a_bad_name_writes_nothing_anywhere(
+    tmp_path: Path, victim: Path, bad: RenderedFile
+) -> None:
     out = tmp_path / "out"
     write_tree(out, files(1), META)
     before_tree, before_victim = tree_view(out), snapshot(victim)
@@ -139,7 +153,8 @@ def test_a_bad_name_writes_nothing_anywhere(tmp_path: Path, victim: Path,
 
 @pytest.mark.parametrize("name", ["../evil", "/abs", "a/b", "..", "lab-stor1/../../x"])
 def test_inventory_host_names_with_path_parts_are_refused_by_validation(
-        tmp_path: Path, write_site: object, name: str) -> None:
+    tmp_path: Path, write_site: object, name: str
+) -> None:
     site = tmp_path / "site"
     site.mkdir()
     for p in LAB.glob("*.yaml"):
@@ -153,6 +168,7 @@ def test_inventory_host_names_with_path_parts_are_refused_by_validation(
 
 
 # --- symlinks already in the output folder -----------------------------------------------
+
 
 def test_current_pointing_outside_is_replaced_not_followed(tmp_path: Path, victim: Path) -> None:
     out = tmp_path / "out"
@@ -177,7 +193,8 @@ def test_current_pointing_up_and_out_is_replaced(tmp_path: Path, victim: Path) -
 
 
 def test_a_gen_symlink_pointing_elsewhere_is_neither_followed_nor_trusted(
-        tmp_path: Path, victim: Path) -> None:
+    tmp_path: Path, victim: Path
+) -> None:
     """``DIR/.gen-x -> victim`` with ``DIR/current -> .gen-x``: the victim's manifest claims
     the file the new render wants, so a render that trusted it would hard-link the victim's
     different bytes into the new tree (and clean-up must not delete through the link)."""
@@ -192,8 +209,7 @@ def test_a_gen_symlink_pointing_elsewhere_is_neither_followed_nor_trusted(
     assert_tree_is_its_manifest(out)
 
 
-def test_a_symlink_inside_the_old_tree_is_not_written_through(tmp_path: Path,
-                                                               victim: Path) -> None:
+def test_a_symlink_inside_the_old_tree_is_not_written_through(tmp_path: Path, victim: Path) -> None:
     """Someone swapped a folder of the live tree for a link outside: the next render must
     not write through it. (Content edited inside the output folder is what `render --check`
     reports; render does not promise to repair a tampered tree, only to stay inside.)"""
@@ -265,8 +281,9 @@ def test_keys_naming_a_folder_outside_are_not_trusted(tmp_path: Path, victim: Pa
     assert_tree_is_its_manifest(out)
 
 
-def test_the_new_generation_name_taken_by_a_symlink_is_refused(tmp_path: Path,
-                                                               victim: Path) -> None:
+def test_the_new_generation_name_taken_by_a_symlink_is_refused(
+    tmp_path: Path, victim: Path
+) -> None:
     out = tmp_path / "out"
     write_tree(out, files(1), META)
     doc = tree.manifest_doc(files(2), META)
@@ -283,8 +300,9 @@ def test_the_new_generation_name_taken_by_a_symlink_is_refused(tmp_path: Path,
 
 
 @pytest.mark.parametrize("name", ["hosts", "manifest.json"])
-def test_top_level_links_pointing_outside_are_replaced(tmp_path: Path, victim: Path,
-                                                       name: str) -> None:
+def test_top_level_links_pointing_outside_are_replaced(
+    tmp_path: Path, victim: Path, name: str
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     os.symlink(victim / ("hosts" if name == "hosts" else "manifest.json"), out / name)
@@ -295,8 +313,7 @@ def test_top_level_links_pointing_outside_are_replaced(tmp_path: Path, victim: P
     assert_tree_is_its_manifest(out)
 
 
-def test_leftover_temporary_links_are_removed_not_followed(tmp_path: Path,
-                                                           victim: Path) -> None:
+def test_leftover_temporary_links_are_removed_not_followed(tmp_path: Path, victim: Path) -> None:
     out = tmp_path / "out"
     write_tree(out, files(1), META)
     os.symlink(victim, out / ".gen-0123456789abcdef.tmp-99999")
@@ -317,8 +334,7 @@ def test_real_files_where_links_belong_are_refused(tmp_path: Path, name: str) ->
         write_tree(out, files(1), META)
 
 
-def test_lab_render_stays_inside_and_matches_its_manifest(tmp_path: Path,
-                                                          victim: Path) -> None:
+def test_lab_render_stays_inside_and_matches_its_manifest(tmp_path: Path, victim: Path) -> None:
     from hkcompute.render.pipeline import render_site
 
     v = validate(LAB)

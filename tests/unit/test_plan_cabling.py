@@ -27,12 +27,9 @@ runner = CliRunner()
 OPTICS = {
     "400g-dac": Optic(speed_gbps=400, reach_m=3, fibre="copper", kind="dac", cost_usd=150),
     "400g-aoc": Optic(speed_gbps=400, reach_m=30, fibre="mmf", kind="aoc", cost_usd=500),
-    "400g-sr8": Optic(speed_gbps=400, reach_m=100, fibre="mmf", kind="transceiver",
-                      cost_usd=650),
-    "400g-dr4": Optic(speed_gbps=400, reach_m=500, fibre="smf", kind="transceiver",
-                      cost_usd=800),
-    "100g-sr4": Optic(speed_gbps=100, reach_m=100, fibre="mmf", kind="transceiver",
-                      cost_usd=120),
+    "400g-sr8": Optic(speed_gbps=400, reach_m=100, fibre="mmf", kind="transceiver", cost_usd=650),
+    "400g-dr4": Optic(speed_gbps=400, reach_m=500, fibre="smf", kind="transceiver", cost_usd=800),
+    "100g-sr4": Optic(speed_gbps=100, reach_m=100, fibre="mmf", kind="transceiver", cost_usd=120),
 }
 
 
@@ -40,16 +37,19 @@ def rack(name: str, x: float, y: float) -> RackInfo:
     return RackInfo(name, "h1", 1, "A", x, y, 48, 40.0, "air")
 
 
-@pytest.mark.parametrize(("length", "optic"), [
-    (3.0, "400g-dac"),     # exactly at reach
-    (4.0, "400g-aoc"),     # one metre past: the next cheapest that reaches
-    (30.0, "400g-aoc"),
-    (31.0, "400g-sr8"),    # 2 x 650 for a transceiver pair
-    (100.0, "400g-sr8"),
-    (101.0, "400g-dr4"),
-    (500.0, "400g-dr4"),
-    (501.0, None),         # nothing reaches
-])
+@pytest.mark.parametrize(
+    ("length", "optic"),
+    [
+        (3.0, "400g-dac"),  # exactly at reach
+        (4.0, "400g-aoc"),  # one metre past: the next cheapest that reaches
+        (30.0, "400g-aoc"),
+        (31.0, "400g-sr8"),  # 2 x 650 for a transceiver pair
+        (100.0, "400g-sr8"),
+        (101.0, "400g-dr4"),
+        (500.0, "400g-dr4"),
+        (501.0, None),  # nothing reaches
+    ],
+)
 def test_cheapest_optic_that_reaches(length: float, optic: str | None) -> None:
     assert OpticChooser(OPTICS).choose(400, length).optic == optic
 
@@ -82,18 +82,22 @@ def links_yaml(more: str) -> str:
     return "links:\n" + LINK.format(more=more)
 
 
-@pytest.mark.parametrize(("more", "code"), [
-    (", optic: 400g-dac, length_m: 3", None),
-    (", optic: 400g-dac, length_m: 4", "HK406"),
-    (", optic: 400g-sr8, length_m: 100", None),
-    (", optic: 400g-sr8, length_m: 101", "HK405"),
-    (", optic: 400g-sr8+400g-dr4", "HK408"),
-    (", optic: 100g-sr4", "HK410"),
-    (", optic: nope", "HK409"),
-    (", length_m: 20000", "HK407"),
-])
-def test_reach_rules_on_explicit_links(tmp_path: Path, write_site: Writer, more: str,
-                                       code: str | None) -> None:
+@pytest.mark.parametrize(
+    ("more", "code"),
+    [
+        (", optic: 400g-dac, length_m: 3", None),
+        (", optic: 400g-dac, length_m: 4", "HK406"),
+        (", optic: 400g-sr8, length_m: 100", None),
+        (", optic: 400g-sr8, length_m: 101", "HK405"),
+        (", optic: 400g-sr8+400g-dr4", "HK408"),
+        (", optic: 100g-sr4", "HK410"),
+        (", optic: nope", "HK409"),
+        (", length_m: 20000", "HK407"),
+    ],
+)
+def test_reach_rules_on_explicit_links(
+    tmp_path: Path, write_site: Writer, more: str, code: str | None
+) -> None:
     v = validate(write_site(tmp_path, roce_files(links_yaml=links_yaml(more))))
     got = {f.code for f in v.findings}
     if code is None:
@@ -113,8 +117,9 @@ def test_cabling_csv_columns(site_dir: Path) -> None:
     result = runner.invoke(app, ["cabling", str(site_dir)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == ("a_device,a_port,b_device,b_port,network,speed_gbps,optic,cable,"
-                        "length_m,phase")
+    assert lines[0] == (
+        "a_device,a_port,b_device,b_port,network,speed_gbps,optic,cable,length_m,phase"
+    )
     assert lines[1] == "su1-n01,fab0,su1-leaf1,swp1,compute,400,400g-aoc,aoc,5.6,1"
     assert len(lines) == 1 + 32
     assert all(len(r) == 10 for r in csv.reader(io.StringIO(result.stdout)))

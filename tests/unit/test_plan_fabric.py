@@ -20,8 +20,7 @@ from .plan_sites import CLUSTER, TEMPLATE, roce_files
 Writer = Callable[[Path, dict[str, str | None]], Path]
 
 
-def load(tmp_path: Path, write_site: Writer, **changes: str | None) -> tuple[
-        Site, list[Finding]]:
+def load(tmp_path: Path, write_site: Writer, **changes: str | None) -> tuple[Site, list[Finding]]:
     v = validate(write_site(tmp_path, roce_files(**changes)))
     assert v.site is not None
     return v.site, v.findings
@@ -68,8 +67,12 @@ def test_port_layout(two_units: tuple[Site, Plan, list[Finding]]) -> None:
 def test_asns(two_units: tuple[Site, Plan, list[Finding]]) -> None:
     _site, plan, _f = two_units
     assert {a.device: a.asn for a in plan.asns} == {
-        "su1-leaf1": 65001, "su1-leaf2": 65002, "su2-leaf1": 65003, "su2-leaf2": 65004,
-        "c1-g01-spine01": 65500, "c1-g01-spine02": 65500,
+        "su1-leaf1": 65001,
+        "su1-leaf2": 65002,
+        "su2-leaf1": 65003,
+        "su2-leaf2": 65004,
+        "c1-g01-spine01": 65500,
+        "c1-g01-spine02": 65500,
     }
 
 
@@ -103,16 +106,20 @@ def test_compute_subnets_and_loopbacks(two_units: tuple[Site, Plan, list[Finding
 
 
 def test_partly_filled_unit_keeps_full_uplinks(tmp_path: Path, write_site: Writer) -> None:
-    site, _findings = load(tmp_path, write_site,
-                           units_yaml=TEMPLATE + CLUSTER.replace("nodes: 4}", "nodes: 1}"))
+    site, _findings = load(
+        tmp_path, write_site, units_yaml=TEMPLATE + CLUSTER.replace("nodes: 4}", "nodes: 1}")
+    )
     plan = build_plan(site)
     assert sum(x.kind == LEAF_SPINE for x in plan.links) == 16
     assert sum(x.kind == NODE_LEAF for x in plan.links) == 4
 
 
 def test_uplink_ratio_not_whole(tmp_path: Path, write_site: Writer) -> None:
-    _site, findings = load(tmp_path, write_site, units_yaml=TEMPLATE.replace(
-        "spines_per_group: 2", "spines_per_group: 3") + CLUSTER)
+    _site, findings = load(
+        tmp_path,
+        write_site,
+        units_yaml=TEMPLATE.replace("spines_per_group: 2", "spines_per_group: 3") + CLUSTER,
+    )
     assert "HK411" in codes(findings)
 
 
@@ -145,9 +152,14 @@ def test_explicit_link_overrides_built_one(tmp_path: Path, write_site: Writer) -
 def test_speed_mismatch(tmp_path: Path, write_site: Writer) -> None:
     from .plan_sites import CATALOG
 
-    _site, findings = load(tmp_path, write_site, catalog_yaml=CATALOG.replace(
-        "{network: compute, count: 2, speed_gbps: 400}",
-        "{network: compute, count: 2, speed_gbps: 200}"))
+    _site, findings = load(
+        tmp_path,
+        write_site,
+        catalog_yaml=CATALOG.replace(
+            "{network: compute, count: 2, speed_gbps: 400}",
+            "{network: compute, count: 2, speed_gbps: 200}",
+        ),
+    )
     hits = [f for f in findings if f.code == "HK402"]
     assert hits and "200 Gb/s" in hits[0].message and "400" in hits[0].message
 
@@ -156,22 +168,29 @@ def test_more_links_than_ports(tmp_path: Path, write_site: Writer) -> None:
     from .plan_sites import CATALOG
 
     # leaf: 4 node ports + 2 spines x 2 uplinks = 8 links on a 6-port switch
-    _site, findings = load(tmp_path, write_site, catalog_yaml=CATALOG.replace(
-        "ports: 32", "ports: 6"))
+    _site, findings = load(
+        tmp_path, write_site, catalog_yaml=CATALOG.replace("ports: 32", "ports: 6")
+    )
     assert {"HK403", "HK404"} <= codes(findings)
 
 
 def test_two_groups_without_core_are_not_connected(tmp_path: Path, write_site: Writer) -> None:
-    _site, findings = load(tmp_path, write_site, units_yaml=TEMPLATE.replace(
-        "units_per_group: 2", "units_per_group: 1") + CLUSTER)
+    _site, findings = load(
+        tmp_path,
+        write_site,
+        units_yaml=TEMPLATE.replace("units_per_group: 2", "units_per_group: 1") + CLUSTER,
+    )
     assert "HK412" in codes(findings)
 
 
 def test_two_groups_with_core_are_six_hops(tmp_path: Path, write_site: Writer) -> None:
-    tpl = TEMPLATE.replace("units_per_group: 2", "units_per_group: 1") + \
-        "    core_uplinks_per_spine: 2\n"
-    cluster = CLUSTER.replace("    network_racks: r01\n",
-                              "    network_racks: r01\n    core: {model: sw, count: 2}\n")
+    tpl = (
+        TEMPLATE.replace("units_per_group: 2", "units_per_group: 1")
+        + "    core_uplinks_per_spine: 2\n"
+    )
+    cluster = CLUSTER.replace(
+        "    network_racks: r01\n", "    network_racks: r01\n    core: {model: sw, count: 2}\n"
+    )
     site, findings = load(tmp_path, write_site, units_yaml=tpl + cluster)
     assert findings == []
     plan = build_plan(site)
@@ -212,15 +231,16 @@ def test_lab_plan() -> None:
 def test_storage_islands_warn(tmp_path: Path, write_site: Writer) -> None:
     from .plan_sites import CATALOG
 
-    cat = CATALOG.replace("        - {network: oob, count: 1, speed_gbps: 1}\n",
-                          "        - {network: oob, count: 1, speed_gbps: 1}\n"
-                          "        - {network: storage, count: 1, speed_gbps: 25}\n")
+    cat = CATALOG.replace(
+        "        - {network: oob, count: 1, speed_gbps: 1}\n",
+        "        - {network: oob, count: 1, speed_gbps: 1}\n"
+        "        - {network: storage, count: 1, speed_gbps: 25}\n",
+    )
     tpl = TEMPLATE + "    storage_leaves: {model: mg, count: 1}\n"
     _site, findings = load(tmp_path, write_site, catalog_yaml=cat, units_yaml=tpl + CLUSTER)
     assert "HK418" in codes(findings)
     spine = "devices:\n  - {name: st1, role: storage_spine, model: mg, rack: r09, u: 1}\n"
-    site, findings = load(tmp_path, write_site, catalog_yaml=cat,
-                          units_yaml=tpl + CLUSTER + spine)
+    site, findings = load(tmp_path, write_site, catalog_yaml=cat, units_yaml=tpl + CLUSTER + spine)
     assert "HK418" not in codes(findings)
     ends = {(x.a, x.a_port): (x.b, x.b_port) for x in build_plan(site).links}
     # storage leaf: 4 node ports down, uplinks from swp5: min(44 free, 4 down) // 1 spine = 4
@@ -247,10 +267,15 @@ def test_hop_count_beyond_a_spine(tmp_path: Path, write_site: Writer) -> None:
 def test_infiniband_gets_ipoib_but_no_p2p_or_asn(tmp_path: Path, write_site: Writer) -> None:
     from .plan_sites import CATALOG
 
-    cat = CATALOG.replace("      kind: ethernet\n      ports: 32",
-                          "      kind: infiniband\n      ports: 32")
-    site, findings = load(tmp_path, write_site, catalog_yaml=cat, units_yaml=TEMPLATE.replace(
-        "fabric: roce", "fabric: infiniband") + CLUSTER)
+    cat = CATALOG.replace(
+        "      kind: ethernet\n      ports: 32", "      kind: infiniband\n      ports: 32"
+    )
+    site, findings = load(
+        tmp_path,
+        write_site,
+        catalog_yaml=cat,
+        units_yaml=TEMPLATE.replace("fabric: roce", "fabric: infiniband") + CLUSTER,
+    )
     assert findings == []
     plan = build_plan(site)
     assert len(plan.links) == 32
@@ -258,5 +283,5 @@ def test_infiniband_gets_ipoib_but_no_p2p_or_asn(tmp_path: Path, write_site: Wri
     nets = {a.network for a in plan.addresses}
     assert "p2p" not in nets and "loopback" not in nets
     got = {(a.device, a.interface): a.address for a in plan.addresses}
-    assert got[("su1-n01", "fab0")] == "10.2.0.2/29"       # same layout as RoCE
-    assert ("su1-leaf1", "vlan100") not in got             # no gateway on an IB leaf
+    assert got[("su1-n01", "fab0")] == "10.2.0.2/29"  # same layout as RoCE
+    assert ("su1-leaf1", "vlan100") not in got  # no gateway on an IB leaf

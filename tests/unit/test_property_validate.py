@@ -38,13 +38,29 @@ scalars = st.one_of(
     st.sampled_from([0, -1, 2**63, 10**30, -(10**30)]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
-    st.sampled_from(["", "no", "on", "0755", "r[1-99999999]", "r[9-1]", "x" * 200, "é中文🚀",
-                     "lab-r01", "lab-su1-n01", "H100-SXM", "2026-13-45", "hku-lab"]),
+    st.sampled_from(
+        [
+            "",
+            "no",
+            "on",
+            "0755",
+            "r[1-99999999]",
+            "r[9-1]",
+            "x" * 200,
+            "é中文🚀",
+            "lab-r01",
+            "lab-su1-n01",
+            "H100-SXM",
+            "2026-13-45",
+            "hku-lab",
+        ]
+    ),
 )
 values = st.recursive(
     scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -103,8 +119,13 @@ def _write(root: Path, site: dict[str, Any]) -> None:
         (root / name).write_text(text, encoding="utf-8")
 
 
-@settings(max_examples=70, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=70,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(mutated_sites())
 def test_validate_never_crashes(site: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,6 +133,9 @@ def test_validate_never_crashes(site: dict[str, Any]) -> None:
         _write(root, site)
         with contextlib.suppress(InputError):  # the one error validate() may raise
             validate(root)
-        result = CliRunner().invoke(app, ["validate", str(root), "--format", "json"],
-                                    env={"HKCOMPUTE_LOG_DIR": str(root / "logs")})
+        result = CliRunner().invoke(
+            app,
+            ["validate", str(root), "--format", "json"],
+            env={"HKCOMPUTE_LOG_DIR": str(root / "logs")},
+        )
         assert result.exit_code in (0, 1, 2), (result.exit_code, result.stderr)

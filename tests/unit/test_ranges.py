@@ -93,7 +93,8 @@ def test_exactly_the_limit_is_allowed() -> None:
 
 
 def test_range_errors_become_findings(
-    tmp_path: Path, write_site: Callable[[Path, dict[str, str | None]], Path],
+    tmp_path: Path,
+    write_site: Callable[[Path, dict[str, str | None]], Path],
     minimal_files: dict[str, str | None],
 ) -> None:
     from hkcompute.validate import validate
@@ -114,9 +115,17 @@ def test_host_lists_in_slurms_syntax() -> None:
 
 
 _NAMES = st.lists(
-    st.builds(lambda p, n, w: f"{p}{n:0{w}d}", st.sampled_from(["n", "su1-n", "gpu-b"]),
-              st.integers(0, 300), st.integers(1, 4)) | st.sampled_from(["svc", "login"]),
-    min_size=1, max_size=40, unique=True)
+    st.builds(
+        lambda p, n, w: f"{p}{n:0{w}d}",
+        st.sampled_from(["n", "su1-n", "gpu-b"]),
+        st.integers(0, 300),
+        st.integers(1, 4),
+    )
+    | st.sampled_from(["svc", "login"]),
+    min_size=1,
+    max_size=40,
+    unique=True,
+)
 
 
 @given(_NAMES)

@@ -56,31 +56,44 @@ def test_what_each_role_gets(lab_site) -> None:  # type: ignore[no-untyped-def]
     assert ("lab-su1-n03", "/etc/nvidia/fabricmanager.cfg") not in files
     assert ("lab-su1-leaf1", "/etc/frr/frr.conf") in files
     assert ("lab-g01-spine01", "/etc/frr/frr.conf") in files
-    for path in ("/etc/bind/named.conf", "/etc/dnsmasq.d/hkcompute.conf",
-                 "/etc/prometheus/prometheus.yml", "/etc/slurm/slurm.conf"):
+    for path in (
+        "/etc/bind/named.conf",
+        "/etc/dnsmasq.d/hkcompute.conf",
+        "/etc/prometheus/prometheus.yml",
+        "/etc/slurm/slurm.conf",
+    ):
         assert ("lab-svc1", path) in files
 
 
 def test_leaf_config_peers_with_every_spine_on_planned_addresses(lab_site) -> None:  # type: ignore[no-untyped-def]
     plan = plan_for(lab_site, 1)
-    frr = {f.host: f.content.decode() for f in render_files(lab_site, 1)
-           if f.path == "/etc/frr/frr.conf"}
+    frr = {
+        f.host: f.content.decode()
+        for f in render_files(lab_site, 1)
+        if f.path == "/etc/frr/frr.conf"
+    }
     leaf = frr["lab-su1-leaf1"]
     asn = {a.device: a.asn for a in plan.asns}
     assert f"router bgp {asn['lab-su1-leaf1']}" in leaf
     for link in plan.links:
         if link.a == "lab-su1-leaf1" and link.kind == "leaf-spine":
-            peer = next(a for a in plan.addresses
-                        if a.device == link.b and a.interface == link.b_port)
+            peer = next(
+                a for a in plan.addresses if a.device == link.b and a.interface == link.b_port
+            )
             assert f"neighbor {peer.address.split('/')[0]} remote-as {asn[link.b]}" in leaf
 
 
 def test_hccn_conf_has_every_npu_nic(lab_site) -> None:  # type: ignore[no-untyped-def]
     plan = plan_for(lab_site, 1)
-    hccn = next(f.content.decode() for f in render_files(lab_site, 1)
-                if f.host == "lab-su1-n03" and f.path == "/etc/hccn.conf")
-    fabs = sorted((a for a in plan.addresses if a.device == "lab-su1-n03"
-                   and a.interface.startswith("fab")), key=lambda a: a.interface)
+    hccn = next(
+        f.content.decode()
+        for f in render_files(lab_site, 1)
+        if f.host == "lab-su1-n03" and f.path == "/etc/hccn.conf"
+    )
+    fabs = sorted(
+        (a for a in plan.addresses if a.device == "lab-su1-n03" and a.interface.startswith("fab")),
+        key=lambda a: a.interface,
+    )
     assert len(fabs) == 2
     for i, a in enumerate(fabs):
         assert f"address_{i}={a.address.split('/')[0]}" in hccn

@@ -77,6 +77,7 @@ def _device(name: str, **fields: Any) -> Change:
         devices = dict(site.devices)
         devices[name] = dataclasses.replace(devices[name], **fields)
         return _with(site, f"{name}:{sorted(fields)}", devices=devices)
+
     return change
 
 
@@ -88,6 +89,7 @@ def _plan(edit: Callable[[Plan], None], tag: str) -> Change:
         remember_plan(new, plan)  # what plan_for serves for this site
         assert plan_for(new, None) is plan
         return new
+
     return change
 
 
@@ -110,21 +112,33 @@ def _device_changes(site: Site) -> Iterator[tuple[str, Change]]:
     samples = _samples(site)
     racks = list(site.racks)
     for kind, d in samples.items():
-        other_model = next((m for m in site.catalog.servers if m != d.model
-                            and site.catalog.model_kind(d.model) == "servers"), d.model)
+        other_model = next(
+            (
+                m
+                for m in site.catalog.servers
+                if m != d.model and site.catalog.model_kind(d.model) == "servers"
+            ),
+            d.model,
+        )
         other_tenant = next((t for t in site.tenants if t != d.tenant), None)
         values: dict[str, Any] = {
             "model": other_model,
             "rack": next(r for r in racks if r != d.rack),
-            "u": d.u + 1, "height": d.height + 1, "phase": d.phase + 1,
+            "u": d.u + 1,
+            "height": d.height + 1,
+            "phase": d.phase + 1,
             "status": next(s for s in S.Status if s != d.status),
-            "hall": d.hall + "x", "index": d.index + 1,
-            "group": (d.group or 0) + 1, "tenant": other_tenant,
-            "serial": "SN-CHANGED", "mac": "02:00:00:00:00:99",
+            "hall": d.hall + "x",
+            "index": d.index + 1,
+            "group": (d.group or 0) + 1,
+            "tenant": other_tenant,
+            "serial": "SN-CHANGED",
+            "mac": "02:00:00:00:00:99",
             "bmc": S.Bmc(mac="02:00:00:00:00:98"),
             "addresses": (*d.addresses, ("inband", "10.250.0.9/24")),
             "services": ("dns", "dhcp", "ntp", "prometheus", "slurmctld")
-            if d.role == "service" else (),
+            if d.role == "service"
+            else (),
         }
         for field, value in values.items():
             if value == getattr(d, field):
@@ -146,75 +160,116 @@ def _plan_changes(site: Site) -> Iterator[tuple[str, Change]]:
 
         def edit(p: Plan, i: int = i, moved: str = moved) -> None:
             p.addresses[i] = p.addresses[i]._replace(address=moved)
+
         yield f"address {a.device} {a.network}", _plan(edit, f"addr{i}")
 
         def rename(p: Plan, i: int = i) -> None:
             p.addresses[i] = p.addresses[i]._replace(interface=p.addresses[i].interface + "x")
+
         yield f"interface {a.device} {a.network}", _plan(rename, f"ifc{i}")
     kinds: set[str] = set()
     for i, x in enumerate(plan.links):
         if x.kind in kinds:
             continue
         kinds.add(x.kind)
-        for field, value in (("a_port", x.a_port + "9"), ("b_port", x.b_port + "9"),
-                             ("kind", x.kind + "x"), ("network", x.network + "x"),
-                             ("speed_gbps", x.speed_gbps * 2), ("optic", "other-optic"),
-                             ("cable", "other-cable"), ("length_m", x.length_m + 1),
-                             ("cluster", "other")):
+        for field, value in (
+            ("a_port", x.a_port + "9"),
+            ("b_port", x.b_port + "9"),
+            ("kind", x.kind + "x"),
+            ("network", x.network + "x"),
+            ("speed_gbps", x.speed_gbps * 2),
+            ("optic", "other-optic"),
+            ("cable", "other-cable"),
+            ("length_m", x.length_m + 1),
+            ("cluster", "other"),
+        ):
+
             def link(p: Plan, i: int = i, field: str = field, value: Any = value) -> None:
                 p.links[i] = p.links[i]._replace(**{field: value})
+
             yield f"link {x.kind} {field}", _plan(link, f"link{i}{field}")
     for i, n in enumerate(plan.asns[:3] + plan.asns[-3:]):
+
         def asn(p: Plan, n: Any = n) -> None:
             j = p.asns.index(n)
             p.asns[j] = n._replace(asn=n.asn + 7)
+
         yield f"asn {n.device}", _plan(asn, f"asn{i}")
 
 
 def _site_changes(site: Site) -> Iterator[tuple[str, Change]]:
     info = site.info
-    for field, value in (("timezone", "Europe/London"), ("domain", "changed.internal"),
-                         ("admin_users", ["root", "ops2"]), ("ntp_upstream", ["192.0.2.1"]),
-                         ("name", "renamed")):
-        yield f"site {field}", lambda s, f=field, v=value: _with(
-            s, f"info{f}", info=info.model_copy(update={f: v}))
+    for field, value in (
+        ("timezone", "Europe/London"),
+        ("domain", "changed.internal"),
+        ("admin_users", ["root", "ops2"]),
+        ("ntp_upstream", ["192.0.2.1"]),
+        ("name", "renamed"),
+    ):
+        yield (
+            f"site {field}",
+            lambda s, f=field, v=value: _with(s, f"info{f}", info=info.model_copy(update={f: v})),
+        )
     pools = dict(site.networks.pools)
     for pool in pools:
+
         def net(s: Site, pool: str = pool) -> Site:
             changed = dict(pools)
             old = ipaddress.ip_network(pools[pool].cidr)
-            changed[pool] = S.Pool(cidr=f"{old.network_address + old.num_addresses}/"
-                                        f"{old.prefixlen}")  # the next block of its size
-            return _with(s, f"pool{pool}",
-                         networks=s.networks.model_copy(update={"pools": changed}))
+            changed[pool] = S.Pool(
+                cidr=f"{old.network_address + old.num_addresses}/{old.prefixlen}"
+            )  # the next block of its size
+            return _with(
+                s, f"pool{pool}", networks=s.networks.model_copy(update={"pools": changed})
+            )
+
         yield f"pool {pool} moved", net
 
         def wider(s: Site, pool: str = pool) -> Site:
             changed = dict(pools)  # same first address, so the plan may not move at all
             changed[pool] = S.Pool(cidr=str(ipaddress.ip_network(pools[pool].cidr).supernet()))
-            return _with(s, f"wide{pool}",
-                         networks=s.networks.model_copy(update={"pools": changed}))
+            return _with(
+                s, f"wide{pool}", networks=s.networks.model_copy(update={"pools": changed})
+            )
+
         yield f"pool {pool} wider", wider
     for name, acc in site.catalog.accelerators.items():
-        for field, value in (("power_w", acc.power_w + 1), ("device_prefix", "dev"),
-                             ("gres", "gpu" if acc.gres != "gpu" else "npu")):
+        for field, value in (
+            ("power_w", acc.power_w + 1),
+            ("device_prefix", "dev"),
+            ("gres", "gpu" if acc.gres != "gpu" else "npu"),
+        ):
+
             def accel(s: Site, name: str = name, field: str = field, value: Any = value) -> Site:
                 accs = dict(s.catalog.accelerators)
                 accs[name] = accs[name].model_copy(update={field: value})
-                return _with(s, f"acc{name}{field}",
-                             catalog=dataclasses.replace(s.catalog, accelerators=accs))
+                return _with(
+                    s,
+                    f"acc{name}{field}",
+                    catalog=dataclasses.replace(s.catalog, accelerators=accs),
+                )
+
             yield f"accelerator {name} {field}", accel
     for name, srv in site.catalog.servers.items():
+
         def server(s: Site, name: str = name, srv: Any = srv) -> Site:
             servers = dict(s.catalog.servers)
             servers[name] = srv.model_copy(update={"vendor": srv.vendor + "x"})
             return _with(s, f"srv{name}", catalog=dataclasses.replace(s.catalog, servers=servers))
+
         yield f"server {name} vendor", server
     for c in site.clusters:
+
         def tenants(s: Site, name: str = c.name) -> Site:
-            return _with(s, f"ten{name}", clusters=tuple(
-                dataclasses.replace(x, tenants=(*x.tenants, "t-extra")) if x.name == name
-                else x for x in s.clusters))
+            return _with(
+                s,
+                f"ten{name}",
+                clusters=tuple(
+                    dataclasses.replace(x, tenants=(*x.tenants, "t-extra")) if x.name == name else x
+                    for x in s.clusters
+                ),
+            )
+
         yield f"cluster {c.name} tenants", tenants
 
 
@@ -246,26 +301,32 @@ def _check(base: Site, changes: list[tuple[str, Change]], out: Path) -> None:
 
 
 def test_every_single_change_renders_incrementally_as_a_full_render(
-        lab: Site, tmp_path: Path) -> None:
+    lab: Site, tmp_path: Path
+) -> None:
     changes = _all_changes(lab)
     assert len(changes) > 100  # every kind of record is reached
     _check(lab, changes, tmp_path / "out")
 
 
 def test_infiniband_and_core_changes_render_incrementally_as_a_full_render(
-        big: Site, tmp_path: Path) -> None:
+    big: Site, tmp_path: Path
+) -> None:
     """The kinds the lab lacks: subnet managers, InfiniBand and core switches, their links."""
     samples = _samples(big)
     mine = {samples[k].name for k in ("sm", "roce-core") if k in samples}
     assert len(mine) == 2
-    changes = [(n, c) for n, c in _all_changes(big)
-               if n.split()[1] in mine or n.startswith(("link spine-core", "cluster"))]
+    changes = [
+        (n, c)
+        for n, c in _all_changes(big)
+        if n.split()[1] in mine or n.startswith(("link spine-core", "cluster"))
+    ]
     assert len(changes) > 30
     _check(big, changes, tmp_path / "out")
 
 
-def test_a_local_change_builds_few_contexts(big: Site, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_local_change_builds_few_contexts(
+    big: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """What the fingerprints are for: a new MAC on one node builds the contexts of that node,
     its leaves and the aggregate hosts (services, subnet managers), not every host's."""
     base = big
@@ -277,6 +338,7 @@ def test_a_local_change_builds_few_contexts(big: Site, tmp_path: Path,
     def counting(self: Renderer, d: Device, **kw: Any) -> Any:
         built.append(d.name)
         return real(self, d, **kw)
+
     monkeypatch.setattr(Renderer, "plan_host", counting)
     node = next(d for d in base.devices.values() if d.role == "gpu_node")
     site = _device(node.name, mac="02:00:00:00:00:77")(base)
@@ -291,7 +353,8 @@ def test_a_local_change_builds_few_contexts(big: Site, tmp_path: Path,
 
 
 def test_a_site_without_an_inventory_hash_never_reuses_its_aggregate_hosts(
-        lab: Site, tmp_path: Path) -> None:
+    lab: Site, tmp_path: Path
+) -> None:
     """The services host reads every device; with no inventory hash to tell a change, it is
     rebuilt every time rather than trusted."""
     out = tmp_path / "out"
@@ -305,12 +368,12 @@ def test_a_site_without_an_inventory_hash_never_reuses_its_aggregate_hosts(
     assert _manifest(out) == _expected(changed)
 
 
-def test_a_dns_servers_section_survives_a_render_that_reuses_it(
-        lab: Site, tmp_path: Path) -> None:
+def test_a_dns_servers_section_survives_a_render_that_reuses_it(lab: Site, tmp_path: Path) -> None:
     """A render that reuses every host (here: the same site under a host pattern that
     matches them all) keeps each DNS server's DNS section record, so a later change takes
     the zones from the tree instead of rendering them again."""
     from hkcompute.render.tree import read_state
+
     out = tmp_path / "out"
     render_site(lab, None, out)
     before = read_state(out).dns

@@ -20,23 +20,50 @@ LAB = Path(__file__).resolve().parents[2] / "inventories" / "lab"
 
 # (name, file, old text, new text): each one change a user could make.
 CHANGES = [
-    ("one node's MAC", "fabric.yaml", '  - {name: "lab-su1-n[03-04]", model: lab-ascend}\n',
-     '  - {name: "lab-su1-n[03-04]", model: lab-ascend}\n'
-     '  - {name: lab-su1-n01, mac: "02:00:00:00:00:99"}\n'),
-    ("the time zone", "site.yaml", "  domain: lab.hkcompute.internal\n",
-     "  domain: lab.hkcompute.internal\n  timezone: Europe/London\n"),
-    ("the admin users", "site.yaml", "  domain: lab.hkcompute.internal\n",
-     "  domain: lab.hkcompute.internal\n  admin_users: [root, ops]\n"),
-    ("the domain", "site.yaml", "  domain: lab.hkcompute.internal\n",
-     "  domain: lab2.hkcompute.internal\n"),
-    ("the compute pool", "fabric.yaml", "compute: {cidr: 10.102.0.0/22}",
-     "compute: {cidr: 10.112.0.0/22}"),
-    ("the leaf ASN range", "fabric.yaml", "leaf: {first: 4200000001",
-     "leaf: {first: 4200000101"),
-    ("the storage node's position", "fabric.yaml", "rack: lab-r01, u: 30,",
-     "rack: lab-r01, u: 31,"),
-    ("a node's vendor", "fabric.yaml", '  - {name: "lab-su1-n[03-04]", model: lab-ascend}\n',
-     '  - {name: "lab-su1-n04", model: lab-ascend}\n'),
+    (
+        "one node's MAC",
+        "fabric.yaml",
+        '  - {name: "lab-su1-n[03-04]", model: lab-ascend}\n',
+        '  - {name: "lab-su1-n[03-04]", model: lab-ascend}\n'
+        '  - {name: lab-su1-n01, mac: "02:00:00:00:00:99"}\n',
+    ),
+    (
+        "the time zone",
+        "site.yaml",
+        "  domain: lab.hkcompute.internal\n",
+        "  domain: lab.hkcompute.internal\n  timezone: Europe/London\n",
+    ),
+    (
+        "the admin users",
+        "site.yaml",
+        "  domain: lab.hkcompute.internal\n",
+        "  domain: lab.hkcompute.internal\n  admin_users: [root, ops]\n",
+    ),
+    (
+        "the domain",
+        "site.yaml",
+        "  domain: lab.hkcompute.internal\n",
+        "  domain: lab2.hkcompute.internal\n",
+    ),
+    (
+        "the compute pool",
+        "fabric.yaml",
+        "compute: {cidr: 10.102.0.0/22}",
+        "compute: {cidr: 10.112.0.0/22}",
+    ),
+    ("the leaf ASN range", "fabric.yaml", "leaf: {first: 4200000001", "leaf: {first: 4200000101"),
+    (
+        "the storage node's position",
+        "fabric.yaml",
+        "rack: lab-r01, u: 30,",
+        "rack: lab-r01, u: 31,",
+    ),
+    (
+        "a node's vendor",
+        "fabric.yaml",
+        '  - {name: "lab-su1-n[03-04]", model: lab-ascend}\n',
+        '  - {name: "lab-su1-n04", model: lab-ascend}\n',
+    ),
 ]
 
 
@@ -48,14 +75,18 @@ def _site(folder: Path) -> Site:
 
 def _tree(out: Path) -> tuple[dict[str, object], dict[str, bytes]]:
     manifest = json.loads((out / "manifest.json").read_text())
-    files = {str(p.relative_to(out)): p.read_bytes()
-             for p in sorted((out / "hosts").rglob("*")) if p.is_file()}
+    files = {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted((out / "hosts").rglob("*"))
+        if p.is_file()
+    }
     return manifest["files"], files
 
 
 @pytest.mark.parametrize("name,file,old,new", CHANGES, ids=[c[0] for c in CHANGES])
-def test_incremental_render_equals_a_full_render(tmp_path: Path, name: str, file: str,
-                                                 old: str, new: str) -> None:
+def test_incremental_render_equals_a_full_render(
+    tmp_path: Path, name: str, file: str, old: str, new: str
+) -> None:
     changed = tmp_path / "changed"
     shutil.copytree(LAB, changed)
     text = (changed / file).read_text()
@@ -66,14 +97,14 @@ def test_incremental_render_equals_a_full_render(tmp_path: Path, name: str, file
     out, fresh, again = tmp_path / "out", tmp_path / "fresh", tmp_path / "again"
     render_site(base, 1, out)
     original = _tree(out)
-    inc = render_site(site, 1, out)        # over the tree of the base site
-    render_site(site, 1, fresh)            # into an empty folder
+    inc = render_site(site, 1, out)  # over the tree of the base site
+    render_site(site, 1, fresh)  # into an empty folder
     assert _tree(out) == _tree(fresh)
     # byte for byte, though most of it is spliced from the previous manifest
     assert (out / "manifest.json").read_bytes() == (fresh / "manifest.json").read_bytes()
-    if name == "one node's MAC":           # a local change re-renders few hosts
+    if name == "one node's MAC":  # a local change re-renders few hosts
         assert 0 < inc.rendered_hosts < inc.hosts
-    render_site(base, 1, out)              # and back, through the other generation
+    render_site(base, 1, out)  # and back, through the other generation
     assert _tree(out) == original
     render_site(base, 1, again)
     assert _tree(again) == original

@@ -20,8 +20,10 @@ META = {"site": "t", "inventory_hash": "abc"}
 
 
 def files(b_content: bytes = b"b\n") -> list[RenderedFile]:
-    return [RenderedFile("h1", "/etc/a.conf", b"a\n"),
-            RenderedFile("h2", "/etc/frr/frr.conf", b_content, 0o640)]
+    return [
+        RenderedFile("h1", "/etc/a.conf", b"a\n"),
+        RenderedFile("h2", "/etc/frr/frr.conf", b_content, 0o640),
+    ]
 
 
 def test_tree_mirrors_host_filesystem_with_manifest(tmp_path: Path) -> None:
@@ -74,9 +76,15 @@ def test_removed_files_disappear_and_old_generations_are_cleaned(tmp_path: Path)
     assert sorted(p.name.split("@")[0] for p in (out / ".hosts").iterdir()) == ["h1", "h1"]
 
 
-@pytest.mark.parametrize("host,path", [
-    ("..", "/etc/x"), ("a/b", "/etc/x"), ("h", "etc/relative"), ("h", "/etc/../../x"),
-])
+@pytest.mark.parametrize(
+    "host,path",
+    [
+        ("..", "/etc/x"),
+        ("a/b", "/etc/x"),
+        ("h", "etc/relative"),
+        ("h", "/etc/../../x"),
+    ],
+)
 def test_paths_cannot_escape_the_output_folder(tmp_path: Path, host: str, path: str) -> None:
     with pytest.raises(RenderError):
         write_tree(tmp_path / "out", [RenderedFile(host, path, b"x")], META)
@@ -101,8 +109,9 @@ def test_check_lists_changed_missing_and_extra_files(tmp_path: Path) -> None:
     assert res.extra == ["hosts/h2/etc/frr/frr.conf"]
 
 
-def test_interrupted_render_leaves_previous_tree(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_render_leaves_previous_tree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out"
     write_tree(out, files(), META)
 
@@ -126,7 +135,8 @@ def _check_now(out: Path, want: list[RenderedFile]) -> tree_mod.CheckResult:
 
 
 def test_check_trusts_stamps_and_reads_nothing_unchanged(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(stamps_mod, "RACY_NS", 0)  # no file is "racily" new in this test
     out = tmp_path / "out"
     write_tree(out, files(), META)
@@ -141,7 +151,8 @@ def test_check_trusts_stamps_and_reads_nothing_unchanged(
 
 @pytest.mark.parametrize("how", ["same size, mtime put back", "replaced by rename"])
 def test_check_finds_a_hand_edit_whatever_the_mtime_says(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
     monkeypatch.setattr(stamps_mod, "RACY_NS", 0)
     out = tmp_path / "out"
     write_tree(out, files(), META)
@@ -160,7 +171,8 @@ def test_check_finds_a_hand_edit_whatever_the_mtime_says(
 
 
 def test_files_written_just_before_the_stamps_are_read_by_check(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Racily new files carry no stamp: --check reads them."""
     out = tmp_path / "out"
     write_tree(out, files(), META)  # RACY_NS as shipped: everything is seconds old at most
@@ -175,15 +187,19 @@ def test_files_written_just_before_the_stamps_are_read_by_check(
 
 
 def test_stamps_follow_files_linked_into_a_new_folder(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A hard link made by a later render changes the change time of the file it links to;
     the unchanged host's stamp must follow, or check would read it (slow, not wrong)."""
     monkeypatch.setattr(stamps_mod, "RACY_NS", 0)
     out = tmp_path / "out"
     shared = RenderedFile("h1", "/etc/shared", b"same on both\n")
     write_tree(out, [shared, RenderedFile("h2", "/etc/own", b"1\n")], META)
-    later = [shared, RenderedFile("h2", "/etc/own", b"2\n"),
-             RenderedFile("h2", "/etc/shared", b"same on both\n")]
+    later = [
+        shared,
+        RenderedFile("h2", "/etc/own", b"2\n"),
+        RenderedFile("h2", "/etc/shared", b"same on both\n"),
+    ]
     write_tree(out, later, META)
     assert (out / "hosts/h1/etc/shared").stat().st_nlink >= 2
     reads: list[str] = []
@@ -208,8 +224,7 @@ def test_a_small_change_replaces_only_its_links(tmp_path: Path) -> None:
     assert check_tree(out, files(b"changed\n")).ok
 
 
-def test_a_second_render_into_the_same_folder_is_refused_while_one_writes(
-        tmp_path: Path) -> None:
+def test_a_second_render_into_the_same_folder_is_refused_while_one_writes(tmp_path: Path) -> None:
     """Two renders at once would both update the spare generation: the second is refused
     with a message, and the tree is left as the first one made it."""
     import fcntl
@@ -228,17 +243,32 @@ def test_a_second_render_into_the_same_folder_is_refused_while_one_writes(
     assert check_tree(out, files(b"changed\n")).ok
 
 
-@pytest.mark.parametrize("doc", [
-    {"site": "x", "phase": 1, "files": {"hosts/a/etc/x": {"sha256": "ab", "mode": "0644"},
-                                        'hosts/a/\u00e9"': {"mode": "0600", "sha256": "cd"}}},
-    {"files": {"b": {}, "a": {"z": "1", "a": "2"}, "c": {"mode": "1", "sha256": "2", "x": "3"}},
-     "m": [1, {"b": 2}]},
-    {"files": {"a": {"mode": 1, "sha256": "x"}}},
-    {"files": {"a": {"mode": "1", "sha256": None}}},
-    {"files": {"a": ["x"]}},
-    {"files": {}},
-    {"files": []},
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {
+            "site": "x",
+            "phase": 1,
+            "files": {
+                "hosts/a/etc/x": {"sha256": "ab", "mode": "0644"},
+                'hosts/a/\u00e9"': {"mode": "0600", "sha256": "cd"},
+            },
+        },
+        {
+            "files": {
+                "b": {},
+                "a": {"z": "1", "a": "2"},
+                "c": {"mode": "1", "sha256": "2", "x": "3"},
+            },
+            "m": [1, {"b": 2}],
+        },
+        {"files": {"a": {"mode": 1, "sha256": "x"}}},
+        {"files": {"a": {"mode": "1", "sha256": None}}},
+        {"files": {"a": ["x"]}},
+        {"files": {}},
+        {"files": []},
+    ],
+)
 def test_manifest_bytes_are_json_dumps_byte_for_byte(doc: dict[str, object]) -> None:
     """The manifest writer's fast path (every entry render makes) and its fall-backs give
     what ``json.dumps(indent=1, sort_keys=True)`` gives."""
@@ -247,7 +277,8 @@ def test_manifest_bytes_are_json_dumps_byte_for_byte(doc: dict[str, object]) -> 
 
 
 def test_a_file_edited_in_the_tree_is_not_linked_into_the_next_one(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A new folder hard-links content the current tree already has, but only from a file
     that still holds it: a hand edit is neither spread to another host nor hidden from
     --check by the new stamps."""
@@ -258,16 +289,18 @@ def test_a_file_edited_in_the_tree_is_not_linked_into_the_next_one(
     edited = out / "hosts/h1/etc/shared"
     edited.write_bytes(b"edited by hand\n")  # in place: the same inode
     # h2 first: its new file would be linked to h1's, still in the current tree
-    later = [RenderedFile("h2", "/etc/own", b"2\n"),
-             RenderedFile("h2", "/etc/shared", b"same on both\n"), shared]
+    later = [
+        RenderedFile("h2", "/etc/own", b"2\n"),
+        RenderedFile("h2", "/etc/shared", b"same on both\n"),
+        shared,
+    ]
     write_tree(out, later, META)
     assert (out / "hosts/h2/etc/shared").read_bytes() == b"same on both\n"
     assert (out / "hosts/h1/etc/shared").read_bytes() == b"same on both\n"  # made afresh
     assert _check_now(out, later).ok
 
 
-def test_a_racy_file_edited_before_the_next_render_is_never_vouched_for(
-        tmp_path: Path) -> None:
+def test_a_racy_file_edited_before_the_next_render_is_never_vouched_for(tmp_path: Path) -> None:
     """Files too new to stamp are stamped by a later render only once it has read them and
     found the recorded content: one edited in between stays unstamped, and --check finds
     it."""
@@ -276,16 +309,22 @@ def test_a_racy_file_edited_before_the_next_render_is_never_vouched_for(
     (out / "hosts/h1/etc/a.conf").write_bytes(b"A\n")  # same size, edited
     time.sleep(stamps_mod.RACY_NS / 1e9 + 0.05)
     h1_folder = tree_mod.read_state(out).keys["h1"][1]
-    tree_mod.write_hosts(out, [  # h1 taken from the current tree, as render does
-        tree_mod.HostOutput("h1", None, folder=h1_folder),
-        tree_mod.HostOutput("h2", None, [files(b"changed\n")[1]])], META)
+    tree_mod.write_hosts(
+        out,
+        [  # h1 taken from the current tree, as render does
+            tree_mod.HostOutput("h1", None, folder=h1_folder),
+            tree_mod.HostOutput("h2", None, [files(b"changed\n")[1]]),
+        ],
+        META,
+    )
     fs = tree_mod.read_state(out).file_stamps()
     assert fs.stamp("h1", "/etc/a.conf") is None
     assert _check_now(out, files(b"changed\n")).differ == ["hosts/h1/etc/a.conf"]
 
 
 def test_a_tree_without_stamps_is_stamped_only_after_reading(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A tree written by an older version (stamps of another layout): the next render stamps
     its reused hosts' files only once it has read them, so an edit made before is found."""
     monkeypatch.setattr(stamps_mod, "RACY_NS", 0)
@@ -294,8 +333,13 @@ def test_a_tree_without_stamps_is_stamped_only_after_reading(
     (out / "current" / "stamps.json").resolve().write_text('{"format": 1}\n')
     (out / "hosts/h1/etc/a.conf").write_bytes(b"A\n")  # same size, edited
     h1_folder = tree_mod.read_state(out).keys["h1"][1]
-    tree_mod.write_hosts(out, [
-        tree_mod.HostOutput("h1", None, folder=h1_folder),
-        tree_mod.HostOutput("h2", None, [files(b"changed\n")[1]])], META)
+    tree_mod.write_hosts(
+        out,
+        [
+            tree_mod.HostOutput("h1", None, folder=h1_folder),
+            tree_mod.HostOutput("h2", None, [files(b"changed\n")[1]]),
+        ],
+        META,
+    )
     assert tree_mod.read_state(out).file_stamps().stamp("h1", "/etc/a.conf") is None
     assert _check_now(out, files(b"changed\n")).differ == ["hosts/h1/etc/a.conf"]

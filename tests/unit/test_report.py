@@ -31,13 +31,13 @@ TWO_PHASES = TEMPLATE + CLUSTER.replace("{name: su2, phase: 1,", "{name: su2, ph
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture
-def two_phase(tmp_path: Path, write_site: Callable[[Path, dict[str, str | None]], Path]
-              ) -> Path:
+def two_phase(tmp_path: Path, write_site: Callable[[Path, dict[str, str | None]], Path]) -> Path:
     return write_site(tmp_path / "site", roce_files(units_yaml=TWO_PHASES))
 
 
@@ -51,8 +51,14 @@ def test_report_files_parse_and_cover_every_rack(tmp_path: Path) -> None:
     assert paths[0] == out / "report.html"
     svgs = sorted(out.rglob("*.svg"))
     names = {p.name for p in svgs}
-    for want in ("capacity.svg", "power.svg", "topology.svg", "bom.svg",
-                 "floor-lab-hall.svg", "su-lab.svg"):
+    for want in (
+        "capacity.svg",
+        "power.svg",
+        "topology.svg",
+        "bom.svg",
+        "floor-lab-hall.svg",
+        "su-lab.svg",
+    ):
         assert want in names
     assert {p.stem for p in (out / "racks").glob("*.svg")} == set(site.racks)
     for p in svgs:
@@ -196,8 +202,9 @@ def test_parallel_rack_drawing_gives_the_same_bytes(monkeypatch: pytest.MonkeyPa
     model_kw = {d.model: site.catalog.power_kw(d.model) for d in site.devices.values()}
     # Workers for this many racks (the real threshold is higher, and slower to test), and
     # proof that they ran rather than the serial fallback.
-    monkeypatch.setattr(site_report, "min_parallel_racks",
-                        lambda jobs: 100 if jobs > 1 else len(many) + 1)
+    monkeypatch.setattr(
+        site_report, "min_parallel_racks", lambda jobs: 100 if jobs > 1 else len(many) + 1
+    )
     ran: list[bool] = []
     draw_parallel = site_report._draw_parallel
 

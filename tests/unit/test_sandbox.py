@@ -47,23 +47,26 @@ def test_the_environment_is_an_immutable_sandbox_with_strict_undefined() -> None
     assert env.undefined is jinja2.StrictUndefined
 
 
-@pytest.mark.parametrize("source", [
-    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-    "{{ x.__class__.__base__ }}",
-    "{{ cycler.__init__.__globals__ }}",
-    "{{ joiner.__init__.__globals__ }}",
-    "{{ namespace.__init__.__globals__ }}",
-    "{{ f.__globals__ }}",
-    "{{ f.__code__ }}",
-    "{{ d.update({'a': 1}) }}",
-    "{{ l.append(1) }}",
-    "{{ l.pop() }}",
-    "{{ d.setdefault('x', 1) }}",
-    "{{ d.clear() }}",
-    "{{ s.add(1) }}",
-    "{{ '{a.__class__}'.format_map(d) }}",
-    "{{ '{0.__class__}'.format(x) }}",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ x.__class__.__base__ }}",
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ joiner.__init__.__globals__ }}",
+        "{{ namespace.__init__.__globals__ }}",
+        "{{ f.__globals__ }}",
+        "{{ f.__code__ }}",
+        "{{ d.update({'a': 1}) }}",
+        "{{ l.append(1) }}",
+        "{{ l.pop() }}",
+        "{{ d.setdefault('x', 1) }}",
+        "{{ d.clear() }}",
+        "{{ s.add(1) }}",
+        "{{ '{a.__class__}'.format_map(d) }}",
+        "{{ '{0.__class__}'.format(x) }}",
+    ],
+)
 def test_templates_cannot_reach_python_internals_or_mutate(source: str) -> None:
     env = environment()
     ctx = {"x": "text", "d": {"a": 0}, "l": [1, 2], "s": {1}, "f": _payloads}
@@ -112,8 +115,9 @@ def _hostile_lab(tmp_path: Path, sentinel: Path) -> Path:
     )
     text = text.replace("  description: ", f"  description: {json.dumps(payloads[2])}\n  x_: ")
     text = text.replace("  x_: Digital twin of one RoCE pod, small enough for one machine.\n", "")
-    text = text.replace("  location: hkcompute container lab\n",
-                        f"  location: {json.dumps(payloads[1])}\n" + extra)
+    text = text.replace(
+        "  location: hkcompute container lab\n", f"  location: {json.dumps(payloads[1])}\n" + extra
+    )
     (site / "site.yaml").write_text(text)
     return site
 
@@ -129,8 +133,11 @@ def test_inventory_values_never_execute_in_a_real_render(tmp_path: Path) -> None
     out = tmp_path / "out"
     render_site(v.site, 1, out)
     assert not sentinel.exists()
-    texts = [(Path(d) / n).read_bytes().decode("utf-8", "replace")
-             for d, _dirs, names in os.walk(out / "hosts", followlinks=True) for n in names]
+    texts = [
+        (Path(d) / n).read_bytes().decode("utf-8", "replace")
+        for d, _dirs, names in os.walk(out / "hosts", followlinks=True)
+        for n in names
+    ]
     assert texts
     joined = "\n".join(texts)
     assert "23331" not in joined  # 7777 * 3 was never computed

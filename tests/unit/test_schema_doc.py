@@ -24,14 +24,16 @@ def test_committed_schema_matches_the_command() -> None:
     assert result.exit_code == 0
     committed = json.loads((ROOT / "docs" / "inventory.schema.json").read_text())
     assert json.loads(result.stdout) == committed, (
-        "docs/inventory.schema.json is stale: run `hkcompute schema > docs/inventory.schema.json`")
+        "docs/inventory.schema.json is stale: run `hkcompute schema > docs/inventory.schema.json`"
+    )
 
 
 def test_committed_rule_list_is_current() -> None:
     from hkcompute.cli.rules import rules_markdown
 
     assert (ROOT / "docs" / "rules.md").read_text() == rules_markdown(), (
-        "docs/rules.md is stale: run `hkcompute rules -f markdown > docs/rules.md`")
+        "docs/rules.md is stale: run `hkcompute rules -f markdown > docs/rules.md`"
+    )
 
 
 # --- each inventory file on its own ------------------------------------------------------------
@@ -39,8 +41,9 @@ def test_committed_rule_list_is_current() -> None:
 SCHEMA_PATH = ROOT / "docs" / "inventory.schema.json"
 SCHEMA_LINE = re.compile(r"# yaml-language-server: \$schema=(\S+)\n")
 # Every YAML file below inventories/, nested folders included (the site loader reads those).
-BUNDLED = sorted(p for p in (ROOT / "inventories").rglob("*")
-                 if p.suffix in (".yaml", ".yml") and p.is_file())
+BUNDLED = sorted(
+    p for p in (ROOT / "inventories").rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()
+)
 
 
 def _validator() -> jsonschema.Draft202012Validator:
@@ -48,7 +51,8 @@ def _validator() -> jsonschema.Draft202012Validator:
     jsonschema.Draft202012Validator.check_schema(schema)
     # Formats (date, ipv4 ...) checked too, as check-jsonschema and editors do.
     return jsonschema.Draft202012Validator(
-        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def _load_one(path: Path) -> dict[str, Any]:
@@ -59,8 +63,10 @@ def _load_one(path: Path) -> dict[str, Any]:
 
 
 def _errors(data: object) -> list[str]:
-    return sorted(f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-                  for e in _validator().iter_errors(data))
+    return sorted(
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in _validator().iter_errors(data)
+    )
 
 
 def test_there_are_bundled_inventories_split_over_files() -> None:
@@ -93,8 +99,7 @@ def test_a_missing_site_key_is_a_validate_finding_not_a_schema_error(tmp_path: P
         assert _errors(_load_one(path)) == []
     result = CliRunner().invoke(app, ["validate", str(site), "--format", "json"])
     assert result.exit_code == 1
-    missing = {f["subject"] for f in json.loads(result.stdout)["findings"]
-               if f["code"] == "HK103"}
+    missing = {f["subject"] for f in json.loads(result.stdout)["findings"] if f["code"] == "HK103"}
     assert missing == {"site", "phases"}
 
 
@@ -109,12 +114,24 @@ BAD_FACILITY = [
     # (what is wrong, the text, the path of the error, a word of its message)
     ("typo'd key in a rack", GOOD_FACILITY.replace("row: A", "rwo: A"), "racks/0", "'rwo'"),
     ("typo'd top-level key", GOOD_FACILITY.replace("halls:", "hals:"), "", "'hals'"),
-    ("text for a number", GOOD_FACILITY.replace("power_kw: 45", "power_kw: lots"),
-     "racks/0/power_kw", "'lots'"),
-    ("value not allowed", GOOD_FACILITY.replace("cooling: air", "cooling: water"),
-     "halls/0/cooling", "'water'"),
-    ("mapping for a list", GOOD_FACILITY.replace("halls:\n  - {", "halls:\n  {"), "halls",
-     "not of type 'array'"),
+    (
+        "text for a number",
+        GOOD_FACILITY.replace("power_kw: 45", "power_kw: lots"),
+        "racks/0/power_kw",
+        "'lots'",
+    ),
+    (
+        "value not allowed",
+        GOOD_FACILITY.replace("cooling: air", "cooling: water"),
+        "halls/0/cooling",
+        "'water'",
+    ),
+    (
+        "mapping for a list",
+        GOOD_FACILITY.replace("halls:\n  - {", "halls:\n  {"),
+        "halls",
+        "not of type 'array'",
+    ),
 ]
 
 
@@ -124,8 +141,9 @@ def test_the_good_sample_passes(tmp_path: Path) -> None:
     assert _errors(_load_one(path)) == []
 
 
-@pytest.mark.parametrize(("text", "where", "word"), [b[1:] for b in BAD_FACILITY],
-                         ids=[b[0] for b in BAD_FACILITY])
+@pytest.mark.parametrize(
+    ("text", "where", "word"), [b[1:] for b in BAD_FACILITY], ids=[b[0] for b in BAD_FACILITY]
+)
 def test_a_mistake_fails_the_schema(tmp_path: Path, text: str, where: str, word: str) -> None:
     assert text != GOOD_FACILITY
     path = tmp_path / "facility.yaml"
@@ -137,17 +155,27 @@ def test_a_mistake_fails_the_schema(tmp_path: Path, text: str, where: str, word:
 
 
 CHECK_JSONSCHEMA = shutil.which("check-jsonschema")
-needs_cli = pytest.mark.skipif(CHECK_JSONSCHEMA is None,
-                               reason="check-jsonschema not installed (pip install -e .[dev])")
+needs_cli = pytest.mark.skipif(
+    CHECK_JSONSCHEMA is None, reason="check-jsonschema not installed (pip install -e .[dev])"
+)
 
 
 def _check_jsonschema(*files: Path) -> subprocess.CompletedProcess[str]:
     assert CHECK_JSONSCHEMA is not None
     # The pre-commit hook's command line; the schema is a local file, so nothing is fetched.
     return subprocess.run(
-        [CHECK_JSONSCHEMA, "--schemafile", str(SCHEMA_PATH.relative_to(ROOT)),
-         *(str(f) for f in files)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+        [
+            CHECK_JSONSCHEMA,
+            "--schemafile",
+            str(SCHEMA_PATH.relative_to(ROOT)),
+            *(str(f) for f in files),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @needs_cli

@@ -60,7 +60,9 @@ CAREFUL = """\
         msg: "the key is {{ hk_secret_munge_key }}"
       no_log: true
 """
-CARELESS = CAREFUL + """\
+CARELESS = (
+    CAREFUL
+    + """\
     - name: a careless task (no no_log) that prints the key
       ansible.builtin.debug:
         msg: "oops {{ hk_secret_munge_key }}"
@@ -68,6 +70,7 @@ CARELESS = CAREFUL + """\
       ansible.builtin.command: "false {{ hk_secret_munge_key }}"
       ignore_errors: true
 """
+)
 
 
 def _vault_encrypt(plain: str, password: bytes) -> str:
@@ -109,8 +112,18 @@ def deploy_env(tmp_path: Path) -> dict[str, object]:
     state = tmp_path / "state"
     (state / "lab").mkdir(parents=True)  # the lab's connections: state/lab/connections.json
     local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    all_hosts = ["lab-stor1", "lab-svc1", "lab-su1-n01", "lab-su1-n02", "lab-su1-n03",
-                 "lab-su1-n04", "lab-su1-leaf1", "lab-su1-leaf2", "lab-spine1", "lab-spine2"]
+    all_hosts = [
+        "lab-stor1",
+        "lab-svc1",
+        "lab-su1-n01",
+        "lab-su1-n02",
+        "lab-su1-n03",
+        "lab-su1-n04",
+        "lab-su1-leaf1",
+        "lab-su1-leaf2",
+        "lab-spine1",
+        "lab-spine2",
+    ]
     (state / "lab" / "connections.json").write_text(json.dumps({h: local for h in all_hosts}))
     project = tmp_path / "project"
     project.mkdir()
@@ -125,8 +138,15 @@ def deploy_env(tmp_path: Path) -> dict[str, object]:
         "ANSIBLE_REMOTE_TMP": str(tmp_path / "remote-tmp"),
         "COLUMNS": "200",
     }
-    return {"secret": secret, "pwfile": pwfile, "site": site, "state": state,
-            "project": project, "env": env, "root": tmp_path}
+    return {
+        "secret": secret,
+        "pwfile": pwfile,
+        "site": site,
+        "state": state,
+        "project": project,
+        "env": env,
+        "root": tmp_path,
+    }
 
 
 def _deploy(d: dict[str, object], playbook: str) -> subprocess.CompletedProcess[str]:
@@ -135,13 +155,28 @@ def _deploy(d: dict[str, object], playbook: str) -> subprocess.CompletedProcess[
     (project / "site.yml").write_text(playbook)
     root = d["root"]
     assert isinstance(root, Path)
-    cmd = [HKCOMPUTE, "deploy", str(d["site"]), "--phase", "1", "--limit", ",".join(HOSTS),
-           "--render-dir", str(root / "tree"), "--state-dir", str(d["state"]),
-           "--vault-password-file", str(d["pwfile"]), "--format", "json"]
+    cmd = [
+        HKCOMPUTE,
+        "deploy",
+        str(d["site"]),
+        "--phase",
+        "1",
+        "--limit",
+        ",".join(HOSTS),
+        "--render-dir",
+        str(root / "tree"),
+        "--state-dir",
+        str(d["state"]),
+        "--vault-password-file",
+        str(d["pwfile"]),
+        "--format",
+        "json",
+    ]
     env = d["env"]
     assert isinstance(env, dict)
-    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    return subprocess.run(
+        cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 def _assert_nowhere(d: dict[str, object], proc: subprocess.CompletedProcess[str]) -> None:
@@ -152,8 +187,7 @@ def _assert_nowhere(d: dict[str, object], proc: subprocess.CompletedProcess[str]
     for h in HOSTS:
         assert (root / "hostfs" / h / "munge.key").read_text() == secret
     # Nowhere else: rendered tree, state (journal, lock, runner artifacts, facts), logs, home.
-    needles = [secret.encode(), secret.encode().hex().encode(),
-               json.dumps(secret).encode()[1:-1]]
+    needles = [secret.encode(), secret.encode().hex().encode(), json.dumps(secret).encode()[1:-1]]
     hits = _scan(root, needles, skip={root / "hostfs", root / "vault-pass"})
     assert not hits, hits
     assert secret not in proc.stdout and secret not in proc.stderr
@@ -205,19 +239,32 @@ def test_tracebacks_never_show_local_variables(tmp_path: Path) -> None:
     script = tmp_path / "crash.py"
     script.write_text(CRASH)
     # A colour terminal, so Typer uses Rich's pretty traceback (the one that can show locals).
-    env = {**os.environ, "COLUMNS": "200", "TERM": "xterm-256color", "FORCE_COLOR": "1",
-           "HK_TEST_SECRET": secret, "HKCOMPUTE_LOG_DIR": str(tmp_path / "logs")}
+    env = {
+        **os.environ,
+        "COLUMNS": "200",
+        "TERM": "xterm-256color",
+        "FORCE_COLOR": "1",
+        "HK_TEST_SECRET": secret,
+        "HKCOMPUTE_LOG_DIR": str(tmp_path / "logs"),
+    }
     env.pop("_TYPER_STANDARD_TRACEBACK", None)
-    proc = subprocess.run([sys.executable, str(script)], env=env, capture_output=True,
-                          text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode != 0
     assert "RuntimeError" in proc.stderr and "boom" in proc.stderr, proc.stderr[-2000:]
     assert secret not in proc.stderr and secret not in proc.stdout
     assert " locals " not in proc.stderr  # no locals panel at all
 
 
-def test_the_boundary_crash_log_holds_no_locals(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_boundary_crash_log_holds_no_locals(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Commands behind the boundary write the traceback to a log file: frames and source
     lines only, never local variables."""
     from hkcompute.cli.common import EXIT_INTERNAL, boundary

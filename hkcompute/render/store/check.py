@@ -42,10 +42,13 @@ def check_tree(out: Path, files: list[RenderedFile]) -> CheckResult:
     return check_entries(out, {safe_rel(f.host, f.path): entry_of(f) for f in files})
 
 
-def check_entries(out: Path, wanted: Mapping[str, Entry],
-                  stamps: Mapping[str, int] | None = None,
-                  recorded: Mapping[str, Entry] | None = None,
-                  files: FileStamps | None = None) -> CheckResult:
+def check_entries(
+    out: Path,
+    wanted: Mapping[str, Entry],
+    stamps: Mapping[str, int] | None = None,
+    recorded: Mapping[str, Entry] | None = None,
+    files: FileStamps | None = None,
+) -> CheckResult:
     """Compare the tree on disk with the wanted entries (rel -> sha256, mode).
 
     Every distinct inode is read and hashed once: files hard-linked across hosts are checked
@@ -125,14 +128,15 @@ def _host_folder_path(out: Path, link: str) -> str:
         target = os.readlink(link)
     except OSError:
         return os.path.realpath(link)
-    folder = target[len(LINK_PREFIX):]
+    folder = target[len(LINK_PREFIX) :]
     if target.startswith(LINK_PREFIX) and folder not in ("", ".", "..") and "/" not in folder:
         return f"{out}/{HOSTS_DIR}/{folder}"
     return os.path.realpath(link)
 
 
-def _stamped(rel: str, path: str, files: FileStamps,
-             recorded: Mapping[str, Entry]) -> tuple[str, str] | None:
+def _stamped(
+    rel: str, path: str, files: FileStamps, recorded: Mapping[str, Entry]
+) -> tuple[str, str] | None:
     """(sha256, mode) of the file at ``path`` from its stamp and the recorded manifest, or
     None when the stamp does not vouch for it (then it is read)."""
     where = split_rel(rel)

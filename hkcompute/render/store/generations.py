@@ -46,8 +46,13 @@ def write_tree(out: Path, files: list[RenderedFile], meta: Mapping[str, object])
     return write_hosts(out, (HostOutput(h, None, hfiles) for h, hfiles in by_host.items()), meta)
 
 
-def write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, object],
-                state: TreeState | None = None, site_key: str | None = None) -> WriteResult:
+def write_hosts(
+    out: Path,
+    hosts: Iterable[HostOutput],
+    meta: Mapping[str, object],
+    state: TreeState | None = None,
+    site_key: str | None = None,
+) -> WriteResult:
     """The writer behind ``write_tree``: hosts arrive one by one (rendered ones are written
     as they come, so a full site never sits in memory). ``state`` is ``read_state(out)``
     when the caller has it already (the hosts it reuses must come from it)."""
@@ -61,16 +66,25 @@ def _prepare_out(out: Path) -> None:
     for name in (HOSTS, MANIFEST, CURRENT):
         p = out / name
         if (p.exists() or p.is_symlink()) and not p.is_symlink():
-            raise InputError(f"{p} exists and is not a link made by hkcompute render; "
-                             "render into an empty folder or one made by render")
+            raise InputError(
+                f"{p} exists and is not a link made by hkcompute render; "
+                "render into an empty folder or one made by render"
+            )
     hdir = out / HOSTS_DIR
     if hdir.is_symlink():  # host folders are written below it: it must not lead elsewhere
-        raise InputError(f"{hdir} is a symlink, not a folder made by hkcompute render; "
-                         "remove it and render again")
+        raise InputError(
+            f"{hdir} is a symlink, not a folder made by hkcompute render; "
+            "remove it and render again"
+        )
 
 
-def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, object],
-                 state: TreeState | None, site_key: str | None) -> WriteResult:
+def _write_hosts(
+    out: Path,
+    hosts: Iterable[HostOutput],
+    meta: Mapping[str, object],
+    state: TreeState | None,
+    site_key: str | None,
+) -> WriteResult:
     if state is None:
         state = read_state(out)
     if state.gen is not None and not state.keys and state.files:
@@ -108,15 +122,24 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
             for host, entries in order:
                 all_entries.update(state.host_entries(host) if entries is None else entries)
         mbytes = manifest.encode({**dict(meta), "files": all_entries}, spliced)
-        kbytes = (json.dumps({"hosts": keys, "site_key": site_key, "manifest": sha256(mbytes)},
-                             sort_keys=True, separators=(",", ":")) + "\n").encode()
+        kbytes = (
+            json.dumps(
+                {"hosts": keys, "site_key": site_key, "manifest": sha256(mbytes)},
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+            + "\n"
+        ).encode()
         res.removed = _removed(state, order)
         cur = state.gen
-        if (cur is not None and fs.read(cur / MANIFEST) == mbytes
-                and fs.read(cur / KEYS) == kbytes):
+        if cur is not None and fs.read(cur / MANIFEST) == mbytes and fs.read(cur / KEYS) == kbytes:
             res.generation = cur.name
-            _cleanup(out, keep=cur.name, folders=set(keys_dirs(keys)) | state.dirs(),
-                     other=_other_slot(cur.name))
+            _cleanup(
+                out,
+                keep=cur.name,
+                folders=set(keys_dirs(keys)) | state.dirs(),
+                other=_other_slot(cur.name),
+            )
             res.written.sort()
             return res
         # The slot to update is whichever ``current`` does not name, whatever state says (a
@@ -135,11 +158,16 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
         fs.fsync_dir(out)
     except OSError as exc:
         _cleanup_tmp(out, w.tag)
-        raise RenderError(f"writing {out} failed ({exc.strerror or exc}); the previous tree "
-                          "is untouched") from exc
+        raise RenderError(
+            f"writing {out} failed ({exc.strerror or exc}); the previous tree is untouched"
+        ) from exc
     # The generation just left keeps its host folders: it is the next render's starting point.
-    _cleanup(out, keep=gen_name, folders=set(keys_dirs(keys)) | state.dirs(),
-             other=state.gen.name if state.gen is not None else None)
+    _cleanup(
+        out,
+        keep=gen_name,
+        folders=set(keys_dirs(keys)) | state.dirs(),
+        other=state.gen.name if state.gen is not None else None,
+    )
     other = out / _other_slot(gen_name)
     if not other.exists() and not other.is_symlink():
         _prime_slot(other, keys)
@@ -147,8 +175,7 @@ def _write_hosts(out: Path, hosts: Iterable[HostOutput], meta: Mapping[str, obje
     return res
 
 
-def _removed(state: TreeState,
-             order: list[tuple[str, Mapping[str, Entry] | None]]) -> list[str]:
+def _removed(state: TreeState, order: list[tuple[str, Mapping[str, Entry] | None]]) -> list[str]:
     """Files of the current tree that the new one does not have: those of hosts gone, and
     those a host rendered now no longer has (hosts reused keep all theirs)."""
     now = dict(order)
@@ -173,8 +200,14 @@ def _other_slot(name: str | None) -> str:
     return SLOTS[1] if name == SLOTS[0] else SLOTS[0]
 
 
-def _update_slot(slot: Path, keys: Mapping[str, Mapping[str, object]], mbytes: bytes,
-                 kbytes: bytes, sbytes: bytes, tag: str) -> None:
+def _update_slot(
+    slot: Path,
+    keys: Mapping[str, Mapping[str, object]],
+    mbytes: bytes,
+    kbytes: bytes,
+    sbytes: bytes,
+    tag: str,
+) -> None:
     """Make the generation ``slot`` (not the current one) hold exactly ``keys``' links and
     these manifest and keys. Its manifest and keys go first, so a slot killed midway never
     looks complete; only links that differ are replaced (each by a rename)."""
@@ -261,8 +294,11 @@ def _cleanup(out: Path, keep: str, folders: set[str], other: str | None = None) 
                 for de in it:
                     # leftovers of a killed update: a temporary file beside the slot's own
                     # four, a temporary link ".<host>.tmp-<pid>" among the hosts' links
-                    stray = (de.name not in SLOT_FILES if folder.name != HOSTS
-                             else de.name.startswith(".") and ".tmp-" in de.name)
+                    stray = (
+                        de.name not in SLOT_FILES
+                        if folder.name != HOSTS
+                        else de.name.startswith(".") and ".tmp-" in de.name
+                    )
                     if stray:
                         fs.remove(Path(de.path))
     hdir = out / HOSTS_DIR

@@ -25,8 +25,9 @@ def render_lock(out: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            raise RenderError(f"another render is writing {out}; run again when it has "
-                              "finished") from None
+            raise RenderError(
+                f"another render is writing {out}; run again when it has finished"
+            ) from None
         yield
     finally:
         os.close(fd)

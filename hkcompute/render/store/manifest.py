@@ -78,6 +78,7 @@ def manifest_doc(files: Iterable[RenderedFile], meta: Mapping[str, object]) -> d
 
 # --- encoding ----------------------------------------------------------------------------------
 
+
 def _dumps(doc: Mapping[str, object]) -> bytes:
     """The layout itself, from ``json``: for documents that are not render's own."""
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
@@ -138,8 +139,9 @@ def _table(rows: list[str]) -> str:
     return "{\n" + ",\n".join(rows) + "\n }" if rows else "{}"
 
 
-def files_table(blocks: Mapping[str, str] | None,
-                order: Iterable[tuple[str, Mapping[str, Entry] | None]]) -> str | None:
+def files_table(
+    blocks: Mapping[str, str] | None, order: Iterable[tuple[str, Mapping[str, Entry] | None]]
+) -> str | None:
     """The files table of hosts in ``order`` (host, its entries; None for a host reused from
     the current tree): a reused host's rows are copied as text from the current manifest
     (``blocks``, from ``host_blocks``), only the rows of hosts rendered now are formatted.
@@ -161,6 +163,7 @@ def files_table(blocks: Mapping[str, str] | None,
 
 
 # --- decoding ----------------------------------------------------------------------------------
+
 
 def decode(raw: bytes | str) -> dict[str, object] | None:
     """A JSON object (manifest, keys or stamps); None when it is not one."""
@@ -213,7 +216,7 @@ def host_blocks(text: str, hosts: Iterable[str]) -> dict[str, str] | None:
     blocks: dict[str, str] = {}
     for i, (h, row, at) in enumerate(found):
         stop = found[i + 1][2] - 2 if i + 1 < len(found) else end
-        if i + 1 < len(found) and text[stop:stop + 2] != ",\n":
+        if i + 1 < len(found) and text[stop : stop + 2] != ",\n":
             return None
         block = text[at:stop]
         # every row is this host's: nothing in between was left out of keys.json
@@ -254,7 +257,7 @@ def rows_holding(text: str, sha: str, mode: str) -> Iterator[tuple[str, str]]:
     while pos >= 0:
         if text.startswith(before, pos - len(before)):
             row = text.rfind('\n  "', 0, pos) + 4  # past the quote
-            rel = text[row:text.find('": {', row)]
+            rel = text[row : text.find('": {', row)]
             got = split_rel(rel)
             if got is not None and "\\" not in rel:
                 yield got

@@ -64,7 +64,7 @@ def host_dir_rel(host: str) -> str:
 
 def path_on_host(host: str, rel: str) -> str:
     """The path on ``host`` of its file ``rel`` (``host_rel`` undone)."""
-    return rel[len(_PREFIX) + len(host):]
+    return rel[len(_PREFIX) + len(host) :]
 
 
 def split_rel(rel: str) -> tuple[str, str] | None:
@@ -72,7 +72,7 @@ def split_rel(rel: str) -> tuple[str, str] | None:
     cut = rel.find("/", len(_PREFIX))
     if cut <= len(_PREFIX) or not rel.startswith(_PREFIX):
         return None
-    return rel[len(_PREFIX):cut], rel[cut:]
+    return rel[len(_PREFIX) : cut], rel[cut:]
 
 
 def rel_host(rel: str) -> str:
@@ -107,8 +107,11 @@ def safe_rel(host: str, path: str) -> str:
     if "/." in path or "//" in path or path.endswith("/"):
         # the rare path that needs a closer look; the common one is plain
         p = PurePosixPath(path)
-        if any(part in ("..", ".") for part in p.parts) or not p.is_absolute() or \
-                str(p) in ("/", ""):
+        if (
+            any(part in ("..", ".") for part in p.parts)
+            or not p.is_absolute()
+            or str(p) in ("/", "")
+        ):
             raise RenderError(f"{host}: unsafe file path {path!r} (must be absolute, no '..')")
         path = str(p)
     return host_rel(host, path)

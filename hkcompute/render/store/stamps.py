@@ -61,20 +61,26 @@ def read_stamps(path: Path) -> FileStamps:
     if doc is None or doc.get("format") != STAMPS_FORMAT:
         return FileStamps()  # none, or an older layout: --check reads the files once
     hosts, inodes, pending = doc.get("hosts"), doc.get("inodes"), doc.get("pending", {})
-    if not isinstance(hosts, dict) or not isinstance(inodes, dict) \
-            or not isinstance(pending, dict):
+    if not isinstance(hosts, dict) or not isinstance(inodes, dict) or not isinstance(pending, dict):
         return FileStamps()
-    return FileStamps({h: v for h, v in hosts.items() if isinstance(v, dict)}, inodes,
-                      {k: v for k, v in pending.items() if isinstance(v, list) and len(v) == 3
-                       and all(isinstance(x, str) for x in v)})
+    return FileStamps(
+        {h: v for h, v in hosts.items() if isinstance(v, dict)},
+        inodes,
+        {
+            k: v
+            for k, v in pending.items()
+            if isinstance(v, list) and len(v) == 3 and all(isinstance(x, str) for x in v)
+        },
+    )
 
 
 def stamp_of(st: os.stat_result) -> Stamp:
     return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
-def verified_stat(path: str, sha: str, mode: str,
-                  memo: dict[tuple[int, int, str], str] | None = None) -> os.stat_result | None:
+def verified_stat(
+    path: str, sha: str, mode: str, memo: dict[tuple[int, int, str], str] | None = None
+) -> os.stat_result | None:
     """The file's ``lstat``, when it is a plain file with this mode whose content hashes to
     ``sha`` (read once, the stat taken before: a change while reading moves its ctime past
     the stat, so the stamp will not vouch for it). ``memo`` keeps each inode's digest for
@@ -107,8 +113,12 @@ def folder_stamp(root: str, host: str, rels: Iterable[str]) -> int | None:
         return None
 
 
-def stamps_bytes(hdir: Path, keys: Mapping[str, Mapping[str, object]],
-                 made: list[tuple[str, str, Mapping[str, Entry]]], state: TreeState) -> bytes:
+def stamps_bytes(
+    hdir: Path,
+    keys: Mapping[str, Mapping[str, object]],
+    made: list[tuple[str, str, Mapping[str, Entry]]],
+    state: TreeState,
+) -> bytes:
     """The new generation's file stamps, taken once every link of this render is made (a
     new hard link changes the change time of the file it links to). Files of hosts made now
     hold what render wrote or linked (link sources are verified first, ``Writer.source``)
@@ -159,8 +169,14 @@ def stamps_bytes(hdir: Path, keys: Mapping[str, Mapping[str, object]],
     for m in hosts.values():
         used.update(m.values())
     for ino, (path, sha, mode) in prev.pending.items():
-        if ino in inodes or ino in pending or not ino.isdigit() or int(ino) not in used \
-                or "/." in path or path.startswith("/"):
+        if (
+            ino in inodes
+            or ino in pending
+            or not ino.isdigit()
+            or int(ino) not in used
+            or "/." in path
+            or path.startswith("/")
+        ):
             continue
         seen = verified_stat(f"{hdir}/{path}", sha, mode)
         if seen is not None and str(seen.st_ino) == ino:
@@ -169,5 +185,16 @@ def stamps_bytes(hdir: Path, keys: Mapping[str, Mapping[str, object]],
             else:
                 pending[ino] = [path, sha, mode]  # still too new: next time
     inodes = {k: v for k, v in inodes.items() if k.isdigit() and int(k) in used}
-    return (json.dumps({"format": STAMPS_FORMAT, "at": at, "hosts": hosts, "inodes": inodes,
-                        "pending": pending}, separators=(",", ":")) + "\n").encode()
+    return (
+        json.dumps(
+            {
+                "format": STAMPS_FORMAT,
+                "at": at,
+                "hosts": hosts,
+                "inodes": inodes,
+                "pending": pending,
+            },
+            separators=(",", ":"),
+        )
+        + "\n"
+    ).encode()

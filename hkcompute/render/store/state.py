@@ -50,8 +50,9 @@ class TreeState:
     def files(self) -> dict[str, Entry]:
         """rel -> entry, every file of the current tree."""
         if self._files is None:
-            doc = manifest.decode(self.manifest_text) if self.manifest_text is not None \
-                else None  # one parse of the whole text
+            doc = (
+                manifest.decode(self.manifest_text) if self.manifest_text is not None else None
+            )  # one parse of the whole text
             self._files = manifest.files_of(doc)
         return self._files
 
@@ -144,8 +145,13 @@ def read_state(out: Path) -> TreeState:
     hosts = keys.get("hosts") if keys else None
     sk = keys.get("site_key") if keys else None
     st.site_key = sk if isinstance(sk, str) else None
-    if (raw is not None and keys and isinstance(hosts, dict)
-            and keys.get("manifest") == sha256(raw) and raw.isascii()):
+    if (
+        raw is not None
+        and keys
+        and isinstance(hosts, dict)
+        and keys.get("manifest") == sha256(raw)
+        and raw.isascii()
+    ):
         # byte for byte the manifest render wrote: split by host, parsed as needed
         st.manifest_text = raw.decode("ascii")
         st.blocks = manifest.host_blocks(st.manifest_text, hosts)
@@ -155,17 +161,24 @@ def read_state(out: Path) -> TreeState:
         for h, v in hosts.items():
             # A folder name that is not one plain "<host>@<digest>" entry of .hosts could make
             # the new generation link (or hard-link from) outside the output folder.
-            if (isinstance(v, dict) and isinstance(v.get("dir"), str)
-                    and own_folder(st.folders, h, v["dir"])):
+            if (
+                isinstance(v, dict)
+                and isinstance(v.get("dir"), str)
+                and own_folder(st.folders, h, v["dir"])
+            ):
                 k = v.get("key")
                 st.keys[h] = (k if isinstance(k, str) else None, v["dir"])
                 fp = v.get("fp")
                 if isinstance(fp, str):
                     st.fps[h] = fp
                 dns = v.get("dns")
-                if (isinstance(dns, list) and len(dns) == 2 and isinstance(dns[0], str)
-                        and isinstance(dns[1], list)
-                        and all(isinstance(p, str) for p in dns[1])):
+                if (
+                    isinstance(dns, list)
+                    and len(dns) == 2
+                    and isinstance(dns[0], str)
+                    and isinstance(dns[1], list)
+                    and all(isinstance(p, str) for p in dns[1])
+                ):
                     st.dns[h] = (dns[0], dns[1])
                 stamp = v.get("stamp")
                 if isinstance(stamp, int) and not isinstance(stamp, bool):
@@ -182,8 +195,7 @@ def current_gen(out: Path) -> Path | None:
         return None
     target = os.readlink(cur)
     gen = out / target
-    if not target.startswith(GEN_PREFIX) or "/" in target or not gen.is_dir() \
-            or gen.is_symlink():
+    if not target.startswith(GEN_PREFIX) or "/" in target or not gen.is_dir() or gen.is_symlink():
         return None
     return gen
 

@@ -81,8 +81,7 @@ class Writer:
             for host, (_k, folder) in self.state.keys.items():
                 base = f"{self.hdir}/{folder}"
                 for rel, e in self.state.host_entries(host).items():
-                    self.by_sha.setdefault((e["sha256"], e["mode"]),
-                                           base + path_on_host(host, rel))
+                    self.by_sha.setdefault((e["sha256"], e["mode"]), base + path_on_host(host, rel))
         return self.by_sha
 
     def source(self, k: tuple[str, str]) -> str | None:
@@ -107,8 +106,7 @@ class Writer:
         except OSError:
             return False
         rest = self.state.file_stamps().inodes.get(str(st.st_ino))
-        if (stat.S_ISREG(st.st_mode) and rest == stamp_of(st)[1:]
-                and fs.mode_of(st) == k[1]):
+        if stat.S_ISREG(st.st_mode) and rest == stamp_of(st)[1:] and fs.mode_of(st) == k[1]:
             return True
         return verified_stat(path, k[0], k[1]) is not None
 
@@ -129,8 +127,9 @@ class Writer:
         known[k] = found  # a miss is remembered too
         return found
 
-    def host_folder(self, host: str, files: list[RenderedFile],
-                    entries: dict[str, Entry], res: WriteResult) -> str:
+    def host_folder(
+        self, host: str, files: list[RenderedFile], entries: dict[str, Entry], res: WriteResult
+    ) -> str:
         """Make (or find) the host's folder for these files; returns its name."""
         folder = f"{host}@{host_digest(entries)}"
         final = self.hdir / folder

@@ -20,17 +20,33 @@ import drawsvg as dw  # type: ignore[import-untyped]
 
 FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif"
 # Vendor colours: stable per vendor name, so every picture agrees.
-VENDOR_COLOURS = {"nvidia": "#76b900", "huawei": "#c7000b", "amd": "#ed1c24",
-                  "intel": "#0071c5"}
+VENDOR_COLOURS = {"nvidia": "#76b900", "huawei": "#c7000b", "amd": "#ed1c24", "intel": "#0071c5"}
 OTHER_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#9c755f", "#76b7b2")
 ROLE_COLOURS = {
-    "gpu_node": "#cfe3f7", "service": "#e8e0f4", "storage": "#fde3c8", "leaf": "#d8f0d2",
-    "spine": "#bfe3b4", "core": "#9fd08f", "storage_leaf": "#fbe7a1", "storage_spine": "#f5d56b",
-    "inband_switch": "#e2e2e2", "oob_switch": "#d0d0d0",
+    "gpu_node": "#cfe3f7",
+    "service": "#e8e0f4",
+    "storage": "#fde3c8",
+    "leaf": "#d8f0d2",
+    "spine": "#bfe3b4",
+    "core": "#9fd08f",
+    "storage_leaf": "#fbe7a1",
+    "storage_spine": "#f5d56b",
+    "inband_switch": "#e2e2e2",
+    "oob_switch": "#d0d0d0",
 }
 PHASE_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#76b7b2", "#edc948")
-RAIL_COLOURS = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
-                "#ff9da7", "#9c755f", "#bab0ac")
+RAIL_COLOURS = (
+    "#4e79a7",
+    "#f28e2b",
+    "#e15759",
+    "#76b7b2",
+    "#59a14f",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
+)
 
 _NS = re.compile(r' xmlns(:xlink)?="[^"]*"')
 
@@ -47,8 +63,11 @@ class Anchor(dw.DrawingParentElement):  # type: ignore[misc]
 def vendor_colour(vendor: str, order: list[str]) -> str:
     if vendor in VENDOR_COLOURS:
         return VENDOR_COLOURS[vendor]
-    return OTHER_COLOURS[order.index(vendor) % len(OTHER_COLOURS)] if vendor in order \
+    return (
+        OTHER_COLOURS[order.index(vendor) % len(OTHER_COLOURS)]
+        if vendor in order
         else OTHER_COLOURS[0]
+    )
 
 
 def phase_colour(phase: int) -> str:
@@ -58,8 +77,12 @@ def phase_colour(phase: int) -> str:
 def heat_colour(fraction: float) -> str:
     """Blue (cool, empty) through yellow to red (at or over budget): fraction of budget."""
     f = max(0.0, min(1.0, fraction))
-    stops = ((0.0, (222, 235, 247)), (0.5, (254, 224, 139)), (0.8, (252, 141, 89)),
-             (1.0, (215, 48, 39)))
+    stops = (
+        (0.0, (222, 235, 247)),
+        (0.5, (254, 224, 139)),
+        (0.8, (252, 141, 89)),
+        (1.0, (215, 48, 39)),
+    )
     for (f0, c0), (f1, c1) in itertools.pairwise(stops):
         if f <= f1:
             t = 0.0 if f1 == f0 else (f - f0) / (f1 - f0)
@@ -71,8 +94,7 @@ def heat_colour(fraction: float) -> str:
 def new_drawing(width: float, height: float, prefix: str, title: str) -> dw.Drawing:
     """A drawing with a white background, an accessible title, and ``prefix`` for its ids
     (pictures are inlined side by side in one page: their ids must not collide)."""
-    d = dw.Drawing(round(width), round(height), id_prefix=prefix, font_family=FONT,
-                   role="img")
+    d = dw.Drawing(round(width), round(height), id_prefix=prefix, font_family=FONT, role="img")
     d.append(dw.Title(title))
     d.append(dw.Rectangle(0, 0, round(width), round(height), fill="#ffffff"))
     return d

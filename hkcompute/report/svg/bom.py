@@ -21,8 +21,14 @@ def bom_table(site_name: str, bom: Bom, prefix: str = "bom") -> dw.Drawing:
             continue
         rows.append((sec, [], True))
         for item in items:
-            rows.append((item, [f"{bom.phases[p][sec].get(item, 0):,}" for p in phases]
-                         + [f"{total[sec][item]:,}"], False))
+            rows.append(
+                (
+                    item,
+                    [f"{bom.phases[p][sec].get(item, 0):,}" for p in phases]
+                    + [f"{total[sec][item]:,}"],
+                    False,
+                )
+            )
     name_w = 230
     width = name_w + COL * (len(phases) + 1) + 20
     height = 60 + ROW * (len(rows) + 1) + 10
@@ -31,8 +37,7 @@ def bom_table(site_name: str, bom: Bom, prefix: str = "bom") -> dw.Drawing:
     y = 50.0
     heads = [f"phase {p}" for p in phases] + ["total"]
     for i, h in enumerate(heads):
-        d.append(text(h, 11, name_w + COL * (i + 1) - 6, y, text_anchor="end",
-                      font_weight="bold"))
+        d.append(text(h, 11, name_w + COL * (i + 1) - 6, y, text_anchor="end", font_weight="bold"))
     for i, (label, vals, heading) in enumerate(rows):
         y = 50 + ROW * (i + 1)
         if heading:
@@ -41,6 +46,14 @@ def bom_table(site_name: str, bom: Bom, prefix: str = "bom") -> dw.Drawing:
             continue
         d.append(text(label, 10, 18, y))
         for j, v in enumerate(vals):
-            d.append(text(v, 10, name_w + COL * (j + 1) - 6, y, text_anchor="end",
-                          font_weight="bold" if j == len(vals) - 1 else "normal"))
+            d.append(
+                text(
+                    v,
+                    10,
+                    name_w + COL * (j + 1) - 6,
+                    y,
+                    text_anchor="end",
+                    font_weight="bold" if j == len(vals) - 1 else "normal",
+                )
+            )
     return d

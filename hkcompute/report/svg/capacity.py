@@ -42,10 +42,18 @@ def capacity_curve(site: Site, cap: SiteCapacity, prefix: str = "cap") -> dw.Dra
     per_phase = vendor_pflops(site, cap)
     vendors = sorted({v for per in per_phase for v in per})
     target = cap.site_target_pflops
-    top = max([target, *(p.cumulative_pflops for p in cap.phases),
-               *(p.target_pflops for p in cap.phases), 1.0]) * 1.1
-    title = (f"{cap.site}: cumulative PFLOPS by phase and vendor "
-             f"({cap.site_target_precision})")
+    top = (
+        max(
+            [
+                target,
+                *(p.cumulative_pflops for p in cap.phases),
+                *(p.target_pflops for p in cap.phases),
+                1.0,
+            ]
+        )
+        * 1.1
+    )
+    title = f"{cap.site}: cumulative PFLOPS by phase and vendor ({cap.site_target_precision})"
     d = new_drawing(WIDTH, HEIGHT, prefix, title)
     d.append(text(title, 15, 10, 22, font_weight="bold"))
     pw, ph = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -71,41 +79,102 @@ def capacity_curve(site: Site, cap: SiteCapacity, prefix: str = "cap") -> dw.Dra
                 continue
             g = dw.Group()
             g.append(dw.Title(f"phase {p.phase}: {vendor} {fmt(val, 3)} PFLOPS cumulative"))
-            g.append(dw.Rectangle(round(cx - bar / 2, 2), y_of(acc + val), round(bar, 2),
-                                  round(y_of(acc) - y_of(acc + val), 2),
-                                  fill=vendor_colour(vendor, vendors), opacity=0.85))
+            g.append(
+                dw.Rectangle(
+                    round(cx - bar / 2, 2),
+                    y_of(acc + val),
+                    round(bar, 2),
+                    round(y_of(acc) - y_of(acc + val), 2),
+                    fill=vendor_colour(vendor, vendors),
+                    opacity=0.85,
+                )
+            )
             d.append(g)
             acc += val
         (line.M if i == 0 else line.L)(round(cx, 2), y_of(p.cumulative_pflops))
         d.append(dw.Circle(round(cx, 2), y_of(p.cumulative_pflops), 4, fill="#222"))
-        d.append(text(fmt(p.cumulative_pflops, 0), 11, cx, y_of(p.cumulative_pflops) - 9,
-                      text_anchor="middle", font_weight="bold"))
+        d.append(
+            text(
+                fmt(p.cumulative_pflops, 0),
+                11,
+                cx,
+                y_of(p.cumulative_pflops) - 9,
+                text_anchor="middle",
+                font_weight="bold",
+            )
+        )
         # The phase's own (cumulative) target: a tick the bar should reach.
-        d.append(dw.Line(round(cx - bar / 2 - 8, 2), y_of(p.target_pflops),
-                         round(cx + bar / 2 + 8, 2), y_of(p.target_pflops),
-                         stroke="#7a1fa2", stroke_width=2, stroke_dasharray="3 2"))
+        d.append(
+            dw.Line(
+                round(cx - bar / 2 - 8, 2),
+                y_of(p.target_pflops),
+                round(cx + bar / 2 + 8, 2),
+                y_of(p.target_pflops),
+                stroke="#7a1fa2",
+                stroke_width=2,
+                stroke_dasharray="3 2",
+            )
+        )
         d.append(text(f"phase {p.phase}", 11, cx, base + 16, text_anchor="middle"))
         d.append(text(f"due {p.due}", 10, cx, base + 30, text_anchor="middle", fill="#555"))
-        d.append(text(("target met" if p.target_met else
-                       f"short {fmt(p.phase_gap_pflops, 0)}"), 10, cx, base + 44,
-                      text_anchor="middle", fill="#2a7" if p.target_met else "#c00"))
+        d.append(
+            text(
+                ("target met" if p.target_met else f"short {fmt(p.phase_gap_pflops, 0)}"),
+                10,
+                cx,
+                base + 44,
+                text_anchor="middle",
+                fill="#2a7" if p.target_met else "#c00",
+            )
+        )
     d.append(line)
-    d.append(dw.Line(LEFT, y_of(target), LEFT + pw, y_of(target), stroke="#c00",
-                     stroke_width=2, stroke_dasharray="8 4"))
+    d.append(
+        dw.Line(
+            LEFT,
+            y_of(target),
+            LEFT + pw,
+            y_of(target),
+            stroke="#c00",
+            stroke_width=2,
+            stroke_dasharray="8 4",
+        )
+    )
     # Left end: the right end is where the last (tallest) bar usually reaches the target.
-    d.append(text(f"{cap.site_target_year} target {fmt(target)} PFLOPS", 11, LEFT + 4,
-                  y_of(target) - 6, fill="#c00", font_weight="bold"))
+    d.append(
+        text(
+            f"{cap.site_target_year} target {fmt(target)} PFLOPS",
+            11,
+            LEFT + 4,
+            y_of(target) - 6,
+            fill="#c00",
+            font_weight="bold",
+        )
+    )
     lx = LEFT + pw + 20
     for i, name in enumerate(vendors):
         d.append(dw.Rectangle(lx, TOP + i * 20, 14, 14, fill=vendor_colour(name, vendors)))
         d.append(text(name, 11, lx + 20, TOP + i * 20 + 11))
     ly = TOP + len(vendors) * 20 + 10
-    d.append(dw.Line(lx, ly + 7, lx + 14, ly + 7, stroke="#7a1fa2", stroke_width=2,
-                     stroke_dasharray="3 2"))
+    d.append(
+        dw.Line(
+            lx, ly + 7, lx + 14, ly + 7, stroke="#7a1fa2", stroke_width=2, stroke_dasharray="3 2"
+        )
+    )
     d.append(text("phase target", 11, lx + 20, ly + 11))
-    d.append(dw.Line(lx, ly + 27, lx + 14, ly + 27, stroke="#c00", stroke_width=2,
-                     stroke_dasharray="8 4"))
+    d.append(
+        dw.Line(
+            lx, ly + 27, lx + 14, ly + 27, stroke="#c00", stroke_width=2, stroke_dasharray="8 4"
+        )
+    )
     d.append(text("site target", 11, lx + 20, ly + 31))
-    d.append(text("PFLOPS", 11, 14, TOP + ph / 2, transform=f"rotate(-90 14 {TOP + ph / 2})",
-                  text_anchor="middle"))
+    d.append(
+        text(
+            "PFLOPS",
+            11,
+            14,
+            TOP + ph / 2,
+            transform=f"rotate(-90 14 {TOP + ph / 2})",
+            text_anchor="middle",
+        )
+    )
     return d

@@ -30,8 +30,11 @@ WAIT_S = 90.0
 
 
 @pytest.fixture(scope="module")
-def lab(docker_client: Any, lab_site: str, tmp_path_factory: pytest.TempPathFactory,
-        ) -> Iterator[tuple[Path, Path, str]]:
+def lab(
+    docker_client: Any,
+    lab_site: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, Path, str]]:
     from hkcompute.inventory.load import load_site
     from hkcompute.lab.layout import build_layout
     from hkcompute.lab.twin import lab_down, lab_up
@@ -55,8 +58,21 @@ def lab(docker_client: Any, lab_site: str, tmp_path_factory: pytest.TempPathFact
 
 
 def _verify(site_dir: Path, state: Path) -> tuple[int, dict[str, Any]]:
-    res = runner.invoke(app, ["cabling", "verify", str(site_dir), "--phase", "1", "--collect",
-                              "--state-dir", str(state), "--format", "json"])
+    res = runner.invoke(
+        app,
+        [
+            "cabling",
+            "verify",
+            str(site_dir),
+            "--phase",
+            "1",
+            "--collect",
+            "--state-dir",
+            str(state),
+            "--format",
+            "json",
+        ],
+    )
     assert res.exit_code in (0, 1), res.output
     return res.exit_code, json.loads(res.stdout)
 
@@ -70,8 +86,9 @@ def _poll(site_dir: Path, state: Path, done: Any) -> tuple[int, dict[str, Any]]:
         time.sleep(3)
 
 
-def test_lab_is_cabled_as_planned_then_a_swap_is_reported(docker_client: Any,
-                                                          lab: tuple[Path, Path, str]) -> None:
+def test_lab_is_cabled_as_planned_then_a_swap_is_reported(
+    docker_client: Any, lab: tuple[Path, Path, str]
+) -> None:
     site_dir, state, name = lab
     code, doc = _poll(site_dir, state, lambda c, _d: c == 0)
     assert code == 0, json.dumps([r for r in doc["links"] if r["status"] != "ok"], indent=1)
@@ -79,27 +96,52 @@ def test_lab_is_cabled_as_planned_then_a_swap_is_reported(docker_client: Any,
     assert doc["not_collected"] == {}
 
     spine = docker_client.containers.get(f"hk-{name}-lab-g01-spine01")
-    swap = ("ip link set swp1 down && ip link set swp2 down && ip link set swp1 name hkx && "
-            "ip link set swp2 name swp1 && ip link set hkx name swp2 && "
-            "ip link set swp1 up && ip link set swp2 up")
+    swap = (
+        "ip link set swp1 down && ip link set swp2 down && ip link set swp1 name hkx && "
+        "ip link set swp2 name swp1 && ip link set hkx name swp2 && "
+        "ip link set swp1 up && ip link set swp2 up"
+    )
     rc, out = spine.exec_run(["sh", "-c", swap])
     assert rc == 0, out
 
     def swapped(c: int, d: dict[str, Any]) -> bool:
-        return c == 1 and d["summary"]["swapped"] == 2 and d["summary"]["ok"] == 14 \
+        return (
+            c == 1
+            and d["summary"]["swapped"] == 2
+            and d["summary"]["ok"] == 14
             and d["summary"]["unexpected"] == 0
+        )
 
     code, doc = _poll(site_dir, state, swapped)
     bad = [r for r in doc["links"] if r["status"] != "ok"]
     assert code == 1 and swapped(code, doc), json.dumps(bad, indent=1)
     (row,) = bad
-    ends = {(row["a"]["device"], row["a"]["port"], row["b"]["device"], row["b"]["port"]),
-            (row["swap_with"]["a"]["device"], row["swap_with"]["a"]["port"],
-             row["swap_with"]["b"]["device"], row["swap_with"]["b"]["port"])}
-    assert ends == {("lab-su1-leaf1", "swp5", "lab-g01-spine01", "swp1"),
-                    ("lab-su1-leaf1", "swp6", "lab-g01-spine01", "swp2")}
-    text = runner.invoke(app, ["cabling", "verify", str(site_dir), "--phase", "1",
-                               "--collect", "--state-dir", str(state)])
+    ends = {
+        (row["a"]["device"], row["a"]["port"], row["b"]["device"], row["b"]["port"]),
+        (
+            row["swap_with"]["a"]["device"],
+            row["swap_with"]["a"]["port"],
+            row["swap_with"]["b"]["device"],
+            row["swap_with"]["b"]["port"],
+        ),
+    }
+    assert ends == {
+        ("lab-su1-leaf1", "swp5", "lab-g01-spine01", "swp1"),
+        ("lab-su1-leaf1", "swp6", "lab-g01-spine01", "swp2"),
+    }
+    text = runner.invoke(
+        app,
+        [
+            "cabling",
+            "verify",
+            str(site_dir),
+            "--phase",
+            "1",
+            "--collect",
+            "--state-dir",
+            str(state),
+        ],
+    )
     assert text.exit_code == 1
     assert [ln for ln in text.stdout.splitlines() if ln.startswith("swap ")] != []
     assert "lab-g01-spine01 swp1 and swp2" in text.stdout

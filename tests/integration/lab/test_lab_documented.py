@@ -36,18 +36,26 @@ def test_documented_lab_commands_run_in_order(docker_client: Any, tmp_path: Path
     lab_down("lab")
     try:
         for cmd in cmds:
-            done = subprocess.run([exe, *cmd.argv[1:]], cwd=tmp_path, capture_output=True,
-                                  text=True, timeout=1800, stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                [exe, *cmd.argv[1:]],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=1800,
+                stdin=subprocess.DEVNULL,
+            )
             assert done.returncode == 0, (
                 f"{cmd} exited {done.returncode}\nstdout: {done.stdout[-3000:]}\n"
-                f"stderr: {done.stderr[-5000:]}")
+                f"stderr: {done.stderr[-5000:]}"
+            )
             if cmd.argv[1] == "deploy" and "--check" not in cmd.argv:
                 # The real deploy after the check must not inherit check mode.
                 runs = sorted((tmp_path / "state" / "lab" / "runs").iterdir())
                 run = json.loads((runs[-1] / "run.json").read_text())
                 assert run["check"] is False and run["status"] == "ok", run["status"]
-                command = (tmp_path / "state" / "lab" / "runner" / "artifacts"
-                           / runs[-1].name / "command").read_text()
+                command = (
+                    tmp_path / "state" / "lab" / "runner" / "artifacts" / runs[-1].name / "command"
+                ).read_text()
                 assert "--check" not in json.loads(command)["command"]
                 # A relative state folder stays the user's: Ansible's temporary files never
                 # land in the (installed) playbooks folder it runs in.

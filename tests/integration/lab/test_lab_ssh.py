@@ -21,8 +21,11 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def lab(docker_client: Any, lab_site: str, tmp_path_factory: pytest.TempPathFactory,
-        ) -> Iterator[tuple[Path, Path]]:
+def lab(
+    docker_client: Any,
+    lab_site: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, Path]]:
     from hkcompute.inventory.load import load_site
     from hkcompute.lab.layout import build_layout
     from hkcompute.lab.twin import lab_down, lab_up
@@ -69,8 +72,20 @@ def test_hostkeys_scan_records_new_keys_and_refuses_changed_ones(lab: tuple[Path
     assert "changed" in res.output
     assert kh.read_text() == "\n".join(lines) + "\n", "a changed key is never written"
     # and paramiko refuses to connect to that host
-    res = runner.invoke(app, ["preflight", str(site_dir), "--phase", "1", "--lab",
-                              "--state-dir", str(state), "--format", "json"])
+    res = runner.invoke(
+        app,
+        [
+            "preflight",
+            str(site_dir),
+            "--phase",
+            "1",
+            "--lab",
+            "--state-dir",
+            str(state),
+            "--format",
+            "json",
+        ],
+    )
     doc = json.loads(res.stdout)
     refused = [h for h in doc if not h["ok"]]
     assert len(refused) == 1 and refused[0]["mismatches"][0]["check"] == "host key"
@@ -79,15 +94,40 @@ def test_hostkeys_scan_records_new_keys_and_refuses_changed_ones(lab: tuple[Path
 
 def test_preflight_on_the_lab(lab: tuple[Path, Path]) -> None:
     site_dir, state = lab
-    res = runner.invoke(app, ["preflight", str(site_dir), "--phase", "1", "--lab",
-                              "--state-dir", str(state), "--format", "json"])
+    res = runner.invoke(
+        app,
+        [
+            "preflight",
+            str(site_dir),
+            "--phase",
+            "1",
+            "--lab",
+            "--state-dir",
+            str(state),
+            "--format",
+            "json",
+        ],
+    )
     doc = json.loads(res.stdout)
     assert res.exit_code == 0, doc
     assert len(doc) == 10
     assert all(h["facts"]["os"] == "debian-12" for h in doc)
     # Without --lab the hardware checks apply: a container has no accelerators.
-    res = runner.invoke(app, ["preflight", str(site_dir), "--phase", "1", "--limit",
-                              "lab-su1-n01", "--state-dir", str(state), "--format", "json"])
+    res = runner.invoke(
+        app,
+        [
+            "preflight",
+            str(site_dir),
+            "--phase",
+            "1",
+            "--limit",
+            "lab-su1-n01",
+            "--state-dir",
+            str(state),
+            "--format",
+            "json",
+        ],
+    )
     assert res.exit_code == 1
     checks = {m["check"] for m in json.loads(res.stdout)[0]["mismatches"]}
     assert "gpu count" in checks

@@ -43,8 +43,11 @@ def _deploy(t: Twin, **kw: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def twin(docker_client: Any, lab_site: str, tmp_path_factory: pytest.TempPathFactory,
-         ) -> Iterator[Twin]:
+def twin(
+    docker_client: Any,
+    lab_site: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Twin]:
     from hkcompute.inventory.load import load_site
     from hkcompute.lab.layout import build_layout
     from hkcompute.lab.twin import lab_down, lab_up
@@ -54,10 +57,8 @@ def twin(docker_client: Any, lab_site: str, tmp_path_factory: pytest.TempPathFac
     site_dir = root / "site"
     shutil.copytree(ROOT / "inventories" / "lab", site_dir)
     text = (site_dir / "site.yaml").read_text()
-    (site_dir / "site.yaml").write_text(re.sub(r"(?m)^  name: lab$", f"  name: {lab_site}",
-                                               text))
-    (site_dir / "secrets.yaml").write_text(
-        f"secrets:\n  munge_key: {{env: {SECRET_ENV}}}\n")
+    (site_dir / "site.yaml").write_text(re.sub(r"(?m)^  name: lab$", f"  name: {lab_site}", text))
+    (site_dir / "secrets.yaml").write_text(f"secrets:\n  munge_key: {{env: {SECRET_ENV}}}\n")
     secret = "munge-" + secrets.token_hex(16)
     os.environ[SECRET_ENV] = secret
     loaded = load_site(site_dir)
@@ -151,18 +152,21 @@ def test_a_broken_link_is_named_by_verify(twin: Twin) -> None:
     port = next(p for p in leaf.ports if p.name.startswith("swp"))
     plan = plan_for(twin.site, 1)
     link = next(x for x in plan.links if x.a == "lab-su1-leaf1" and x.a_port == port.name)
-    peer = next(a.address.split("/")[0] for a in plan.addresses
-                if a.device == link.b and a.interface == link.b_port)
+    peer = next(
+        a.address.split("/")[0]
+        for a in plan.addresses
+        if a.device == link.b and a.interface == link.b_port
+    )
     break_link(layout, twin.state, "lab-su1-leaf1", port.name)
     try:
         time.sleep(3)
-        results = run_verify(twin.site, 1, twin.state, twin.render, limit="lab-su1-leaf1",
-                             settle=0)
+        results = run_verify(twin.site, 1, twin.state, twin.render, limit="lab-su1-leaf1", settle=0)
         lost = [r for r in results if r.check.kind == "bgp" and not r.ok]
-        assert [r.check.target for r in lost] == [peer], [(r.check.target, r.found)
-                                                          for r in lost]
-        assert lost[0].check.expected == f"Established {link.b} AS" + lost[0].check.expected.split(
-            " AS")[-1]
+        assert [r.check.target for r in lost] == [peer], [(r.check.target, r.found) for r in lost]
+        assert (
+            lost[0].check.expected
+            == f"Established {link.b} AS" + lost[0].check.expected.split(" AS")[-1]
+        )
         assert sum(r.check.kind == "bgp" and r.ok for r in results) == 3
     finally:
         lab_up(layout, twin.state)  # plugs the link back in and re-addresses it
@@ -199,8 +203,13 @@ def test_node_lost_mid_deploy_then_resume_touches_only_it(twin: Twin) -> None:
     others = {h: r.status for h, r in first.run.hosts.items() if h != victim}
     assert set(others.values()) <= {"ok", "changed"}, others
     lab_up(build_layout(twin.site, plan_for(twin.site, 1), 1), twin.state)  # node is back
-    resumed = deploy(twin.site, twin.state, DeployOptions(
-        phase=1, render_dir=twin.render, resume=first.run.run_id, command="pytest resume"))
+    resumed = deploy(
+        twin.site,
+        twin.state,
+        DeployOptions(
+            phase=1, render_dir=twin.render, resume=first.run.run_id, command="pytest resume"
+        ),
+    )
     assert resumed.ok, resumed.run.counts()
     assert set(resumed.run.hosts) == {victim}
     assert resumed.run.resumed_from == first.run.run_id
