@@ -1,4 +1,4 @@
-"""HK5xx: address pools, assignments and ASNs, over the plan (rules in plan.rules)."""
+"""HK5xx: address pools, assignments and ASNs, over the plan (codes in plan.codes)."""
 
 from __future__ import annotations
 

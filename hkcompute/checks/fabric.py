@@ -1,4 +1,4 @@
-"""HK4xx: fabric, ports, links and optics, over the plan of the site (rules in plan.rules)."""
+"""HK4xx: fabric, ports, links and optics, over the plan of the site (codes in plan.codes)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Phases and capacity targets (HK3xx, capacity part).
 
 Phase targets are cumulative: phase N's target_pflops is what the whole site must deliver
-once phase N is built. Capacity is dense BF16 (DESIGN: sparse figures are double; the site
-target is stated dense), counted over GPU nodes that are neither retired nor failed.
+once phase N is built. Capacity is dense BF16 (vendor datasheets: sparse figures are double;
+the site target is stated dense), counted over GPU nodes that are neither retired nor failed.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Check a rendered tree: every file a checker is declared for, each distinct content once.
 
-Which checkers read which file comes from the render engine's file specs
-(``engine.checkers_for``), never from a list of paths here; what each checker does comes
+Which checkers read which file comes from the renderer's file specs
+(``renderer.checkers_for``), never from a list of paths here; what each checker does comes
 from the registry. A check's verdict depends only on what it reads (``Checker.key``), so
 files that are the same on many hosts (slurm.conf, a node's chrony.conf) are checked once
 and the verdict is reported for every host that has them.

@@ -133,7 +133,7 @@ class ContextBuilder:
         self.plan = plan
         self.phase = phase
         # the switches whose context is an FRR one: what the index keeps links for, and
-        # what ``engine.Renderer.kind`` tells apart
+        # what ``renderer.Renderer.kind`` tells apart
         self.roce_switches = frozenset(
             d.name for d in site.devices_upto(phase) if is_roce_switch(site, d)
         )

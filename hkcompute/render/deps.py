@@ -1,7 +1,7 @@
 """Input fingerprints: which inputs each host's context is built from, hashed without building
 the context (pure: no I/O).
 
-A render key (``run._Keys``) hashes a host's whole context, so computing it means building
+A render key (``pipeline._Keys``) hashes a host's whole context, so computing it means building
 every host's context: most of a one-rack render on a full site, spent to learn that 7,000
 hosts did not change. A fingerprint hashes what the context is *made from* instead:
 
@@ -131,7 +131,7 @@ class Fingerprints:
 
     def dns(self, d: Device) -> str:
         """The fingerprint of a DNS server's DNS section: its files are rendered from
-        ``site`` and ``dns`` alone (``engine.DNS_ONLY``), and ``dns`` from the zones, the
+        ``site`` and ``dns`` alone (``renderer.DNS_ONLY``), and ``dns`` from the zones, the
         server's name and the networks allowed to query it."""
         h = hashlib.sha256(self.common)
         h.update(b"dns\0" + d.name.encode() + b"\0" + self.zones())

@@ -245,7 +245,7 @@ class Renderer:
 
     def _zone_spec(self, zone: dict[str, Any]) -> FileSpec:
         """One spec per zone, the same object for every DNS host: its key hashes the zone's
-        records once (``run._Keys`` memoises by spec)."""
+        records once (``pipeline._Keys`` memoises by spec)."""
         got = self._zone_specs.get(id(zone))
         if got is None or got[0] is not zone:
             spec = replace(ZONE, path=f"/etc/bind/{zone['file']}", extra=(("zone", zone),))
