@@ -204,8 +204,15 @@ class EnergyInfo:
 
 @dataclass(frozen=True)
 class Catalog:
+    """The hardware parts a site may use, by kind; ``locs`` says where each was written.
+
+    Code asks a part for a capability (``switch_os``, ``compute_protocols``, an
+    accelerator's ``device_files``) rather than comparing vendor names (docs/platforms.md).
+    """
+
     accelerators: dict[str, S.Accelerator] = field(default_factory=dict)
     servers: dict[str, S.Server] = field(default_factory=dict)
+    nics: dict[str, S.NicModel] = field(default_factory=dict)
     switches: dict[str, S.SwitchModel] = field(default_factory=dict)
     optics: dict[str, S.Optic] = field(default_factory=dict)
     storage: dict[str, S.StorageModel] = field(default_factory=dict)
@@ -230,6 +237,45 @@ class Catalog:
             if entry is not None:
                 return int(entry.rack_units)
         return 1
+
+    def platform(self, server: str) -> S.Accelerator | None:
+        """The accelerator platform of a server model (None: no accelerators, or unknown)."""
+        entry = self.servers.get(server)
+        if entry is None or not entry.accelerator or not entry.accelerators:
+            return None
+        return self.accelerators.get(entry.accelerator)
+
+    def compute_nic(self, server: str) -> S.NicModel | None:
+        """The card of a server model's compute ports, when its NIC line names one."""
+        entry = self.servers.get(server)
+        if entry is None:
+            return None
+        for nic in entry.nics:
+            if nic.network == "compute" and nic.model is not None:
+                return self.nics.get(nic.model)
+        return None
+
+    def compute_protocols(self, server: str) -> tuple[str, ...]:
+        """What a server model's compute ports can run: the accelerator's own ports when
+        they are integrated (Ascend: RoCE), else its compute NIC's; () when not described."""
+        acc = self.platform(server)
+        if acc is not None and acc.protocol is not None:
+            return (acc.protocol,)
+        nic = self.compute_nic(server)
+        return tuple(nic.protocols) if nic is not None else ()
+
+    def nics_integrated(self, server: str) -> bool:
+        acc = self.platform(server)
+        return acc is not None and acc.nics_integrated
+
+    def switch_os(self, model: str) -> str | None:
+        """The network OS a switch model runs (None: unknown model, or not stated)."""
+        entry = self.switches.get(model)
+        return entry.os if entry is not None else None
+
+    def switch_protocol(self, model: str) -> str | None:
+        entry = self.switches.get(model)
+        return entry.protocol if entry is not None else None
 
 
 @dataclass(frozen=True)

@@ -65,24 +65,124 @@ class SiteInfo(Spec):
 
 
 # --- catalogue -------------------------------------------------------------------------------
+# Hardware platforms as data (docs/platforms.md): what the code would otherwise know as vendor
+# strings (which files a node needs, which exporter watches it, which protocol a switch or
+# optic speaks) is a field of the part, so a new vendor or switch OS is a catalogue entry.
 
 Network = Literal["compute", "storage", "inband", "oob"]
+Protocol = Literal["infiniband", "ethernet"]
+# The cage or plug of a port; "integrated": the port is part of the accelerator or board.
+FormFactor = Literal[
+    "osfp", "qsfp-dd", "qsfp112", "qsfp56", "qsfp28", "sfp28", "rj45", "integrated"
+]
+FibreGrade = Literal["OM3", "OM4", "OM5", "OS2"]
+# A platform name a site may coin (a switch OS, a software package): lower case, no spaces.
+PlatformName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][\w.+\-]*$")]
+PortNumber = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Software(Spec):
+    """One part of a node's software stack for its accelerators."""
+
+    name: PlatformName = Field(description="the package or tool, e.g. nvidia-fabricmanager")
+    what: str = Field(description="what it is, as the runbook names it, e.g. 'fabric manager'")
+
+
+class Exporter(Spec):
+    """The Prometheus exporter that watches a node's accelerators."""
+
+    name: PlatformName = Field(description="e.g. dcgm-exporter, npu-exporter")
+    job: PlatformName = Field(description="the Prometheus job its targets go in")
+    port: PortNumber
 
 
 class Accelerator(Spec):
     vendor: Annotated[str, Field(min_length=1)]
     bf16_dense_tflops: Positive
+    fp8_dense_tflops: Positive | None = Field(
+        default=None, description="dense FP8 TFLOPS; none when the device has no FP8 units"
+    )
     memory_gb: Positive
     power_w: Positive
-    gres: Literal["gpu", "npu"]
+    gres: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,15}$")] = Field(
+        description="the Slurm GRES name the scheduler sees, e.g. gpu or npu"
+    )
     device_prefix: str = Field(description="device file prefix, e.g. /dev/nvidia or /dev/davinci")
+    control_files: list[str] = Field(
+        default=[],
+        description="device files every job on the node needs besides its devices "
+        "(e.g. /dev/nvidiactl, /dev/davinci_manager)",
+    )
+    software: list[Software] = Field(default=[], description="the node-side software stack")
+    exporter: Exporter | None = Field(
+        default=None, description="what monitors it; unset: by its GRES name (gpu: DCGM, 9400)"
+    )
+    nics_integrated: bool = Field(
+        default=False,
+        description="the compute ports are part of the accelerator (one per device), "
+        "not separate NICs",
+    )
+    nic_protocol: Protocol | None = Field(
+        default=None, description="the protocol of the integrated compute ports"
+    )
     source: str = ""
+
+    @model_validator(mode="after")
+    def _integrated_ports_speak_a_protocol(self) -> Accelerator:
+        if self.nics_integrated and self.nic_protocol is None:
+            raise ValueError("'nics_integrated' needs 'nic_protocol' (infiniband or ethernet)")
+        return self
+
+    def device_files(self, count: int) -> tuple[str, ...]:
+        """The files a node of ``count`` devices exposes: one per device, then the shared
+        control files."""
+        return tuple(f"{self.device_prefix}{i}" for i in range(count)) + tuple(self.control_files)
+
+    @property
+    def protocol(self) -> str | None:
+        """The compute protocol the accelerator itself speaks: set only when its ports are
+        integrated; otherwise the server's NIC decides (``Catalog.compute_protocols``)."""
+        return self.nic_protocol if self.nics_integrated else None
+
+    @property
+    def monitor(self) -> Exporter:
+        """The exporter, or for an entry that names none the one its GRES name had before
+        exporters were data (gpu: dcgm-exporter on 9400, else npu-exporter on 8082)."""
+        if self.exporter is not None:
+            return self.exporter
+        if self.gres == "gpu":
+            return Exporter(name="dcgm-exporter", job="dcgm", port=9400)
+        return Exporter(name="npu-exporter", job="npu", port=8082)
 
 
 class Nic(Spec):
     network: Network
     count: PosCount
     speed_gbps: Positive
+    model: ModelName | None = Field(
+        default=None, description="the card, an entry of catalog.nics (unset: not described)"
+    )
+
+
+class NicModel(Spec):
+    """A network card (an HCA for InfiniBand)."""
+
+    vendor: str
+    protocols: Annotated[list[Protocol], Field(min_length=1)] = Field(
+        description="what its ports can run (ConnectX-7 VPI: both)"
+    )
+    ports: PosCount
+    speed_gbps: Positive
+    form_factor: FormFactor
+    host_interface: str = Field(default="", description="e.g. PCIe Gen5 x16")
+    power_w: Positive | None = None
+    part: str = Field(default="", description="the vendor's part number")
+    source: str = ""
+
+    @property
+    def protocol(self) -> str:
+        """The first (native) protocol."""
+        return self.protocols[0]
 
 
 class Server(Spec):
@@ -106,14 +206,64 @@ class Server(Spec):
         return self
 
 
+Breakout = Annotated[str, Field(pattern=r"^[1-8]x[0-9]+G$")]
+
+
+class CageGroup(Spec):
+    """Front-panel cages of one kind: ``count`` cages carrying ``ports_per_cage`` ports each,
+    as the model is run (a twin-port OSFP cage of a Quantum-2 carries 2 NDR ports)."""
+
+    count: PosCount
+    form_factor: FormFactor
+    ports_per_cage: Annotated[int, Field(ge=1, le=8)] = 1
+    speed_gbps: Positive = Field(description="each port's speed, as run")
+    breakouts: list[Breakout] = Field(
+        default=[], description="other splits a cage supports, e.g. 4x200G"
+    )
+
+
+ManagementPort = Literal["ethernet", "console", "usb"]
+
+
 class SwitchModel(Spec):
     vendor: str
-    kind: Literal["infiniband", "ethernet"]
+    kind: Protocol = Field(description="the protocol: infiniband or ethernet")
     ports: PosCount
     speed_gbps: Positive
     power_kw: Positive
     rack_units: Annotated[int, Field(ge=1, le=20)]
+    os: PlatformName | None = Field(
+        default=None,
+        description="the network OS: mlnx-os, cumulus, vrp, eos, frr-linux, or a site's own",
+    )
+    cages: list[CageGroup] = Field(default=[], description="front-panel cages, by kind")
+    management: list[ManagementPort] = Field(default=[], description="management interfaces")
     source: str = ""
+
+    @model_validator(mode="after")
+    def _cages_give_the_ports(self) -> SwitchModel:
+        # The plan counts 'ports'; cages are what is bought and cabled. They must agree, or
+        # the port plan and the optics count would describe two different switches.
+        if self.cages:
+            total = sum(c.count * c.ports_per_cage for c in self.cages)
+            if total != self.ports:
+                raise ValueError(
+                    f"the cages carry {total} ports (count x ports_per_cage) but 'ports' "
+                    f"is {self.ports}"
+                )
+        return self
+
+    @property
+    def protocol(self) -> str:
+        return self.kind
+
+    @property
+    def cage_count(self) -> int:
+        return sum(c.count for c in self.cages)
+
+
+OpticEnd = Literal["switch", "nic"]
+Connector = Literal["mpo-12/apc", "mpo-12", "mpo-16", "lc-duplex", "rj45", "fixed"]
 
 
 class Optic(Spec):
@@ -122,7 +272,37 @@ class Optic(Spec):
     fibre: Literal["mmf", "smf", "copper"]
     kind: Literal["transceiver", "aoc", "dac", "utp"]
     cost_usd: NonNegative
+    protocols: list[Protocol] = Field(
+        default=[], description="the protocols it carries (NVIDIA LinkX twin-port: both)"
+    )
+    form_factor: FormFactor | None = None
+    lanes: Annotated[int, Field(ge=1, le=16)] | None = Field(
+        default=None, description="electrical lanes of the whole module"
+    )
+    ports_per_module: Annotated[int, Field(ge=1, le=2)] = Field(
+        default=1, description="2 for a twin-port module (two ports, two connectors)"
+    )
+    connector: Connector | None = None
+    reach_by_grade: dict[FibreGrade, Positive] = Field(
+        default={}, description="reach in metres on each fibre grade it is specified for"
+    )
+    wavelength_nm: Annotated[int, Field(ge=600, le=1700)] | None = None
+    power_w: NonNegative | None = Field(default=None, description="per module, maximum")
+    fits: list[OpticEnd] = Field(
+        default=[], description="which end it plugs into: a switch cage, a NIC/HCA"
+    )
+    part: str = Field(default="", description="the vendor's part number")
     source: str = ""
+
+    @model_validator(mode="after")
+    def _grades_fit_the_fibre(self) -> Optic:
+        # OM grades are multimode and OS2 single-mode: a reach quoted on the wrong one is a
+        # copy error that would let the plan pick a part that cannot light the fibre.
+        want = {"mmf": {"OM3", "OM4", "OM5"}, "smf": {"OS2"}, "copper": set()}[self.fibre]
+        wrong = sorted(set(self.reach_by_grade) - want)
+        if wrong:
+            raise ValueError(f"reach_by_grade: {', '.join(wrong)} is not {self.fibre} fibre")
+        return self
 
 
 class StorageModel(Spec):
@@ -138,6 +318,7 @@ class StorageModel(Spec):
 class Catalog(Spec):
     accelerators: dict[ModelName, Accelerator] = {}
     servers: dict[ModelName, Server] = {}
+    nics: dict[ModelName, NicModel] = {}
     switches: dict[ModelName, SwitchModel] = {}
     optics: dict[ModelName, Optic] = {}
     storage: dict[ModelName, StorageModel] = {}

@@ -47,6 +47,7 @@ def _load_modules() -> None:
     _loaded = True
     from hkcompute.checks import (  # noqa: F401
         addressing,
+        catalog_refs,
         fabric,
         naming,
         phases,

@@ -152,6 +152,7 @@ class _Expander:
         return M.Catalog(
             accelerators=dict(cat.get("accelerators", {})),
             servers=dict(cat.get("servers", {})),
+            nics=dict(cat.get("nics", {})),
             switches=dict(cat.get("switches", {})),
             optics=dict(cat.get("optics", {})),
             storage=dict(cat.get("storage", {})),

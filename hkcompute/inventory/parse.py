@@ -35,6 +35,7 @@ _LIST_ITEMS: dict[str, type[BaseModel]] = {
 _CATALOG_KINDS: dict[str, type[BaseModel]] = {
     "accelerators": S.Accelerator,
     "servers": S.Server,
+    "nics": S.NicModel,
     "switches": S.SwitchModel,
     "optics": S.Optic,
     "storage": S.StorageModel,
