@@ -15,6 +15,7 @@ from functools import cached_property
 from typing import Protocol
 
 from hkcompute import schema as S
+from hkcompute.asbuilt.lock import Lock
 from hkcompute.findings import UNKNOWN, Location
 
 SWITCH_ROLES = frozenset(
@@ -297,6 +298,9 @@ class Site:
     secrets: dict[str, S.SecretRef] = field(default_factory=dict)
     files: tuple[str, ...] = ()
     inventory_hash: str = ""
+    # What is built (``hkcompute.lock`` beside the inventory, set by the loader): the plan
+    # reuses it and refuses to move it. None when the site has no lock yet.
+    lock: Lock | None = None
     # Where the site came from, for findings only: no part of what the site *is*, so left
     # out of equality. None for a site made in code (nothing broken, nothing to locate).
     broken: BrokenItems | None = field(default=None, compare=False, repr=False)

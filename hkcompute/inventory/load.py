@@ -1,13 +1,17 @@
-"""Load a site: located YAML -> schema -> expanded model, with every finding collected."""
+"""Load a site: located YAML -> schema -> expanded model, with every finding collected, and
+the site's lock (``hkcompute.lock`` beside the inventory: what is built) carried on it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
+from hkcompute.asbuilt.lock import LOCK_NAME, Lock
+from hkcompute.asbuilt.lock import parse as parse_lock
+from hkcompute.errors import InputError
 from hkcompute.findings import Finding
 from hkcompute.inventory.expand import build_site
 from hkcompute.inventory.parse import parse
@@ -15,6 +19,8 @@ from hkcompute.inventory.yamlsrc import Source, load_source
 from hkcompute.model import Site
 
 CATALOG_RESOURCE = "catalog.yaml"
+# A lock lists every allocation of a site: a full site's is tens of MiB, never hundreds.
+MAX_LOCK_BYTES = 256 * 1024 * 1024
 
 
 @dataclass
@@ -52,4 +58,54 @@ def load_site(path: Path, *, base: Path | None = None, with_defaults: bool = Tru
     findings.extend(schema_findings)
     site, exp_findings = build_site(parsed, src, defaults, inventory_hash(src, defaults))
     findings.extend(exp_findings)
+    if site is not None:
+        site = with_lock(site, read_lock(path, base=base))
     return Loaded(site, src, findings)
+
+
+def lock_path(site_path: Path) -> Path:
+    """Where a site's lock lives: ``hkcompute.lock`` in its folder; beside a one-file site,
+    ``<name>.hkcompute.lock`` (two one-file sites in a folder must not share one). The
+    suffix is not .yaml/.yml, so the loader never reads it as inventory (nor hashes it)."""
+    if site_path.is_dir():
+        return site_path / LOCK_NAME
+    return site_path.with_name(f"{site_path.stem}.{LOCK_NAME}")
+
+
+def read_lock(site_path: Path, *, base: Path | None = None) -> Lock | None:
+    """The site's lock, or None when it has none. A lock that cannot be read is an
+    ``InputError`` at its file:line: a site must never be planned as if nothing were built."""
+    path = lock_path(site_path)
+    if not path.exists():
+        return None
+    shown = _shown(path, base if base is not None else Path.cwd())
+    try:
+        if path.stat().st_size > MAX_LOCK_BYTES:
+            raise InputError(
+                f"lock file is larger than {MAX_LOCK_BYTES // 1048576} MiB", location=shown
+            )
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError("lock file is not UTF-8 text", location=shown) from None
+    except OSError as exc:
+        raise InputError(f"cannot read lock file: {exc.strerror or exc}", location=shown) from exc
+    return parse_lock(text, shown)
+
+
+def with_lock(site: Site, lock: Lock | None) -> Site:
+    """``site`` carrying ``lock``, which must be this site's."""
+    if lock is not None and lock.site != site.info.name:
+        raise InputError(
+            f"this is the lock of site {lock.site!r}, not of {site.info.name!r}; "
+            "write the site's own with `hkcompute lock`",
+            location=lock.path,
+        )
+    return replace(site, lock=lock)
+
+
+def _shown(path: Path, base: Path) -> str:
+    # As the inventory's own files are shown in findings: relative to the base when inside it.
+    try:
+        return str(path.resolve().relative_to(base.resolve()))
+    except ValueError:
+        return str(path)

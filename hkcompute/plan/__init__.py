@@ -4,6 +4,8 @@
 the ASNs of the site as built up to ``phase``, plus the findings met while building. It is a
 pure function of the site and the phase; allocation is stable across phases (see
 ``plan.order``, ``plan.fabric``, ``plan.addressing`` and ``plan.asn`` for the conventions).
+A site with a lock (``Site.lock``, what is built: ``plan.lock``) keeps every locked
+allocation as it is, and the plan's findings refuse any change to one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from hkcompute.plan.asn import allocate_asns
 from hkcompute.plan.assign import assign
 from hkcompute.plan.cabling import OpticChooser
 from hkcompute.plan.fabric import build_links
+from hkcompute.plan.lock import compare_lock, reuse_lock
 from hkcompute.plan.order import owners
 from hkcompute.plan.records import Address, Asn, Assignments, Link, Plan
 from hkcompute.plan.topology import build_topology
@@ -37,7 +40,9 @@ __all__ = [
 _PLANS: dict[int, tuple[weakref.ref[Site], dict[int | None, Plan]]] = {}
 
 
-def build_plan(site: Site, phase: int | None = None) -> Plan:
+def build_plan(site: Site, phase: int | None = None, *, honour_lock: bool = True) -> Plan:
+    """The plan of ``site`` up to ``phase``. With ``honour_lock`` False the lock is left out
+    (what the inventory alone would give: ``hkcompute diff`` sets that against the lock)."""
     t0 = time.perf_counter()
     order = owners(site)
     # Names and port pairs of every unit and spine group, made once for all three builders.
@@ -50,6 +55,10 @@ def build_plan(site: Site, phase: int | None = None) -> Plan:
     t2 = time.perf_counter()
     plan.links, plan.addresses, plan.asns = links, addresses, asns
     plan.findings = [*f1, *f2, *f3]
+    if honour_lock and site.lock is not None:
+        # Compared before the locked values go back in: the findings name what would move.
+        plan.findings.extend(compare_lock(site, plan, site.lock).findings)
+        reuse_lock(site, plan, site.lock)
     plan.timings = {"links_s": t1 - t0, "addresses_s": t2 - t1}
     return plan
 

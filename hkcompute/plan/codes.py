@@ -1,4 +1,5 @@
-"""The plan's rules: HK4xx fabric, ports, links and optics; HK5xx addresses and ASNs.
+"""The plan's rules: HK4xx fabric, ports, links and optics; HK5xx addresses and ASNs; HK6xx
+what is built (``hkcompute.lock``: see ``plan.lock``).
 
 They live with the plan (not under ``checks/``) because the builders report while they build;
 ``hkcompute.checks.fabric`` and ``hkcompute.checks.addressing`` hand them to ``validate``.
@@ -151,6 +152,31 @@ ASN_SHORT = rule(
 )
 ASN_OVERLAP = rule(
     "HK507", E, "two ASN ranges overlap", "Give leaf, spine and core their own ASN ranges."
+)
+
+# What is in service never moves: an inventory change that would move, hand to another device
+# or drop an allocation held in hkcompute.lock is refused (released allocations excepted).
+_RELEASE = (
+    "release the device first (hkcompute lock SITE --release DEVICE, or status: retired) "
+    "if it really is being rebuilt"
+)
+LOCK_MOVED = rule(
+    "HK601",
+    E,
+    "a locked allocation would change",
+    f"What is built never moves: undo the inventory change, or {_RELEASE}.",
+)
+LOCK_REUSED = rule(
+    "HK602",
+    E,
+    "a locked address is given to another device",
+    f"Give the other device an address of its own, or {_RELEASE}.",
+)
+LOCK_DROPPED = rule(
+    "HK603",
+    E,
+    "a locked device or allocation is no longer planned",
+    f"Put it back in the inventory, or {_RELEASE}.",
 )
 
 
