@@ -40,7 +40,7 @@ app.command("schema")(inventory.schema_cmd)
 app.add_typer(inventory.app, name="inventory")
 
 # Optional command groups register themselves here as they land.
-for _mod in ("capacity", "catalog", "plan", "render", "deploy", "lab", "report", "rules"):
+for _mod in ("capacity", "catalog", "plan", "lock", "render", "deploy", "lab", "report", "rules"):
     try:
         module = __import__(f"hkcompute.cli.{_mod}", fromlist=["register"])
     except ModuleNotFoundError as exc:

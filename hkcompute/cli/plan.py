@@ -22,13 +22,15 @@ from typing import Annotated
 import typer
 
 from hkcompute.cli.common import boundary, emit, resolve_site
-from hkcompute.errors import UsageError
+from hkcompute.errors import InputError, UsageError
+from hkcompute.inventory.gitref import site_at
+from hkcompute.inventory.load import load_site
 from hkcompute.model import Site
 from hkcompute.plan import Plan, plan_for
 from hkcompute.plan.bom import SECTIONS, build_bom, natural
-from hkcompute.plan.diff import diff_phases
+from hkcompute.plan.diff import PhaseDiff, diff_lock, diff_phases
 from hkcompute.plan.records import ADDRESS_COLUMNS, CABLING_COLUMNS
-from hkcompute.validate import load_valid_site
+from hkcompute.validate import LOCK_CODES, load_valid_site
 
 
 class RowFormat(StrEnum):
@@ -239,21 +241,40 @@ def diff_cmd(
     site: SiteArg,
     from_phase: Annotated[int, typer.Option("--from-phase", help="phase A (already built)")],
     to_phase: Annotated[int, typer.Option("--to-phase", help="phase B (to add)")],
+    base: Annotated[
+        str | None,
+        typer.Option("--base", help="also compare with the plan of the inventory at this git ref"),
+    ] = None,
     fmt: Annotated[TextFormat, typer.Option("--format", "-f")] = TextFormat.text,
 ) -> None:
-    """What phase B adds to A, and a check that nothing of A changes (exit 1 if it does).
+    """What phase B adds to A, and a check that nothing of A changes (exit 1 if it does):
+    against SITE/hkcompute.lock when there is one, and the inventory at --base REF if given.
 
     Example: hkcompute diff inventories/hkstp --from-phase 1 --to-phase 2
     """
     if from_phase >= to_phase:
         raise UsageError("--from-phase must be below --to-phase")
     path = resolve_site(site)
-    s, _f = load_valid_site(path, to_phase)
+    # Moves of what is locked are this command's to report, not a reason to stop.
+    s, _f = load_valid_site(path, to_phase, tolerate=LOCK_CODES)
     if from_phase not in s.phase_ids:
         raise UsageError(f"phase {from_phase} is not defined")
     d = diff_phases(s, plan_for(s, from_phase), plan_for(s, to_phase))
+    locked = diff_lock(s, to_phase)
+    against: PhaseDiff | None = None
+    if base is not None:
+        with site_at(base, path) as old_path:
+            old = load_site(old_path, base=old_path.parent).site
+            if old is None:
+                raise InputError(f"--base: the inventory at {base} cannot be loaded")
+            against = diff_phases(s, plan_for(old, from_phase), plan_for(s, to_phase))
+    stable = d.stable and (locked is None or locked.stable) and (against is None or against.stable)
     if fmt is TextFormat.json:
-        emit(_dump({"site": s.info.name, **d.to_dict()}))
+        doc: dict[str, object] = {"site": s.info.name, **d.to_dict(), "stable": stable}
+        doc["lock"] = locked.to_dict() if locked is not None else None
+        if against is not None:
+            doc["base"] = {"ref": base, "stable": against.stable, "changed": against.changed}
+        emit(_dump(doc))
     else:
         out = [f"{s.info.name}: phase {to_phase} over phase {from_phase} adds"]
         out.append(
@@ -276,12 +297,21 @@ def diff_cmd(
             f"{len(d.rack_power_kw):,} racks"
         )
         if d.stable:
+            # Only the inventory agreeing with itself: the lock and --base say what is built.
             out.append(f"  phase {from_phase} unchanged: every link, address and ASN is the same")
         else:
             out.append(f"  CHANGED in phase {from_phase} ({len(d.changed)}):")
             out.extend(f"    {c}" for c in d.changed[:200])
+        if locked is not None:
+            out.extend(locked.lines())
+        if against is not None:
+            if against.stable:
+                out.append(f"  phase {from_phase} unchanged against {base}")
+            else:
+                out.append(f"  CHANGED against {base} ({len(against.changed)}):")
+                out.extend(f"    {c}" for c in against.changed[:200])
         emit("\n".join(out))
-    raise typer.Exit(0 if d.stable else 1)
+    raise typer.Exit(0 if stable else 1)
 
 
 @boundary

@@ -3,6 +3,11 @@
 The proof compares the plan of the site built up to A alone with the part of the plan up to B
 that belongs to phases <= A, row for row (links, addresses, ASNs). Allocation is keyed so that
 they agree (``plan.order``); any difference is listed and makes ``hkcompute diff`` exit 1.
+
+That proof only shows the inventory agrees with itself. What is built is set against the lock
+(``LockDiff``: the plan up to B without the lock, ``plan.lock.compare_lock``) and, with
+``--base``, against the plan of an earlier commit's inventory (``diff_phases`` with the
+base's plan as A).
 """
 
 from __future__ import annotations
@@ -10,7 +15,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from hkcompute.asbuilt.lock import Lock
 from hkcompute.model import Site
+from hkcompute.plan import build_plan
+from hkcompute.plan.lock import LockCheck, compare_lock
 from hkcompute.plan.records import Plan
 
 
@@ -97,3 +105,49 @@ def diff_phases(site: Site, plan_a: Plan, plan_b: Plan) -> PhaseDiff:
         d.changed,
     )
     return d
+
+
+@dataclass
+class LockDiff:
+    """The plan up to B (the inventory alone) set against the lock of what is built."""
+
+    lock: Lock
+    check: LockCheck
+
+    @property
+    def stable(self) -> bool:
+        return self.check.stable
+
+    def lines(self) -> list[str]:
+        c, lk = self.check, self.lock
+        out = []
+        if c.stable:
+            out.append(
+                f"  locked phases unchanged: {c.addresses:,} addresses, {c.asns:,} ASNs, "
+                f"{c.links:,} links identical to {lk.path}"
+            )
+        else:
+            out.append(f"  CHANGED against {lk.path} (phases up to {lk.phase}, {len(c.changes)}):")
+            out.extend(f"    {x}" for x in c.changes[:200])
+        out.extend(f"  released: {dev} ({why})" for dev, why in c.released)
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        c = self.check
+        return {
+            "path": self.lock.path,
+            "phase": self.lock.phase,
+            "stable": c.stable,
+            "identical": {"addresses": c.addresses, "asns": c.asns, "links": c.links},
+            "changed": c.changes,
+            "released": [{"device": d, "why": why} for d, why in c.released],
+        }
+
+
+def diff_lock(site: Site, to_phase: int) -> LockDiff | None:
+    """``site``'s plan up to ``to_phase`` (and at least the locked phases) against its lock;
+    None without a lock. Built without the lock, so what would move shows as it would."""
+    if site.lock is None:
+        return None
+    plan = build_plan(site, max(to_phase, site.lock.phase), honour_lock=False)
+    return LockDiff(site.lock, compare_lock(site, plan, site.lock))

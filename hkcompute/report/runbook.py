@@ -1200,9 +1200,16 @@ def _handover(c: _Ctx) -> Stage:
             Command(
                 c.hk("ansible-inventory", "--phase", str(c.phase)),
                 "each tenant_<name> group holds exactly the units above",
-            )
+            ),
+            # Closing the phase: from here its addresses, ASNs and cables never move.
+            Command(
+                c.hk("lock", "--phase", str(c.phase)),
+                f"`locked {c.site.info.name} up to phase {c.phase}: ...`; commit "
+                "hkcompute.lock next to the inventory",
+            ),
         ],
         checklist=[
+            f"lock the phase: hkcompute lock SITE --phase {c.phase}, commit hkcompute.lock",
             "accounts, quotas and Slurm partitions/QoS for each tenant",
             "residency terms confirmed in writing for cross-border and international tenants",
             "monitoring dashboards and alerts cover the new units",
