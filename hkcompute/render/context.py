@@ -485,10 +485,9 @@ class ContextBuilder:
             if dev.role in ("gpu_node", "service", "storage"):
                 jobs["node"][labels].append(f"{fqdn}:9100")
             acc, _n, _m = self.site.accelerators_of(dev)
-            if acc is not None and acc.gres == "gpu":
-                jobs["dcgm"][labels].append(f"{fqdn}:9400")
-            elif acc is not None:
-                jobs["npu"][labels].append(f"{fqdn}:8082")
+            if acc is not None:  # its exporter is platform data (catalog.yaml `exporter`)
+                exporter = acc.monitor
+                jobs[exporter.job][labels].append(f"{fqdn}:{exporter.port}")
             if dev.role in ("leaf", "spine", "core"):
                 c = self.site.cluster(dev.cluster or "")
                 if c is not None and c.fabric == "roce":

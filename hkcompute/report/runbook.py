@@ -779,11 +779,8 @@ def _firmware(c: _Ctx) -> Stage:
     for model, n in sorted(models.items()):
         server = c.site.catalog.servers.get(model)
         acc = c.site.catalog.accelerators.get(server.accelerator or "") if server else None
-        stack = "-"
-        if acc is not None and acc.vendor == "nvidia":
-            stack = "NVIDIA driver, fabric manager, DCGM"
-        elif acc is not None and acc.vendor == "huawei":
-            stack = "CANN, npu-smi, hccn.conf for the NPU NICs"
+        # The node-side stack is the accelerator platform's data (catalog.yaml `software`).
+        stack = ", ".join(sw.what for sw in acc.software) if acc is not None else ""
         rows.append(
             [
                 model,
@@ -792,7 +789,7 @@ def _firmware(c: _Ctx) -> Stage:
                 f"{server.accelerators} x {server.accelerator}"
                 if server and server.accelerator
                 else "-",
-                stack,
+                stack or "-",
             ]
         )
     k = len(c.managed)
