@@ -18,7 +18,8 @@ from hkcompute.model import Device
 E, W = Severity.ERROR, Severity.WARNING
 
 # DGX H100 user guide and SuperPOD reference design: 4 x 10.2 kW eight-GPU nodes per 40-50 kW
-# air-cooled rack; liquid-cooled racks reach over 100 kW. Past these figures a rack cannot be cooled as planned.
+# air-cooled rack; liquid-cooled racks reach over 100 kW. Past these figures a rack cannot be
+# cooled as planned.
 AIR_MAX_KW = 50.0
 LIQUID_MAX_KW = 120.0
 
