@@ -1,9 +1,16 @@
-"""Bill of materials per phase and in total: nodes, switches, optics, cables.
+"""Bill of materials per phase and in total: nodes, storage, switches, transceivers, cables
+and fibres, each counted once and under the part the plan chose.
 
-Optics count modules to order: two per transceiver link (one per end; a link written as
-``a+b`` counts one of each), one per DAC, AOC or UTP assembly. Cables count what is pulled,
-by type (smf, mmf, dac, aoc, utp) and stock length (``cabling.LENGTH_BINS``): a DAC or AOC is
-both an optic (the assembly) and a cable (its length).
+* transceivers: one module per link end that takes one; a twin-port module (two ports in one
+  cage) once per cage used, so the two links of a QM9700 cage share one module. A link
+  written ``a+b`` has part ``a`` at its a-end and ``b`` at its b-end; one name means the
+  same part at both ends.
+* cables: the assemblies (DAC, AOC, UTP), one per link, by part and stock length
+  (``cabling.LENGTH_BINS``); they are not also counted as transceivers.
+* fibres: the patch cord of a transceiver link, by fibre, grade (the lowest on which both
+  ends reach the run, ``optics.fibre_grade``) and stock length.
+
+A module's phase is the earliest phase of the links through its cage.
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ from dataclasses import dataclass, field
 
 from hkcompute.model import Site
 from hkcompute.plan.cabling import length_bin
-from hkcompute.plan.records import Plan
+from hkcompute.plan.optics import fibre_grade
+from hkcompute.plan.records import Link, Plan
+from hkcompute.schema import Optic
 
-SECTIONS = ("nodes", "storage", "switches", "optics", "cables")
+SECTIONS = ("nodes", "storage", "switches", "transceivers", "cables", "fibres")
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -46,6 +55,15 @@ class Bom:
         }
 
 
+def _ends(link: Link) -> tuple[tuple[str, str, int, str], tuple[str, str, int, str]]:
+    """(device, port, cage, part) for each end of a link with an optic."""
+    parts = (link.optic or "").split("+")
+    return (
+        (link.a, link.a_port, link.a_cage, parts[0]),
+        (link.b, link.b_port, link.b_cage, parts[-1]),
+    )
+
+
 def build_bom(site: Site, plan: Plan) -> Bom:
     bom = Bom()
 
@@ -66,14 +84,35 @@ def build_bom(site: Site, plan: Plan) -> Bom:
         else:
             sec(d.phase)["nodes"][d.model] += 1
     optics = site.catalog.optics
+    # A module's slot -> the earliest phase a link through it is built in. The slot of a
+    # twin-port module is its cage; of any other, its port. The part is in the key so a cage
+    # whose two links were given different modules (HK417 says so) is never under-counted.
+    modules: dict[tuple[str, str, str], int] = {}
     for link in plan.links:
         per = sec(link.phase)
-        if link.optic:
-            parts = link.optic.split("+")
-            if len(parts) == 2:
-                per["optics"].update(parts)
-            else:
-                o = optics.get(link.optic)
-                per["optics"][link.optic] += 2 if o is not None and o.kind == "transceiver" else 1
-        per["cables"][f"{link.cable} {length_bin(link.length_m)}"] += 1
+        if not link.optic:
+            per["cables"][f"{link.cable} {length_bin(link.length_m)}"] += 1
+            continue
+        ends = _ends(link)
+        first = optics.get(ends[0][3])
+        if first is not None and first.kind != "transceiver":
+            per["cables"][f"{ends[0][3]} {length_bin(link.length_m)}"] += 1
+            continue
+        for dev, port, cage, part in ends:
+            o = optics.get(part)
+            twin = o is not None and o.ports_per_module > 1 and cage > 0
+            slot = (dev, f"cage{cage}" if twin else port, part)
+            had = modules.get(slot)
+            if had is None or link.phase < had:
+                modules[slot] = link.phase
+        per["fibres"][_fibre(optics, ends[0][3], ends[1][3], link)] += 1
+    for (_dev, _slot, part), phase in modules.items():
+        sec(phase)["transceivers"][part] += 1
     return bom
+
+
+def _fibre(optics: dict[str, Optic], a: str, b: str, link: Link) -> str:
+    oa, ob = optics.get(a), optics.get(b)
+    grade = fibre_grade(oa, ob, link.length_m) if oa is not None and ob is not None else ""
+    what = f"{link.cable} {grade}" if grade else link.cable
+    return f"{what} {length_bin(link.length_m)}"

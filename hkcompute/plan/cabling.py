@@ -10,9 +10,10 @@ Length of a link (tests/unit/test_plan_cabling.py pins the figures):
 * rounded *up* to the next 0.1 m (a cable ordered never falls short). The rounding works on
   integer decimetres so the same inputs give the same figure on every machine.
 
-Optic choice: the cheapest catalogue optic of the link's speed whose reach is at least the
-length (a link exactly at reach is fine). A link costs one assembly for DAC, AOC and UTP, and
-two modules (one per end) for transceivers. Ties go to the longer reach, then the name.
+Optic choice (``plan.optics``): the cheapest parts that fit both ends (kind of end, protocol,
+cage, speed) and whose reach is at least the length (a link exactly at reach is fine). A link
+costs one assembly for DAC, AOC and UTP, and one module per end for transceivers (half a
+twin-port module, which serves two ports). Ties go to the longer reach, then the names.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 from hkcompute.inventory.schema import Optic
 from hkcompute.model import RackInfo
+from hkcompute.plan.optics import ANY, End, candidates
 
 VERTICAL_M = 2.0
 IN_RACK_M = 0.5
@@ -63,41 +65,39 @@ def cable_of(optic: Optic) -> str:
     return optic.fibre if optic.kind == "transceiver" else optic.kind
 
 
-def link_cost(optic: Optic) -> float:
-    return optic.cost_usd * (2 if optic.kind == "transceiver" else 1)
-
-
 @dataclass(frozen=True, slots=True)
 class Choice:
+    """``optic`` as the cabling CSV writes it (``a+b`` when the ends differ), ``cable`` what
+    is pulled, ``a``/``b`` the part at each end (None when nothing fits)."""
+
     optic: str | None
     cable: str
+    a: str | None = None
+    b: str | None = None
 
 
 class OpticChooser:
-    """Picks optics; memoised on (speed, length) because a site has few distinct pairs."""
+    """Picks the parts of a link (``plan.optics``); memoised on (speed, length, ends) because
+    a site has few distinct cases."""
 
     def __init__(self, optics: dict[str, Optic]) -> None:
         self.optics = optics
-        self._by_speed: dict[float, list[tuple[float, float, str]]] = {}
-        for name, o in optics.items():
-            self._by_speed.setdefault(float(o.speed_gbps), []).append(
-                (link_cost(o), -float(o.reach_m), name)
-            )
-        for lst in self._by_speed.values():
-            lst.sort()
-        self._memo: dict[tuple[float, float], Choice] = {}
+        self._memo: dict[tuple[float, float, End, End], Choice] = {}
 
-    def choose(self, speed: float, length: float) -> Choice:
-        key = (speed, length)
+    def choose(self, speed: float, length: float, a: End = ANY, b: End = ANY) -> Choice:
+        key = (float(speed), length, a, b)
         got = self._memo.get(key)
         if got is None:
-            got = Choice(None, "none")
-            for _cost, neg_reach, name in self._by_speed.get(float(speed), ()):
-                if -neg_reach >= length:
-                    got = Choice(name, cable_of(self.optics[name]))
-                    break
+            picks = candidates(self.optics, speed, length, a, b)
+            if picks:
+                p = picks[0]
+                got = Choice(p.optic, cable_of(self.optics[p.a]), p.a, p.b)
+            else:
+                got = Choice(None, "none")
             self._memo[key] = got
         return got
 
-    def max_reach(self, speed: float) -> float:
-        return max((-r for _c, r, _n in self._by_speed.get(float(speed), ())), default=0.0)
+    def max_reach(self, speed: float, a: End = ANY, b: End = ANY) -> float:
+        """The longest run any parts fitting both ends reach (0 when none fit at all)."""
+        picks = candidates(self.optics, speed, 0.0, a, b)
+        return max((p.reach for p in picks), default=0.0)

@@ -51,8 +51,9 @@ CABLE_TOO_LONG = rule(
 NO_OPTIC = rule(
     "HK407",
     E,
-    "no optic in the catalogue reaches this link",
-    "Add an optic of this speed and enough reach to the catalogue.",
+    "no optic in the catalogue fits both ends and reaches this link",
+    "Add a part of this speed and protocol that plugs into both ends (cage form factor, "
+    "twin-port or single-port) and reaches, to the catalogue.",
 )
 FIBRE_MISMATCH = rule(
     "HK408",
@@ -122,6 +123,13 @@ NIC_SHORT = rule(
     E,
     "a server has fewer compute NICs than the template's rails",
     "Use a server with one compute NIC per rail, or lower 'rails'.",
+)
+TWIN_CAGE_MIXED = rule(
+    "HK419",
+    E,
+    "the two ports of a twin-port cage were given different modules",
+    "One module serves both ports of the cage: give both links the same twin-port part "
+    "(an explicit optic, or racks close enough for the same reach).",
 )
 
 POOL_OVERLAP = rule("HK501", E, "two address pools overlap", "Give every pool its own range.")

@@ -41,10 +41,12 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from hkcompute.findings import Finding, make
+from hkcompute.findings import Finding, Location, make
 from hkcompute.model import ClusterInfo, Device, Site
 from hkcompute.plan import codes as R
 from hkcompute.plan.cabling import Choice, OpticChooser, cable_of, link_length, round_up_dm
+from hkcompute.plan.ends import Ends
+from hkcompute.plan.optics import End
 from hkcompute.plan.order import CORE, DEVICE, GROUP, UNIT, Owner
 from hkcompute.plan.records import (
     ACCESS,
@@ -56,7 +58,7 @@ from hkcompute.plan.records import (
     Link,
 )
 from hkcompute.plan.topology import Topology, build_topology
-from hkcompute.schema import Nic, UnitTemplate
+from hkcompute.schema import Nic, Optic, UnitTemplate
 from hkcompute.topology import INBAND, LEAF, OOB, STORAGE_LEAF, unit_switch_sets
 
 MGMT_PORT = "eth0"
@@ -160,7 +162,8 @@ class FabricBuilder:
         self.findings: list[Finding] = []
         self._next_port: dict[str, int] = {}
         self._rr: dict[str, int] = {}
-        self._memo: dict[tuple[str, int, str, int, float], tuple[float, Choice]] = {}
+        self.ends = Ends(site)
+        self._memo: dict[tuple[str, int, str, int, float, End, End], tuple[float, Choice]] = {}
         self.site_switches: dict[str, list[Device]] = {"storage": [], "inband": [], "oob": []}
         for d in site.devices.values():
             if d.cluster is None and d.unit is None:
@@ -188,41 +191,88 @@ class FabricBuilder:
         cluster: str | None,
     ) -> None:
         # Memoised: between racks the length depends on the racks alone, so a site has few
-        # distinct cases; only same-rack runs depend on the U positions.
+        # distinct cases; only same-rack runs depend on the U positions. The parts depend on
+        # what plugs in at each end as well.
+        protocol = self.ends.protocol(a, b)
+        ea = self.ends.end(a, a_port, protocol)
+        eb = self.ends.end(b, b_port, protocol)
         mk = (
-            (a.rack, 0, b.rack, 0, speed) if a.rack != b.rack else (a.rack, a.u, b.rack, b.u, speed)
+            (a.rack, 0, b.rack, 0, speed, ea, eb)
+            if a.rack != b.rack
+            else (a.rack, a.u, b.rack, b.u, speed, ea, eb)
         )
         got = self._memo.get(mk)
         if got is None:
             length = link_length(self.site.racks.get(a.rack), a.u, self.site.racks.get(b.rack), b.u)
-            got = self._memo[mk] = (length, self.chooser.choose(speed, length))
+            got = self._memo[mk] = (length, self.chooser.choose(speed, length, ea, eb))
         length, ch = got
         if ch.optic is None:
             self.agg.add(
                 R.NO_OPTIC,
                 f"{a.model}>{b.model}:{speed}",
-                f"no {speed:g} Gb/s optic in the catalogue reaches {length:.1f} m "
-                f"({a.name}:{a_port} - {b.name}:{b_port}; longest reach "
-                f"{self.chooser.max_reach(speed):g} m)",
+                f"no {speed:g} Gb/s {protocol} part in the catalogue fits both ends and reaches "
+                f"{length:.1f} m ({a.name}:{a_port} - {b.name}:{b_port}; longest reach of "
+                f"fitting parts {self.chooser.max_reach(speed, ea, eb):g} m)",
                 a.loc,
                 a.name,
             )
         self.links.append(
-            Link(
-                a.name,
+            self._link(
+                a,
                 a_port,
-                b.name,
+                b,
                 b_port,
                 network,
                 speed,
-                ch.optic,
-                ch.cable,
+                ch,
                 length,
                 max(a.phase, b.phase),
                 kind,
                 cluster,
                 a.loc,
+                protocol,
             )
+        )
+
+    def _link(
+        self,
+        a: Device,
+        a_port: str,
+        b: Device,
+        b_port: str,
+        network: str,
+        speed: float,
+        ch: Choice,
+        length: float,
+        phase: int,
+        kind: str,
+        cluster: str | None,
+        loc: Location,
+        protocol: str,
+    ) -> Link:
+        """The link record, with the cage and sub-port of each switch end."""
+        ac, asub = self.ends.cage(a, a_port)
+        bc, bsub = self.ends.cage(b, b_port)
+        return Link(
+            a.name,
+            a_port,
+            b.name,
+            b_port,
+            network,
+            speed,
+            ch.optic,
+            ch.cable,
+            length,
+            phase,
+            kind,
+            cluster,
+            loc,
+            protocol,
+            form_factor_of(self.site.catalog.optics, ch.optic),
+            ac,
+            asub,
+            bc,
+            bsub,
         )
 
     def next_port(self, sw: Device) -> str:
@@ -510,39 +560,46 @@ class FabricBuilder:
                 if spec.length_m
                 else link_length(self.site.racks.get(a.rack), a.u, self.site.racks.get(b.rack), b.u)
             )
+            protocol = self.ends.protocol(a, b)
             if spec.optic:
-                optic: str | None = spec.optic
-                first = self.site.catalog.optics.get(spec.optic.split("+")[0])
-                cable = cable_of(first) if first is not None else "none"
+                parts = spec.optic.split("+")
+                first = self.site.catalog.optics.get(parts[0])
+                ch = Choice(
+                    spec.optic,
+                    cable_of(first) if first is not None else "none",
+                    parts[0],
+                    parts[-1],
+                )
             else:
-                ch = self.chooser.choose(speed, length)
-                optic, cable = ch.optic, ch.cable
-                if optic is None:
+                ea = self.ends.end(a, a_port, protocol)
+                eb = self.ends.end(b, b_port, protocol)
+                ch = self.chooser.choose(speed, length, ea, eb)
+                if ch.optic is None:
                     self.findings.append(
                         make(
                             R.NO_OPTIC,
-                            f"link {spec.a} - {spec.b}: no {speed:g} Gb/s optic "
-                            f"reaches {length:.1f} m",
+                            f"link {spec.a} - {spec.b}: no {speed:g} Gb/s {protocol} part "
+                            f"fits both ends and reaches {length:.1f} m",
                             li.loc,
                             subject=spec.a,
                         )
                     )
             replaced.add((a_name, a_port))
             made.append(
-                Link(
-                    a_name,
+                self._link(
+                    a,
                     a_port,
-                    b_name,
+                    b,
                     b_port,
                     spec.network,
                     speed,
-                    optic,
-                    cable,
+                    ch,
                     round_up_dm(length),
                     phase,
                     EXPLICIT,
                     a.cluster or b.cluster,
                     li.loc,
+                    protocol,
                 )
             )
         if replaced:
@@ -552,6 +609,18 @@ class FabricBuilder:
                 if (x.a, x.a_port) not in replaced and (x.b, x.b_port) not in replaced
             ]
         self.links.extend(made)
+
+
+def form_factor_of(optics: dict[str, Optic], optic: str | None) -> str:
+    """The plugs of a link's parts, as its optic is written (``osfp``, or ``a+b`` when the
+    two ends' parts differ); "" when no part was chosen or a part has no form factor."""
+    if not optic:
+        return ""
+    got = []
+    for name in optic.split("+"):
+        o = optics.get(name)
+        got.append(o.form_factor or "" if o is not None else "")
+    return got[0] if len(set(got)) == 1 else "+".join(got)
 
 
 def build_links(

@@ -11,6 +11,7 @@ from hkcompute.findings import Finding, Rule, make
 from hkcompute.model import Site
 from hkcompute.plan import codes as R
 from hkcompute.plan.fabric import Ports, ports_by_model
+from hkcompute.plan.optics import port_speed
 from hkcompute.plan.records import Link
 
 
@@ -24,9 +25,13 @@ def _optic_problems(site: Site, optic: str, speed: float, length: float) -> list
             out.append((R.UNKNOWN_OPTIC, f"optic {name!r} is not in the catalogue"))
             continue
         found.append((name, o))
-        if float(o.speed_gbps) != float(speed):
+        # A twin-port module serves two ports: what must match the link is each port's speed.
+        if port_speed(o) != float(speed):
             out.append(
-                (R.OPTIC_SPEED, f"optic {name!r} is {o.speed_gbps:g} Gb/s on a {speed:g} Gb/s link")
+                (
+                    R.OPTIC_SPEED,
+                    f"optic {name!r} is {port_speed(o):g} Gb/s a port on a {speed:g} Gb/s link",
+                )
             )
         if length > o.reach_m:
             r = R.BEYOND_REACH if o.kind == "transceiver" else R.CABLE_TOO_LONG
@@ -69,6 +74,32 @@ def check_links(site: Site, links: list[Link]) -> list[Finding]:
 
     def where_of(link: Link) -> str:
         return f"{link.a}:{link.a_port} - {link.b}:{link.b_port}"
+
+    # A twin-port module sits in a cage and serves both its ports: (device, cage) -> the
+    # part and the first link through it, so a second link asking another part is caught.
+    cage_part: dict[tuple[str, int], tuple[str, Link]] = {}
+    optics = site.catalog.optics
+
+    def twin_parts(link: Link) -> None:
+        parts = (link.optic or "").split("+")
+        for dev_name, cage, part in (
+            (link.a, link.a_cage, parts[0]),
+            (link.b, link.b_cage, parts[-1]),
+        ):
+            o = optics.get(part)
+            if cage == 0 or o is None or o.ports_per_module < 2:
+                continue
+            had = cage_part.setdefault((dev_name, cage), (part, link))
+            if had[0] != part:
+                findings.append(
+                    make(
+                        R.TWIN_CAGE_MIXED,
+                        f"{dev_name} cage {cage}: {where_of(had[1])} takes {had[0]!r}, "
+                        f"{where_of(link)} takes {part!r}",
+                        link.loc,
+                        subject=dev_name,
+                    )
+                )
 
     used_get = used.get
     count_get = per_device.get
@@ -118,6 +149,7 @@ def check_links(site: Site, links: list[Link]) -> list[Finding]:
                     dev_name,
                 )
         if link.optic:
+            twin_parts(link)
             mk = (link.optic, link.speed_gbps, link.length_m)
             probs = memo.get(mk)
             if probs is None:

@@ -31,6 +31,14 @@ CABLING_COLUMNS = (
     "cable",
     "length_m",
     "phase",
+    # Appended (existing positions stay): what the link runs and plugs into, and where a
+    # switch end sits on its cages (swp3 of a twin-port OSFP switch: cage 2, port 1).
+    "protocol",
+    "form_factor",
+    "a_cage",
+    "a_cage_port",
+    "b_cage",
+    "b_cage_port",
 )
 ADDRESS_COLUMNS = ("device", "interface", "network", "address")
 
@@ -38,8 +46,10 @@ ADDRESS_COLUMNS = ("device", "interface", "network", "address")
 class Link(NamedTuple):
     """One cable. ``a`` is the lower tier (node, leaf, spine) and ``b`` the upper one for
     built links; explicit links keep the order written. ``optic`` is None when nothing in the
-    catalogue reaches (a finding says so); ``cable`` is smf/mmf for transceivers, else the
-    assembly kind (aoc, dac, utp)."""
+    catalogue fits and reaches (a finding says so), the a-end part then the b-end part
+    (``a+b``) when they differ; ``cable`` is smf/mmf for transceivers, else the assembly kind
+    (aoc, dac, utp). ``a_cage``/``a_sub`` (and b's) place a switch end on its cages, 0 for a
+    port that is not a described cage."""
 
     a: str
     a_port: str
@@ -54,8 +64,14 @@ class Link(NamedTuple):
     kind: str
     cluster: str | None = None
     loc: Location = UNKNOWN
+    protocol: str = ""
+    form_factor: str = ""
+    a_cage: int = 0
+    a_sub: int = 0
+    b_cage: int = 0
+    b_sub: int = 0
 
-    def row(self) -> tuple[str, str, str, str, str, str, str, str, str, str]:
+    def row(self) -> tuple[str, ...]:
         """The CSV row (see CABLING_COLUMNS); numbers formatted so output is byte-stable."""
         return (
             self.a,
@@ -68,6 +84,12 @@ class Link(NamedTuple):
             self.cable,
             f"{self.length_m:.1f}",
             str(self.phase),
+            self.protocol,
+            self.form_factor,
+            _num_or_blank(self.a_cage),
+            _num_or_blank(self.a_sub),
+            _num_or_blank(self.b_cage),
+            _num_or_blank(self.b_sub),
         )
 
     @property
@@ -156,3 +178,7 @@ class Plan:
 def fmt_num(v: float) -> str:
     """400.0 -> '400', 2.5 -> '2.5': integers print without a decimal point."""
     return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def _num_or_blank(n: int) -> str:
+    return str(n) if n else ""

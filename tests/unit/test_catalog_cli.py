@@ -170,7 +170,7 @@ def test_the_text_listing_groups_by_kind_and_is_deterministic() -> None:
         "servers (5)",
         "nics (3)",
         "switches (6)",
-        "optics (19)",
+        "optics (21)",
         "storage (2)",
     ]
     assert "      os: mlnx-os" in out

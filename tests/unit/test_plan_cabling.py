@@ -117,12 +117,17 @@ def test_cabling_csv_columns(site_dir: Path) -> None:
     result = runner.invoke(app, ["cabling", str(site_dir)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
+    # The first ten columns keep their places; protocol, form factor and cages come after.
     assert lines[0] == (
-        "a_device,a_port,b_device,b_port,network,speed_gbps,optic,cable,length_m,phase"
+        "a_device,a_port,b_device,b_port,network,speed_gbps,optic,cable,length_m,phase,"
+        "protocol,form_factor,a_cage,a_cage_port,b_cage,b_cage_port"
     )
-    assert lines[1] == "su1-n01,fab0,su1-leaf1,swp1,compute,400,400g-aoc,aoc,5.6,1"
+    # The test switch describes no cages, so the cage columns stay empty.
+    assert lines[1] == (
+        "su1-n01,fab0,su1-leaf1,swp1,compute,400,400g-aoc,aoc,5.6,1,ethernet,qsfp-dd,,,,"
+    )
     assert len(lines) == 1 + 32
-    assert all(len(r) == 10 for r in csv.reader(io.StringIO(result.stdout)))
+    assert all(len(r) == 16 for r in csv.reader(io.StringIO(result.stdout)))
 
 
 def test_addresses_csv_and_json(site_dir: Path) -> None:
@@ -142,8 +147,10 @@ def test_bom_and_diff(site_dir: Path) -> None:
     total = data["total"]
     assert total["nodes"] == {"node-a": 8}
     assert total["switches"] == {"sw": 6}
-    assert total["optics"] == {"400g-aoc": 32}
-    assert total["cables"] == {"aoc 7m": 32}
+    # An AOC is a cable with its ends built on: counted once, as a cable, not also as optics.
+    assert total["transceivers"] == {}
+    assert total["cables"] == {"400g-aoc 7m": 32}
+    assert total["fibres"] == {}
     result = runner.invoke(app, ["diff", str(site_dir), "--from-phase", "1", "--to-phase", "2"])
     assert result.exit_code == 0, result.output
     assert "unchanged" in result.stdout

@@ -36,7 +36,7 @@ def _cabling(c: _Ctx) -> tuple[Stage, dict[str, str]]:
     # bom`, without counting every earlier phase's cables again).
     bom = build_bom(c.site, Plan(c.site.info.name, c.phase, links=c.links)).phases.get(c.phase, {})
     stock = []
-    for sec in ("optics", "cables"):
+    for sec in ("transceivers", "cables", "fibres"):
         for item, n in sorted(bom.get(sec, Counter()).items(), key=lambda kv: _natural(kv[0])):
             spare = max(1, -(-n * SPARES_PCT // 100))
             stock.append([sec, item, f"{n:,}", f"{spare:,}", f"{n + spare:,}"])

@@ -1,0 +1,199 @@
+"""Parts that fit both ends of a link: protocol, cage, twin-port modules, reach; and how the
+BOM counts them (twin-port modules per cage, assemblies as cables, fibres by grade)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import hkcompute.checks.addressing
+import hkcompute.checks.fabric  # noqa: F401  (registers the HK4xx/HK5xx checks)
+from hkcompute.cli.main import app
+from hkcompute.inventory.schema import Optic
+from hkcompute.model import Device
+from hkcompute.plan import build_plan
+from hkcompute.plan.bom import build_bom
+from hkcompute.plan.cabling import OpticChooser
+from hkcompute.plan.ends import Ends
+from hkcompute.plan.optics import NIC, SWITCH, End
+from hkcompute.plan.records import Plan
+from hkcompute.validate import validate
+
+from .plan_sites import CATALOG, CLUSTER, TEMPLATE, roce_files
+
+Writer = Callable[[Path, dict[str, str | None]], Path]
+runner = CliRunner()
+
+CX7 = End(NIC, "infiniband", "osfp", 1)
+QM9700 = End(SWITCH, "infiniband", "osfp", 2)
+ETH_NIC = End(NIC, "ethernet", "qsfp-dd", 1)
+ETH_SW = End(SWITCH, "ethernet", "qsfp-dd", 1)
+
+
+@pytest.fixture(scope="module")
+def optics(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Optic]:
+    """The bundled catalogue's optics, as a site sees them."""
+    from .conftest import _write_site
+
+    v = validate(_write_site(tmp_path_factory.mktemp("optics"), roce_files()))
+    assert v.site is not None
+    return v.site.catalog.optics
+
+
+@pytest.fixture(scope="module")
+def chooser(optics: dict[str, Optic]) -> OpticChooser:
+    return OpticChooser(optics)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "length", "want"),
+    [
+        # HCA to NDR switch: single-port flat-top OSFP at the HCA, twin-port at the switch.
+        (CX7, QM9700, 2.0, "ndr-sr4+800g-2xsr4"),  # no InfiniBand DAC fits: optics even here
+        (CX7, QM9700, 50.0, "ndr-sr4+800g-2xsr4"),  # multimode at its 50 m reach
+        (CX7, QM9700, 50.1, "ndr-dr4+800g-dr8"),  # past it: single mode, 100 m
+        (CX7, QM9700, 100.1, None),  # no single-port InfiniBand part reaches: a finding
+        # Switch to switch: twin-port modules at both ends, the cheapest that reaches.
+        (QM9700, QM9700, 30.0, "800g-2xsr4"),
+        (QM9700, QM9700, 60.0, "800g-dr8"),
+        (QM9700, QM9700, 200.0, "800g-2xdr4"),
+        # Ethernet QSFP-DD ends keep the Ethernet parts: the DAC while it is long enough.
+        (ETH_NIC, ETH_SW, 3.0, "400g-dac"),
+        (ETH_NIC, ETH_SW, 3.1, "400g-aoc"),
+    ],
+)
+def test_parts_fit_both_ends(
+    chooser: OpticChooser, a: End, b: End, length: float, want: str | None
+) -> None:
+    assert chooser.choose(400, length, a, b).optic == want
+
+
+def test_infiniband_links_never_get_ethernet_only_parts(
+    chooser: OpticChooser, optics: dict[str, Optic]
+) -> None:
+    for a, b, lengths in (
+        (CX7, QM9700, (1.0, 5.0, 20.0, 45.0, 80.0, 100.0)),
+        (QM9700, QM9700, (1.0, 5.0, 20.0, 45.0, 80.0, 300.0, 2000.0)),
+    ):
+        for length in lengths:
+            ch = chooser.choose(400, length, a, b)
+            assert ch.optic is not None
+            for part in ch.optic.split("+"):
+                assert "infiniband" in optics[part].protocols
+                assert optics[part].reach_m >= length
+
+
+def test_switch_ports_map_to_cages_and_sub_ports(tmp_path: Path, write_site: Writer) -> None:
+    v = validate(write_site(tmp_path, roce_files()))
+    assert v.site is not None
+    ends = Ends(v.site)
+
+    def dev(model: str) -> Device:
+        return Device("x", "leaf", model, "r01", 1, 1, 1, "in_service", "h1")  # type: ignore[arg-type]
+
+    assert [ends.cage(dev("qm9700"), f"swp{n}") for n in (1, 2, 3, 64)] == [
+        (1, 1),
+        (1, 2),
+        (2, 1),
+        (32, 2),
+    ]
+    # Two cage groups: the QSFP28 uplinks of an SN2410 are numbered on after its 48 SFP28.
+    assert ends.cage(dev("sn2410"), "swp49") == (49, 1)
+    assert ends.cage(dev("sn2410"), "eth0") == (0, 0)
+    assert ends.cage(dev("sw"), "swp1") == (0, 0)  # no cages described
+
+
+IB_CATALOG = CATALOG.replace(
+    "        - {network: compute, count: 2, speed_gbps: 400}",
+    "        - {network: compute, count: 2, speed_gbps: 400, model: cx7-400g-osfp}",
+).replace(
+    "      kind: ethernet\n      ports: 32\n      speed_gbps: 400\n",
+    "      kind: infiniband\n      ports: 32\n      speed_gbps: 400\n"
+    "      cages:\n"
+    "        - {count: 16, form_factor: osfp, ports_per_cage: 2, speed_gbps: 400}\n",
+)
+
+
+def test_infiniband_site_cabling_and_bom(tmp_path: Path, write_site: Writer) -> None:
+    assert IB_CATALOG.count("cx7-400g-osfp") == 1 and "ports_per_cage: 2" in IB_CATALOG
+    files = roce_files(
+        catalog_yaml=IB_CATALOG,
+        units_yaml=TEMPLATE.replace("fabric: roce", "fabric: infiniband") + CLUSTER,
+    )
+    v = validate(write_site(tmp_path, files))
+    assert v.site is not None and v.findings == []
+    plan = build_plan(v.site)
+    leaf = [x for x in plan.links if x.kind == "node-leaf"]
+    up = [x for x in plan.links if x.kind == "leaf-spine"]
+    assert {x.optic for x in leaf} == {"ndr-sr4+800g-2xsr4"}
+    assert {x.optic for x in up} == {"800g-2xsr4"}
+    assert {x.protocol for x in plan.links} == {"infiniband"}
+    bom = build_bom(v.site, plan).total()
+    # One single-port module per HCA port; one twin-port module per switch cage in use:
+    # the leaves' node ports and uplinks pair up in cages, as do the spines' down ports.
+    cages = {(x.a, x.a_cage) for x in up} | {(x.b, x.b_cage) for x in up}
+    cages |= {(x.b, x.b_cage) for x in leaf}
+    assert bom["transceivers"] == {"ndr-sr4": len(leaf), "800g-2xsr4": len(cages)}
+    assert len(cages) * 2 == len(leaf) + 2 * len(up)  # every cage carries two links
+    assert bom["cables"] == {}  # transceivers only: no assembly
+    assert sum(bom["fibres"].values()) == len(plan.links)
+    assert all(k.startswith("mmf OM4 ") for k in bom["fibres"])
+    # The CSV places each switch end on its cage: swp1 and swp2 share cage 1.
+    result = runner.invoke(app, ["cabling", str(tmp_path / "site")])
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    first = next(r for r in rows if r["b_port"] == "swp2" and r["a_port"] == "fab0")
+    assert (first["protocol"], first["form_factor"]) == ("infiniband", "osfp")
+    assert (first["b_cage"], first["b_cage_port"], first["a_cage"]) == ("1", "2", "")
+
+
+def test_bom_counts_assemblies_as_cables_only(tmp_path: Path, write_site: Writer) -> None:
+    v = validate(write_site(tmp_path, roce_files()))
+    assert v.site is not None
+    plan = build_plan(v.site)
+    bom = build_bom(v.site, Plan(plan.site, None, links=plan.links)).total()
+    assert bom["transceivers"] == {} and bom["fibres"] == {}
+    assert sum(bom["cables"].values()) == len(plan.links)
+
+
+def _ib_site(tmp_path: Path, write_site: Writer, links: str | None = None) -> set[str]:
+    files = roce_files(
+        catalog_yaml=IB_CATALOG,
+        units_yaml=TEMPLATE.replace("fabric: roce", "fabric: infiniband") + CLUSTER,
+    )
+    if links is not None:
+        files["links.yaml"] = links
+    return {f.code for f in validate(write_site(tmp_path, files)).findings}
+
+
+@pytest.mark.parametrize(
+    ("optic", "fires"),
+    [
+        # swp1 shares cage 1 with swp2, whose built link takes the multimode twin-port module.
+        ("ndr-sr4+800g-2xsr4", False),
+        ("ndr-dr4+800g-dr8", True),
+    ],
+)
+def test_a_twin_port_cage_takes_one_module(
+    tmp_path: Path, write_site: Writer, optic: str, fires: bool
+) -> None:
+    link = (
+        'links:\n  - {a: "su1-n01:fab0", b: "su1-leaf1:swp1", network: compute, '
+        f"optic: {optic}}}\n"
+    )
+    assert ("HK419" in _ib_site(tmp_path, write_site, link)) is fires
+
+
+def test_no_fitting_part_is_a_finding(tmp_path: Path, write_site: Writer) -> None:
+    # Ethernet-only 400G parts: an InfiniBand fabric finds nothing that fits (HK407).
+    cat = IB_CATALOG.replace("model: cx7-400g-osfp", "model: cx6dx-2x100g")
+    files = roce_files(
+        catalog_yaml=cat,
+        units_yaml=TEMPLATE.replace("fabric: roce", "fabric: infiniband") + CLUSTER,
+    )
+    got = {f.code for f in validate(write_site(tmp_path, files)).findings}
+    assert "HK407" in got
