@@ -739,7 +739,11 @@ def remove_lab_objects(
     """
     filters = [f"{LAB_LABEL}=1"] + ([f"{SITE_LABEL}={site}"] if site is not None else [])
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": filters}):
+    # ignore_removed: a container that goes away between the list and its inspect (another
+    # clean-up, a killed run's auto-removal) is already what we want, not an error.
+    for container in client.containers.list(
+        all=True, filters={"label": filters}, ignore_removed=True
+    ):
         with contextlib.suppress(NotFound):
             container.remove(force=True, v=True)
             removed += 1

@@ -65,7 +65,8 @@ def _remove_stale_sessions(client: Any) -> None:
     from hkcompute.lab.images import remove_lab_objects
 
     found = [
-        *client.containers.list(all=True, filters={"label": f"{LAB_LABEL}=1"}),
+        # A killed session's containers may vanish while we list them (auto-removal).
+        *client.containers.list(all=True, filters={"label": f"{LAB_LABEL}=1"}, ignore_removed=True),
         *client.networks.list(filters={"label": f"{LAB_LABEL}=1"}),
     ]
     stale: set[str] = set()
