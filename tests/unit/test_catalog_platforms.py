@@ -174,3 +174,19 @@ def test_a_server_whose_ports_cannot_run_the_fabric_is_reported(tmp_path: Path) 
     assert f.location.path.endswith("fabric.yaml") and f.location.line == 4
     roce = ("server: lab-nv", "server: atlas-800t-a2")
     assert "HK314" not in codes(validate(_lab(tmp_path / "b", fabric=roce)).findings)
+
+
+def test_an_atlas_800t_a3_is_sixteen_npu_dies_on_eight_400ge_ports() -> None:
+    # The driver and the scheduler see each 910C die as an NPU (/dev/davinci0-15, npu:16);
+    # the node's compute fabric is one 400GE port per module, eight, not one per die.
+    cat = bundled()
+    node = cat.servers["atlas-800t-a3"]
+    die = cat.accelerators["Ascend-910C"]
+    assert node.accelerators == 16
+    files = die.device_files(node.accelerators)
+    assert files[0] == "/dev/davinci0" and files[15] == "/dev/davinci15"
+    assert "/dev/davinci16" not in files
+    assert [(n.count, n.speed_gbps) for n in node.nics if n.network == "compute"] == [(8, 400)]
+    # Halving the per-device figures keeps the node what it was: 6.4 PFLOPS, 1 TB of HBM.
+    assert node.accelerators * die.bf16_dense_tflops == 6400
+    assert node.accelerators * die.memory_gb == 1024
