@@ -81,6 +81,13 @@ WRONG_HALL = rule(
     "A cluster's fabric stays inside one hall: give the unit racks of the cluster's hall.",
 )
 
+RACK_POSITION = rule(
+    "HK210",
+    E,
+    "two racks stand at one floor position",
+    "Give each rack of a hall its own x_m, y_m (cable lengths are measured between them).",
+)
+
 
 def _span(u: int, height: int) -> str:
     return f"U{u}" if height == 1 else f"U{u}-{u + height - 1}"
@@ -259,3 +266,23 @@ def check_phases(ctx: CheckContext) -> Iterator[Finding]:
             loc,
             subject=first.name,
         )
+
+
+@register("rack-position")
+def check_positions(ctx: CheckContext) -> Iterator[Finding]:
+    # Cable lengths come from the racks' positions, so two racks on one spot would also
+    # give every link between them a length of the vertical runs alone. Racks of a later
+    # phase than asked are not yet on the floor.
+    seen: dict[tuple[str, float, float], str] = {}
+    for r in ctx.site.racks.values():
+        if ctx.phase is not None and r.phase > ctx.phase:
+            continue
+        first = seen.setdefault((r.hall, r.x_m, r.y_m), r.name)
+        if first != r.name:
+            yield make(
+                RACK_POSITION,
+                f"rack {r.name!r} stands at x {r.x_m:g} m, y {r.y_m:g} m of hall "
+                f"{r.hall!r}, where {first!r} stands",
+                r.loc,
+                subject=r.name,
+            )

@@ -158,6 +158,13 @@ ASN_SHORT = rule(
     "Add or widen networks.asn (leaf: one per leaf, spine: one per spine group, "
     "core: one per cluster core).",
 )
+ASN_PUBLIC = rule(
+    "HK508",
+    W,
+    "an ASN range lies outside the private ranges of RFC 6996",
+    "Use private ASNs, 64512-65534 or 4200000000-4294967294 (RFC 6996), unless the site "
+    "holds these public ASNs.",
+)
 ASN_OVERLAP = rule(
     "HK507", E, "two ASN ranges overlap", "Give leaf, spine and core their own ASN ranges."
 )

@@ -23,9 +23,10 @@ networks:
     p2p: {cidr: 10.3.0.0/24}
     storage: {cidr: 10.4.0.0/24}
   asn:
+    # Private ASNs (RFC 6996 ends 2-byte private space at 65534; HK508 warns past it).
     leaf: {first: 65001, last: 65100}
-    spine: {first: 65500, last: 65599}
-    core: {first: 65600, last: 65609}
+    spine: {first: 65500, last: 65519}
+    core: {first: 65520, last: 65529}
 """
 
 PHASES = """\

@@ -23,7 +23,8 @@ def _broken(tmp_path: Path, write_site: WriteSite) -> Path:
     fac = str(MINIMAL_FILES["facility.yaml"]).replace(
         '  - {name: "r[01-03]", hall: h1, phase: 1, row: A, x_m: 0, y_m: 0, power_kw: 45}\n',
         '  - {name: "r[01-02]", hall: h1, phase: 1, row: A, x_m: 0, y_m: 0, power_kw: 45}\n'
-        "  - {name: r03, hall: h1, phase: 1, row: A, x_m: 0, y_m: 0, power_kw: 15}\n",
+        # r03 stands past r01-r02 (0.6 m a rack): its own floor position, not also HK210.
+        "  - {name: r03, hall: h1, phase: 1, row: A, x_m: 1.2, y_m: 0, power_kw: 15}\n",
     )
     phases = str(MINIMAL_FILES["phases.yaml"]).replace("target_pflops: 10", "target_pflops: 20")
     return write_site(tmp_path, {**MINIMAL_FILES, "facility.yaml": fac, "phases.yaml": phases})

@@ -64,7 +64,11 @@ def add_cluster(site: Path) -> None:
     edit(
         site / "facility.yaml",
         RACKS_1,
-        RACKS_1 + RACKS_1.replace("[01-03]", "[04-06]").replace("phase: 1", "phase: 2"),
+        # The new racks stand in their own row (HK210: not on the floor spots of r01-r03).
+        RACKS_1
+        + RACKS_1.replace("[01-03]", "[04-06]")
+        .replace("phase: 1", "phase: 2")
+        .replace("row: A, x_m: 0, y_m: 0", "row: B, x_m: 0, y_m: 2.4"),
     )
     edit(site / "site.yaml", "clusters: [lab]", "clusters: [lab, lab2]")
     edit(

@@ -202,7 +202,7 @@ def test_two_groups_with_core_are_six_hops(tmp_path: Path, write_site: Writer) -
         ("c1-g02-spine01", "swp6", "c1-core02", "swp3"),
     }
     asns = {a.device: a.asn for a in plan.asns}
-    assert asns["c1-core01"] == asns["c1-core02"] == 65600
+    assert asns["c1-core01"] == asns["c1-core02"] == 65520
     assert asns["c1-g01-spine01"] == 65500 and asns["c1-g02-spine01"] == 65501
 
 
