@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import cached_property
 from typing import Protocol
 
@@ -81,23 +80,9 @@ class PhaseInfo:
     loc: Location = UNKNOWN
 
 
-class Role(StrEnum):
-    """What a device is in the site. A str enum: compares equal to its value, so templates,
-    CSVs and JSON see the plain name."""
-
-    GPU_NODE = "gpu_node"
-    STORAGE = "storage"
-    SERVICE = "service"
-    LEAF = "leaf"
-    SPINE = "spine"
-    CORE = "core"
-    STORAGE_LEAF = "storage_leaf"
-    STORAGE_SPINE = "storage_spine"
-    INBAND_SWITCH = "inband_switch"
-    OOB_SWITCH = "oob_switch"
-
-
-# A device's lifecycle state; the inventory's own enum, so the two can never disagree.
+# What a device is, and its lifecycle state: the inventory's own enums, so model and schema
+# can never disagree.
+Role = S.Role
 Status = S.Status
 
 

@@ -412,18 +412,21 @@ class Cluster(Spec):
 
 # --- explicit devices and links ------------------------------------------------------------
 
-Role = Literal[
-    "gpu_node",
-    "storage",
-    "service",
-    "leaf",
-    "spine",
-    "core",
-    "storage_leaf",
-    "storage_spine",
-    "inband_switch",
-    "oob_switch",
-]
+
+class Role(enum.StrEnum):
+    """What a device is in the site. A str enum: compares equal to its value, so templates,
+    CSVs and JSON see the plain name."""
+
+    GPU_NODE = "gpu_node"
+    STORAGE = "storage"
+    SERVICE = "service"
+    LEAF = "leaf"
+    SPINE = "spine"
+    CORE = "core"
+    STORAGE_LEAF = "storage_leaf"
+    STORAGE_SPINE = "storage_spine"
+    INBAND_SWITCH = "inband_switch"
+    OOB_SWITCH = "oob_switch"
 
 
 class SecretRef(Spec):

@@ -22,7 +22,10 @@ from hkcompute.asbuilt.names import Resolver
 from hkcompute.asbuilt.observed import Discovery, DiscoveryError, Sighting
 from hkcompute.asbuilt.sources import from_ibnetdiscover, from_lldp, medium_of, resolver_for
 from hkcompute.cli.common import (
+    AcceptNewHostKeysOpt,
+    PrivateKeyOpt,
     QuietOpt,
+    StateOpt,
     VerboseOpt,
     boundary,
     emit,
@@ -182,20 +185,9 @@ def verify_cmd(
             help="where to write the HCA port GUIDs (default SITE/.asbuilt/guids.yaml)",
         ),
     ] = None,
-    private_key: Annotated[Path | None, typer.Option(help="SSH key for the hosts")] = None,
-    accept_new_host_keys: Annotated[
-        bool,
-        typer.Option(
-            "--accept-new-host-keys", help="DANGEROUS: trust unknown host keys on first use"
-        ),
-    ] = False,
-    state: Annotated[
-        Path | None,
-        typer.Option(
-            "--state-dir",
-            help="run state (known_hosts, the lab's connections); default ./state/<site>",
-        ),
-    ] = None,
+    private_key: PrivateKeyOpt = None,
+    accept_new_host_keys: AcceptNewHostKeysOpt = False,
+    state: StateOpt = None,
     fmt: Annotated[VerifyFormat, typer.Option("--format", "-f")] = VerifyFormat.text,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = 0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -10,7 +11,7 @@ import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -52,6 +53,21 @@ def _verbose(value: int) -> int:
     return value
 
 
+# Options every command that reaches hosts shares, declared once so their names and help
+# never drift apart between deploy, preflight, hostkeys, verify, lab and cabling verify.
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="run state (journal, lock, known_hosts, the lab's connections); "
+        "default ./state/<site>",
+    ),
+]
+PrivateKeyOpt = Annotated[Path | None, typer.Option(help="SSH key for the hosts")]
+AcceptNewHostKeysOpt = Annotated[
+    bool,
+    typer.Option("--accept-new-host-keys", help="DANGEROUS: trust unknown host keys on first use"),
+]
 QuietOpt = Annotated[
     bool,
     typer.Option(
@@ -191,3 +207,32 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+@contextlib.contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A transient ``label ━━━ done/total elapsed`` bar on stderr (none when stderr is not a
+    terminal, or under -q); yields the ``progress(done, total)`` callback the layers take."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield progress

@@ -13,8 +13,11 @@ from rich.live import Live
 from rich.table import Table
 
 from hkcompute.cli.common import (
+    AcceptNewHostKeysOpt,
     Format,
+    PrivateKeyOpt,
     QuietOpt,
+    StateOpt,
     VerboseOpt,
     boundary,
     emit,
@@ -36,12 +39,6 @@ if TYPE_CHECKING:  # the SSH layer (paramiko) loads only for the commands that u
     from hkcompute.deploy.ssh import Target
     from hkcompute.model import Site
 
-StateOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir", help="run state (journal, lock, known_hosts); default ./state/<site>"
-    ),
-]
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -162,7 +159,7 @@ def deploy_cmd(
             envvar="HKCOMPUTE_VAULT_PASSWORD_FILE", help="decrypts the inventory's vault values"
         ),
     ] = None,
-    private_key: Annotated[Path | None, typer.Option(help="SSH key for the hosts")] = None,
+    private_key: PrivateKeyOpt = None,
     break_lock: Annotated[
         bool, typer.Option("--break-lock", help="remove a lock left by a dead deploy first")
     ] = False,
@@ -388,13 +385,8 @@ def preflight_cmd(
     site: Annotated[str, typer.Argument(help="site folder")],
     phase: Annotated[int, typer.Option(help="hosts present up to phase N")],
     limit: Annotated[str | None, typer.Option(help="Ansible host pattern")] = None,
-    private_key: Annotated[Path | None, typer.Option(help="SSH key for the hosts")] = None,
-    accept_new_host_keys: Annotated[
-        bool,
-        typer.Option(
-            "--accept-new-host-keys", help="DANGEROUS: trust unknown host keys on first use"
-        ),
-    ] = False,
+    private_key: PrivateKeyOpt = None,
+    accept_new_host_keys: AcceptNewHostKeysOpt = False,
     lab: Annotated[
         bool, typer.Option("--lab", help="containers: skip NIC and accelerator hardware checks")
     ] = False,

@@ -12,6 +12,7 @@ from rich.table import Table
 from hkcompute.cli.common import (
     Format,
     QuietOpt,
+    StateOpt,
     VerboseOpt,
     boundary,
     emit,
@@ -23,8 +24,6 @@ from hkcompute.deploy.state import state_dir
 from hkcompute.validate import load_valid_site
 
 app = typer.Typer(help="The container twin of a phase (Molecule-style).", no_args_is_help=True)
-
-StateOpt = Annotated[Path | None, typer.Option("--state-dir", help="default ./state/<site>")]
 
 
 @app.command("up")

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hkcompute.cli.common import (
     Format,
@@ -16,6 +15,7 @@ from hkcompute.cli.common import (
     boundary,
     emit,
     err,
+    progress_bar,
     resolve_site,
 )
 from hkcompute.inventory.load import Loaded, load_site
@@ -81,20 +81,7 @@ def render_cmd(
     if s is None:
         s, _ = load_valid_site(path, phase, loaded)
     t0 = time.perf_counter()
-    with Progress(
-        TextColumn("rendering"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("render", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_bar("rendering") as progress:
         outcome = render_site(s, phase, out, hosts=host, check=check, progress=progress)
     took = time.perf_counter() - t0
     if outcome.check is not None:
@@ -151,20 +138,7 @@ def _lint(out: Path, host: str | None, fmt: Format) -> None:
     """Print the --lint report of the tree in ``out``; exit 1 if a check failed."""
     from hkcompute.lint import lint_output  # the checkers load only when asked for
 
-    with Progress(
-        TextColumn("checking"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task("lint", total=None)
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with progress_bar("checking") as progress:
         report = lint_output(out, hosts=host, progress=progress)
     emit(report.json() if fmt is Format.json else report.text())
     err.print(report.summary())
