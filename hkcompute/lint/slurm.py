@@ -180,16 +180,7 @@ def _slurmctld_run(
 
 
 def _check_slurm(slurm_conf: Path, *, timeout: float) -> ToolResult:
-    """A cold start of slurmctld on a copy of slurm.conf, stopped once it is running.
-
-    This is where Slurm 22.05 validates the cluster's configuration: every key and value,
-    partitions against nodes, node GRES against ``GresTypes`` and their plugins, the
-    topology plugin with topology.conf. The copy points host, user, ports, state and pid
-    files into a temporary directory and uses ``auth/none`` (no munged); the run happens in
-    private mount and PID namespaces where every node name resolves to 127.0.0.1. It fails
-    on any ``fatal:`` or ``error:`` line other than those a cold start on a machine without a
-    mail program or PMIx always prints.
-    """
+    """The ``slurm`` check itself: what it runs and why is told once, on ``Slurmctld``."""
     kind = "slurm"
     cmd, out, running, _ = _slurmctld_run(slurm_conf, timeout=timeout)
     errors = _slurm_errors(out)
