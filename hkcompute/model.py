@@ -163,6 +163,7 @@ class ClusterInfo:
 
     @property
     def fabric(self) -> str:
+        """The name of its fabric kind (an entry of ``catalog.fabrics``)."""
         return self.template.fabric
 
 
@@ -196,6 +197,8 @@ class Catalog:
     accelerator's ``device_files``) rather than comparing vendor names (docs/platforms.md).
     """
 
+    fabrics: dict[str, S.FabricKind] = field(default_factory=dict)
+    switch_os: dict[str, S.SwitchOs] = field(default_factory=dict)
     accelerators: dict[str, S.Accelerator] = field(default_factory=dict)
     servers: dict[str, S.Server] = field(default_factory=dict)
     nics: dict[str, S.NicModel] = field(default_factory=dict)
@@ -254,10 +257,15 @@ class Catalog:
         acc = self.platform(server)
         return acc is not None and acc.nics_integrated
 
-    def switch_os(self, model: str) -> str | None:
+    def os_name(self, model: str) -> str | None:
         """The network OS a switch model runs (None: unknown model, or not stated)."""
         entry = self.switches.get(model)
         return entry.os if entry is not None else None
+
+    def os_of(self, model: str) -> S.SwitchOs | None:
+        """The network OS entry of a switch model (None: not stated, or not catalogued)."""
+        name = self.os_name(model)
+        return self.switch_os.get(name) if name is not None else None
 
     def switch_protocol(self, model: str) -> str | None:
         entry = self.switches.get(model)
@@ -286,6 +294,9 @@ class Site:
     # What is built (``hkcompute.lock`` beside the inventory, set by the loader): the plan
     # reuses it and refuses to move it. None when the site has no lock yet.
     lock: Lock | None = None
+    # The site's own templates (``SITE/templates``, set by the loader), searched before the
+    # bundled ones: where a site's made-up platform keeps the templates its entries name.
+    template_dirs: tuple[str, ...] = ()
     # Where the site came from, for findings only: no part of what the site *is*, so left
     # out of equality. None for a site made in code (nothing broken, nothing to locate).
     broken: BrokenItems | None = field(default=None, compare=False, repr=False)
@@ -306,6 +317,13 @@ class Site:
 
     def cluster(self, name: str) -> ClusterInfo | None:
         return next((c for c in self.clusters if c.name == name), None)
+
+    def fabric_of(self, cluster: str | None) -> S.FabricKind | None:
+        """The fabric kind of a cluster (None: no such cluster, or its kind is not
+        catalogued, which validate reports). Code asks it what the fabric does
+        (``routed``, ``has_subnet_manager``, ``protocol``), never its name."""
+        c = self.cluster(cluster or "")
+        return self.catalog.fabrics.get(c.fabric) if c is not None else None
 
     def accelerators_of(self, device: Device) -> tuple[S.Accelerator | None, int, str | None]:
         """(accelerator model, count, accelerator model name) of a device."""

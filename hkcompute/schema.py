@@ -81,6 +81,23 @@ PlatformName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z
 PortNumber = Annotated[int, Field(ge=1, le=65535)]
 
 
+FileMode = Annotated[str, Field(pattern=r"^0?[0-7]{3,4}$")]
+TemplatePath = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*\.j2$")]
+
+
+class RenderFile(Spec):
+    """One file a platform puts on a host: where it goes, the template that makes it (under
+    ``templates/``, or the site's own ``templates/``), its mode, and the hkcompute.lint
+    checkers that run the program that reads it (``render --lint``)."""
+
+    path: Annotated[str, Field(pattern=r"^/[^\s*?]+$")] = Field(
+        description="absolute path on the host"
+    )
+    template: TemplatePath
+    mode: FileMode = "0644"
+    checkers: list[PlatformName] = []
+
+
 class Software(Spec):
     """One part of a node's software stack for its accelerators."""
 
@@ -115,7 +132,7 @@ class Accelerator(Spec):
     )
     software: list[Software] = Field(default=[], description="the node-side software stack")
     exporter: Exporter | None = Field(
-        default=None, description="what monitors it; unset: by its GRES name (gpu: DCGM, 9400)"
+        default=None, description="the Prometheus exporter that watches it (unset: none)"
     )
     nics_integrated: bool = Field(
         default=False,
@@ -124,6 +141,14 @@ class Accelerator(Spec):
     )
     nic_protocol: Protocol | None = Field(
         default=None, description="the protocol of the integrated compute ports"
+    )
+    devices_per_port: Annotated[int, Field(ge=1, le=8)] = Field(
+        default=1,
+        description="with integrated ports: devices that share one compute port (two dies "
+        "of one module share its port)",
+    )
+    files: list[RenderFile] = Field(
+        default=[], description="the files a node of this accelerator gets for its stack"
     )
     source: str = ""
 
@@ -143,16 +168,6 @@ class Accelerator(Spec):
         """The compute protocol the accelerator itself speaks: set only when its ports are
         integrated; otherwise the server's NIC decides (``Catalog.compute_protocols``)."""
         return self.nic_protocol if self.nics_integrated else None
-
-    @property
-    def monitor(self) -> Exporter:
-        """The exporter, or for an entry that names none the one its GRES name had before
-        exporters were data (gpu: dcgm-exporter on 9400, else npu-exporter on 8082)."""
-        if self.exporter is not None:
-            return self.exporter
-        if self.gres == "gpu":
-            return Exporter(name="dcgm-exporter", job="dcgm", port=9400)
-        return Exporter(name="npu-exporter", job="npu", port=8082)
 
 
 class Nic(Spec):
@@ -258,6 +273,12 @@ class SwitchModel(Spec):
         return self.kind
 
     @property
+    def holds_ip(self) -> bool:
+        """Whether the switch has IP addresses of its own (a loopback, routed ports): an
+        Ethernet switch does; an InfiniBand one is programmed by its subnet manager."""
+        return self.kind == "ethernet"
+
+    @property
     def cage_count(self) -> int:
         return sum(c.count for c in self.cages)
 
@@ -315,7 +336,87 @@ class StorageModel(Spec):
     source: str = ""
 
 
+# What a switch does in its fabric, and so which of its OS's file sets it gets: a switch of a
+# routed fabric routes (BGP); a subnet-manager host runs its fabric's subnet manager.
+SwitchFunction = Literal["routed", "subnet_manager"]
+
+
+class OsService(Spec):
+    """A service a switch's OS runs for the files it gets, and the port it listens on."""
+
+    unit: PlatformName = Field(description="the systemd unit")
+    port: PortNumber | None = None
+
+
+class SwitchOs(Spec):
+    """A network operating system: how its switches are reached, named and configured."""
+
+    vendor: str
+    linux: bool = Field(
+        description="a Linux NOS: Ansible reaches the switch over SSH like a server and places "
+        "its files (unset: the files are rendered for the vendor's own tools to load)"
+    )
+    files: dict[SwitchFunction, list[RenderFile]] = Field(
+        default={}, description="the files a switch gets for each function it has"
+    )
+    services: list[OsService] = Field(
+        default=[], description="what runs on a switch that gets files (verify checks them)"
+    )
+    exporter: Exporter | None = Field(
+        default=None, description="the Prometheus exporter on a switch that gets files"
+    )
+    source: str = ""
+
+
+FabricControl = Literal["bgp", "subnet-manager"]
+IpoibMode = Literal["datagram", "connected"]
+# The largest IPoIB MTU of each mode: datagram carries one IB packet (4096-byte IB MTU less
+# the 4-byte IPoIB header); connected mode, the RFC 4755 limit the Linux driver takes.
+IPOIB_MAX_MTU: dict[str, int] = {"datagram": 4092, "connected": 65520}
+
+
+class Ipoib(Spec):
+    mode: IpoibMode = "datagram"
+    mtu: Annotated[int, Field(ge=576, le=65535)] = 4092
+
+
+class FabricKind(Spec):
+    """A kind of compute fabric: its protocol and how it is controlled, which decide what the
+    plan gives its switches (addresses, ASNs, BGP sessions; or subnet managers)."""
+
+    protocol: Protocol
+    control: FabricControl = Field(
+        description="bgp: every switch routes (a loopback, /31 links, an ASN); subnet-manager: "
+        "a subnet manager programs the switches, which hold no addresses"
+    )
+    subnet_managers: Annotated[int, Field(ge=0, le=8)] = Field(
+        default=0, description="subnet managers per cluster (master, then standbys)"
+    )
+    mtu: Annotated[int, Field(ge=576, le=9216)] = Field(
+        default=9000, description="the IP MTU of node compute interfaces (Ethernet)"
+    )
+    ipoib: Ipoib | None = Field(
+        default=None, description="IP over the fabric's own link layer (InfiniBand)"
+    )
+    lossless: bool = Field(default=False, description="PFC/ECN lossless class for RDMA")
+    source: str = ""
+
+    @property
+    def routed(self) -> bool:
+        return self.control == "bgp"
+
+    @property
+    def has_subnet_manager(self) -> bool:
+        return self.control == "subnet-manager"
+
+    @property
+    def host_mtu(self) -> int:
+        return self.ipoib.mtu if self.ipoib is not None else self.mtu
+
+
 class Catalog(Spec):
+    fabrics: dict[ModelName, FabricKind] = {}
+    switch_os: dict[PlatformName, SwitchOs] = {}
     accelerators: dict[ModelName, Accelerator] = {}
     servers: dict[ModelName, Server] = {}
     nics: dict[ModelName, NicModel] = {}
@@ -368,7 +469,7 @@ class SwitchSet(Spec):
 
 class UnitTemplate(Spec):
     server: ModelName
-    fabric: Literal["infiniband", "roce"]
+    fabric: ModelName = Field(description="the kind of compute fabric, an entry of catalog.fabrics")
     node_slots: Annotated[int, Field(ge=1, le=512)] = 32
     rails: Annotated[int, Field(ge=1, le=16)] = 8
     node_racks: Annotated[int, Field(ge=1, le=64)]

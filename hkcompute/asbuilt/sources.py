@@ -27,9 +27,13 @@ def resolver_for(site: Site, plan: Plan) -> Resolver:
 
 
 def medium_of(site: Site) -> Callable[[Link], str]:
-    """A cluster's compute fabric is InfiniBand when its template says so; every other link
-    (storage, in-band, out-of-band, RoCE) is Ethernet, which LLDP sees."""
-    ib = {c.name for c in site.clusters if c.fabric == "infiniband"}
+    """A cluster's compute fabric is InfiniBand when its fabric kind's protocol is; every
+    other link (storage, in-band, out-of-band, RoCE) is Ethernet, which LLDP sees."""
+    ib = {
+        c.name
+        for c in site.clusters
+        if (k := site.fabric_of(c.name)) is not None and k.protocol == INFINIBAND
+    }
 
     def medium(x: Link) -> str:
         return INFINIBAND if x.network == "compute" and x.cluster in ib else ETHERNET

@@ -29,8 +29,8 @@ SWITCH_PROTOCOL = rule(
     "HK313",
     E,
     "a fabric switch speaks another protocol than its fabric",
-    "An infiniband fabric needs switches of kind infiniband, a roce fabric switches of kind "
-    "ethernet: use a switch model of the fabric's protocol.",
+    "A fabric's leaves, spines and cores speak its protocol (catalog.fabrics): use a switch "
+    "model of that protocol, or another fabric.",
 )
 SERVER_PROTOCOL = rule(
     "HK314",
@@ -39,9 +39,26 @@ SERVER_PROTOCOL = rule(
     "Use a server whose compute NIC (or integrated accelerator ports) runs the fabric's "
     "protocol, or change the template's fabric.",
 )
-
-# What each template fabric runs on the wire.
-FABRIC_PROTOCOL = {"infiniband": "infiniband", "roce": "ethernet"}
+FABRIC_KIND = rule(
+    "HK315",
+    E,
+    "a unit template names a fabric kind missing from the catalogue",
+    "Name an entry of catalog.fabrics (bundled: infiniband, roce), or add the kind there with "
+    "its protocol and control.",
+)
+SWITCH_OS = rule(
+    "HK316",
+    E,
+    "a switch model names a network OS missing from the catalogue",
+    "Name an entry of catalog.switch_os (bundled: cumulus, frr-linux, mlnx-os, vrp, eos), or "
+    "add the OS there with the files its switches get.",
+)
+NO_SWITCH_OS = rule(
+    "HK317",
+    Severity.WARNING,
+    "a routing fabric switch has no network OS, so it gets no configuration",
+    "Give the switch model an 'os' (an entry of catalog.switch_os) whose files configure it.",
+)
 
 
 def _fallback(site: Site, kind: str, name: str) -> Location:
@@ -52,7 +69,56 @@ def _fallback(site: Site, kind: str, name: str) -> Location:
 def check_catalog(ctx: CheckContext) -> Iterator[Finding]:
     site = ctx.site
     yield from _nic_models(site)
+    yield from _fabric_kinds(site)
+    yield from _switch_oses(site)
     yield from _fabric_protocols(site)
+
+
+def _fabric_kinds(site: Site) -> Iterator[Finding]:
+    kinds = site.catalog.fabrics
+    broken = broken_of(site)
+    for tname, tpl in site.templates.items():
+        if tpl.fabric in kinds or broken.has("fabrics", tpl.fabric):
+            continue
+        yield make(
+            FABRIC_KIND,
+            f"unit template {tname!r}: fabric {tpl.fabric!r} is not in catalog.fabrics",
+            at(site, ("unit_templates", tname, "fabric"), Location("<site>")),
+            hint=did_you_mean(tpl.fabric, kinds),
+            subject=tname,
+        )
+
+
+def _switch_oses(site: Site) -> Iterator[Finding]:
+    cat = site.catalog
+    broken = broken_of(site)
+    for name, sw in cat.switches.items():
+        if sw.os is None or sw.os in cat.switch_os or broken.has("switch_os", sw.os):
+            continue
+        yield make(
+            SWITCH_OS,
+            f"switch {name!r}: os {sw.os!r} is not in catalog.switch_os",
+            at(site, ("catalog", "switches", name, "os"), _fallback(site, "switches", name)),
+            hint=did_you_mean(sw.os, cat.switch_os),
+            subject=name,
+        )
+    # A switch of a routing fabric with no OS would plan addresses and sessions that no
+    # file ever configures: said once per template role, where the model is chosen.
+    for tname, tpl in site.templates.items():
+        kind = cat.fabrics.get(tpl.fabric)
+        if kind is None or not kind.routed:
+            continue
+        for role in ("leaf", "spine"):
+            model = getattr(tpl, role)
+            got = cat.switches.get(model)
+            if got is not None and got.os is None:
+                yield make(
+                    NO_SWITCH_OS,
+                    f"unit template {tname!r}: {role} {model!r} names no network OS; its "
+                    "switches get no configuration",
+                    at(site, ("unit_templates", tname, role), Location("<site>")),
+                    subject=tname,
+                )
 
 
 def _nic_models(site: Site) -> Iterator[Finding]:
@@ -80,7 +146,10 @@ def _nic_models(site: Site) -> Iterator[Finding]:
 def _fabric_protocols(site: Site) -> Iterator[Finding]:
     cat = site.catalog
     for tname, tpl in site.templates.items():
-        want = FABRIC_PROTOCOL[tpl.fabric]
+        kind = cat.fabrics.get(tpl.fabric)
+        if kind is None:
+            continue  # HK315
+        want = kind.protocol
         for role in ("leaf", "spine"):
             model = getattr(tpl, role)
             got = cat.switch_protocol(model)
@@ -102,9 +171,10 @@ def _fabric_protocols(site: Site) -> Iterator[Finding]:
                 subject=tname,
             )
     for c in site.clusters:
-        if c.core is None:
+        core_kind = cat.fabrics.get(c.fabric)
+        if c.core is None or core_kind is None:
             continue
-        want = FABRIC_PROTOCOL[c.fabric]
+        want = core_kind.protocol
         got = cat.switch_protocol(c.core.model)
         if got is not None and got != want:
             yield make(

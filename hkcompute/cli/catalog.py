@@ -16,11 +16,10 @@ from pydantic import BaseModel
 
 from hkcompute import schema as S
 from hkcompute.cli.common import boundary, emit, err, resolve_site
-from hkcompute.errors import InputError
 from hkcompute.model import Catalog
 
 # The kinds in the order people read them: what computes, what carries, what stores.
-KINDS = ("accelerators", "servers", "nics", "switches", "optics", "storage")
+KINDS = tuple(S.Catalog.model_fields)
 
 
 class CatalogFormat(StrEnum):
@@ -29,17 +28,10 @@ class CatalogFormat(StrEnum):
 
 
 def bundled() -> Catalog:
-    """The catalogue shipped with hkcompute (the package's own data, valid by its tests)."""
-    from pydantic import ValidationError
+    """The catalogue shipped with hkcompute."""
+    from hkcompute.inventory.load import bundled_catalog
 
-    from hkcompute.inventory.load import default_catalog
-
-    src = default_catalog()
-    try:
-        spec = S.Catalog.model_validate(src.data.get("catalog", {}))
-    except ValidationError as exc:  # only an edited installation gets here
-        raise InputError(f"the bundled catalogue ({src.files[0]}) is not valid: {exc}") from None
-    return Catalog(**{kind: dict(getattr(spec, kind)) for kind in KINDS})
+    return bundled_catalog()
 
 
 def _platform(cat: Catalog, server: str) -> dict[str, Any]:
@@ -51,7 +43,7 @@ def _platform(cat: Catalog, server: str) -> dict[str, Any]:
         "nics_integrated": cat.nics_integrated(server),
         "gres": acc.gres if acc is not None else None,
         "device_files": list(acc.device_files(entry.accelerators)) if acc is not None else [],
-        "exporter": acc.monitor.model_dump(mode="json") if acc is not None else None,
+        "exporter": acc.exporter.model_dump(mode="json") if acc and acc.exporter else None,
     }
 
 

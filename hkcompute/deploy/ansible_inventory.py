@@ -65,7 +65,8 @@ def build_inventory(
         }
         if d.role in ("leaf", "spine", "core"):
             hv["ansible_host"] = addr.get((d.name, "oob")) or addr.get((d.name, "loopback"))
-            hv["hk_fabric"] = c.fabric if c else "roce"
+            kind = site.fabric_of(d.cluster)
+            hv["hk_routed"] = kind is not None and kind.routed
             if d.name in sm:
                 hv["hk_subnet_manager"] = True
             groups["fabric"].add(d.name)

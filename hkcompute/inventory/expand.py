@@ -150,6 +150,8 @@ class _Expander:
             elif self.defaults is not None:
                 locs[(kind, name)] = self.defaults.locate(path)
         return M.Catalog(
+            fabrics=dict(cat.get("fabrics", {})),
+            switch_os=dict(cat.get("switch_os", {})),
             accelerators=dict(cat.get("accelerators", {})),
             servers=dict(cat.get("servers", {})),
             nics=dict(cat.get("nics", {})),

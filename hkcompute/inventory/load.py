@@ -6,9 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from hkcompute import schema as S
 from hkcompute.asbuilt.lock import LOCK_NAME, Lock
 from hkcompute.asbuilt.lock import parse as parse_lock
 from hkcompute.errors import InputError
@@ -16,9 +20,11 @@ from hkcompute.findings import Finding
 from hkcompute.inventory.expand import build_site
 from hkcompute.inventory.parse import parse
 from hkcompute.inventory.yamlsrc import Source, load_source
-from hkcompute.model import Site
+from hkcompute.model import Catalog, Site
 
-CATALOG_RESOURCE = "catalog.yaml"
+CATALOG_RESOURCE = "catalog"  # a folder: one file per kind of part
+# A site's own templates, for the platforms its catalogue adds (docs/platforms.md).
+SITE_TEMPLATES = "templates"
 # A lock lists every allocation of a site: a full site's is tens of MiB, never hundreds.
 MAX_LOCK_BYTES = 256 * 1024 * 1024
 
@@ -35,6 +41,17 @@ def default_catalog() -> Source:
     ref = resources.files("hkcompute") / "data" / CATALOG_RESOURCE
     with resources.as_file(ref) as path:
         return load_source(Path(path), base=Path(path).parent.parent.parent)
+
+
+@lru_cache(maxsize=1)
+def bundled_catalog() -> Catalog:
+    """The bundled catalogue as a model (the package's own data, valid by its tests)."""
+    src = default_catalog()
+    try:
+        spec = S.Catalog.model_validate(src.data.get("catalog", {}))
+    except ValidationError as exc:  # only an edited installation gets here
+        raise InputError(f"the bundled catalogue ({src.files[0]}) is not valid: {exc}") from None
+    return Catalog(**{kind: dict(getattr(spec, kind)) for kind in S.Catalog.model_fields})
 
 
 def inventory_hash(src: Source, defaults: Source | None) -> str:
@@ -60,6 +77,9 @@ def load_site(path: Path, *, base: Path | None = None, with_defaults: bool = Tru
     findings.extend(exp_findings)
     if site is not None:
         site = with_lock(site, read_lock(path, base=base))
+        own = path / SITE_TEMPLATES
+        if path.is_dir() and own.is_dir():
+            site = replace(site, template_dirs=(str(own.resolve()),))
     return Loaded(site, src, findings)
 
 

@@ -33,6 +33,8 @@ _LIST_ITEMS: dict[str, type[BaseModel]] = {
     "energy": S.EnergyAsset,
 }
 _CATALOG_KINDS: dict[str, type[BaseModel]] = {
+    "fabrics": S.FabricKind,
+    "switch_os": S.SwitchOs,
     "accelerators": S.Accelerator,
     "servers": S.Server,
     "nics": S.NicModel,

@@ -363,8 +363,12 @@ def load_source(root: Path, *, base: Path | None = None) -> Source:
         except RecursionError as exc:
             raise InputError(f"nesting deeper than {MAX_DEPTH} levels", location=shown) from exc
         kept: set[str] = set()
+        kept_under: set[tuple[str, str]] = set()
         for key, value in data.items():
             loc = conv.positions[(key,)]
+            if key in SPLITTABLE and key in owner and isinstance(value, dict):
+                kept_under |= _merge_split(src, key, value, conv.positions, loc)
+                continue
             if key in owner:
                 first = owner[key]
                 src.findings.append(
@@ -380,9 +384,51 @@ def load_source(root: Path, *, base: Path | None = None) -> Source:
             src.data[key] = value
             kept.add(key)
         src.positions.update(
-            (where, loc) for where, loc in conv.positions.items() if where[0] in kept
+            (where, loc)
+            for where, loc in conv.positions.items()
+            if where[0] in kept or (len(where) > 1 and (where[0], where[1]) in kept_under)
         )
     return src
+
+
+# Top-level keys that several files may each hold a part of, by their second-level keys: a
+# catalogue is easier to keep one kind per file (accelerators.yaml, optics.yaml ...).
+SPLITTABLE = frozenset({"catalog"})
+
+
+def _merge_split(
+    src: Source,
+    key: str,
+    value: dict[str, Any],
+    positions: dict[PathKey, Location],
+    loc: Location,
+) -> set[tuple[str, str]]:
+    """Add a second file's part of a splittable top-level key; a second-level key that two
+    files both hold is a duplicate (reported at the second), never silently overwritten."""
+    into = src.data[key]
+    if not isinstance(into, dict):
+        src.findings.append(
+            make(DUPLICATE_TOP, f"top-level key {key!r} is also defined elsewhere", loc)
+        )
+        return set()
+    kept: set[tuple[str, str]] = set()
+    for sub, part in value.items():
+        sub_loc = positions.get((key, sub), loc)
+        if sub in into:
+            first = src.positions.get((key, sub))
+            where = f" in {first.path}:{first.line}" if first is not None else ""
+            src.findings.append(
+                make(
+                    DUPLICATE_TOP,
+                    f"'{key}.{sub}' is also defined{where}",
+                    sub_loc,
+                    subject=f"{key}.{sub}",
+                )
+            )
+            continue
+        into[sub] = part
+        kept.add((key, sub))
+    return kept
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int], shown: str, depth: int) -> int:

@@ -92,9 +92,9 @@ def build_layout(site: Site, plan: Plan, phase: int, max_hosts: int = MAX_HOSTS)
     skipped = []
     chosen = []
     for d in devices:
-        c = site.cluster(d.cluster or "")
-        if d.role in ("leaf", "spine", "core") and (c is None or c.fabric != "roce"):
-            skipped.append(d.name)  # an InfiniBand switch has no container twin
+        kind = site.fabric_of(d.cluster)
+        if d.role in ("leaf", "spine", "core") and (kind is None or not kind.routed):
+            skipped.append(d.name)  # a subnet-managed fabric's switch has no container twin
             continue
         chosen.append(d)
     if len(chosen) > max_hosts:

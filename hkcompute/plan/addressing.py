@@ -11,13 +11,14 @@ earlier address. Inside a block an address is a pure function of the device's pl
 * ``inband`` (flat): one per node slot (``mgmt0``; a second in-band port is cabled for
   redundancy and bonded by render), one per explicit server or storage with in-band NICs.
 * ``storage`` (flat): one per storage NIC (``stor0``, ``stor1``...), per node slot.
-* ``loopback``: a /32 per Ethernet switch on ``lo`` (InfiniBand switches keep their slot unused).
+* ``loopback``: a /32 per Ethernet switch on ``lo`` (switches that hold no IP keep their slot
+  unused).
 * ``compute``: per unit and rail a subnet of 2^k addresses, 2^k >= node_slots + 3 (network,
-  gateway, broadcast). RoCE: the leaf owns the gateway (first host) on ``vlan100`` and
-  advertises the subnet; node slot s gets host s + 2 on ``fab{r}``. InfiniBand: the same
-  layout for IPoIB, no gateway.
-* ``p2p`` (RoCE only): a /31 per leaf-spine and spine-core link, lower address on the lower tier
-  (leaf, then spine), on the link's switch ports.
+  gateway, broadcast). A routed (BGP) fabric: the leaf owns the gateway (first host) on
+  ``vlan100`` and advertises the subnet; node slot s gets host s + 2 on ``fab{r}``. A
+  subnet-managed fabric: the same layout for IP over it, no gateway.
+* ``p2p`` (routed fabrics only): a /31 per leaf-spine and spine-core link, lower address on
+  the lower tier (leaf, then spine), on the link's switch ports.
 
 Explicit addresses in the inventory are reserved first (all phases, so planning an early phase
 already steps round a later explicit one) and win: the device's own slot stays unused, and an
@@ -185,8 +186,16 @@ class Allocator:
         d = self.site.devices.get(name)
         return d if self.present(d) else None
 
-    def is_ethernet(self, d: Device | None) -> bool:
-        return d is not None and self.switch_kind.get(d.model) == "ethernet"
+    def holds_ip(self, d: Device | None) -> bool:
+        """A switch that holds IP addresses of its own (a loopback): an Ethernet one."""
+        sw = self.site.catalog.switches.get(d.model) if d is not None else None
+        return sw is not None and sw.holds_ip
+
+    def routed(self, c: ClusterInfo) -> bool:
+        """Whether the cluster's fabric routes (BGP): its leaves own the rails' gateways and
+        its switch links get /31s; a subnet-managed fabric's get neither."""
+        kind = self.site.fabric_of(c.name)
+        return kind is not None and kind.routed
 
     # --- explicit addresses ----------------------------------------------------------------
     def reserve_explicit(self) -> None:
@@ -314,10 +323,10 @@ class Allocator:
         if pool is not None:
             base = pool.take(len(sw_names))
             for i, sw in enumerate(switches):
-                if self.is_ethernet(sw):
+                if self.holds_ip(sw):
                     self.flat_one(sw, LOOPBACK_IF, pool, base, i)
         self.compute(c, ut.leaves, nodes)
-        if tpl.fabric == "roce":
+        if self.routed(c):
             self.leaf_p2p(c, unit)
 
     def compute(self, c: ClusterInfo, leaves: tuple[str, ...], nodes: list[Device | None]) -> None:
@@ -330,10 +339,11 @@ class Allocator:
         if base is None:
             return
         prefix = pool.bits - int(math.log2(size))
+        routed = self.routed(c)
         for r in range(tpl.rails):
             sub = base + r * size
             leaf = self.dev(leaves[r])
-            if tpl.fabric == "roce" and leaf is not None:
+            if routed and leaf is not None:
                 self.emit(leaf, LEAF_SVI, pool, sub + 1, prefix)
             for s, node in enumerate(nodes):
                 if node is not None:
@@ -371,7 +381,7 @@ class Allocator:
         spines = [self.dev(name) for name in gt.spines]
         self.switch_blocks(spines)
         # core_uplinks is empty without cores or core uplinks (then no block is taken)
-        if c.template.fabric != "roce" or not gt.core_uplinks:
+        if not self.routed(c) or not gt.core_uplinks:
             return
         size = len(gt.core_uplinks) * 2
         pool = self.pool("p2p", size)
@@ -407,7 +417,7 @@ class Allocator:
         if pool is not None:
             base = pool.take(n)
             for j, sw in enumerate(switches):
-                if self.is_ethernet(sw):
+                if self.holds_ip(sw):
                     self.flat_one(sw, LOOPBACK_IF, pool, base, j)
 
     def device(self, d: Device) -> None:
@@ -429,7 +439,7 @@ class Allocator:
                 base = pool.take(n_st)
                 for i in range(n_st):
                     self.flat_one(d, f"stor{i}", pool, base, i)
-        if self.is_ethernet(d):
+        if self.holds_ip(d):
             pool = self.pool("loopback", 1)
             if pool is not None:
                 self.flat_one(d, LOOPBACK_IF, pool, pool.take(1), 0)

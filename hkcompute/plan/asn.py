@@ -1,10 +1,10 @@
-"""ASNs for RoCE fabrics: eBGP underlay per RFC 7938.
+"""ASNs for routed (BGP) fabrics: eBGP underlay per RFC 7938.
 
 One ASN per leaf (a unit takes a block of ``rails`` from the leaf range), one per spine group
 (all spines of a group share it, so a path never climbs back through another spine of the same
 group: RFC 7938 section 5.2.1), one per cluster core. Explicit Ethernet switches with role
 leaf, spine or core take one each. Owners are walked in allocation order (``plan.order``),
-so later phases never change an earlier ASN. InfiniBand fabrics get none.
+so later phases never change an earlier ASN. Subnet-managed fabrics get none.
 """
 
 from __future__ import annotations
@@ -53,12 +53,13 @@ def allocate_asns(
         if o.kind == DEVICE and o.device is not None:
             d = o.device
             sw = site.catalog.switches.get(d.model)
-            if d.role in TIERS and sw is not None and sw.kind == "ethernet":
+            if d.role in TIERS and sw is not None and sw.holds_ip:
                 base = take(d.role, 1)
                 if base is not None:
                     give(d.name, base, d.role.value)
             continue
-        if c is None or c.template.fabric != "roce":
+        kind = site.fabric_of(c.name) if c is not None else None
+        if c is None or kind is None or not kind.routed:
             continue
         if o.kind == UNIT and o.unit is not None:
             base = take("leaf", c.template.rails)

@@ -1,5 +1,5 @@
-"""Who does what: which services host runs which service, which switches are InfiniBand
-subnet managers, which devices Ansible manages. Decided here, once per plan, and carried on
+"""Who does what: which services host runs which service, which switches host their
+fabric's subnet managers, which devices Ansible manages. Decided here, once per plan, and carried on
 the plan (``Plan.assignments``); render, deploy and verify read these decisions instead of
 making them again.
 """
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from hkcompute.model import Device, Site
 from hkcompute.plan.records import Assignments, Plan
-from hkcompute.schema import SERVICES
+from hkcompute.schema import SERVICES, SwitchFunction
 
-# What Ansible manages: servers, and fabric switches that run a Linux NOS (RoCE) or host an
-# InfiniBand subnet manager.
+# What Ansible manages: servers, and fabric switches whose network OS is a Linux one (Ansible
+# reaches them over SSH and places their files) and that get files: routing switches and
+# subnet manager hosts.
 MANAGED_ROLES = ("gpu_node", "storage", "service", "leaf", "spine", "core")
 UNMANAGED_STATUSES = ("retired", "failed")
 # OpenSM priorities: the master, then the standby.
@@ -31,37 +32,46 @@ def services_of(site: Site, phase: int | None) -> dict[str, tuple[str, ...]]:
 
 
 def subnet_managers_of(site: Site, phase: int | None) -> dict[str, int]:
-    """Two subnet managers per InfiniBand cluster: the first two cores, else the first two
-    spines (priority 14 is the master, 13 the standby)."""
+    """As many subnet managers per cluster as its fabric kind wants (``subnet_managers``):
+    the first cores, else the first spines (priority 14 is the master, 13 the standby, then
+    lower)."""
     out: dict[str, int] = {}
     by_cluster: dict[str, list[Device]] = {}
     for d in site.devices_upto(phase):
         if d.cluster is not None and d.role in ("spine", "core"):
             by_cluster.setdefault(d.cluster, []).append(d)
     for c in site.clusters:
-        if c.fabric != "infiniband":
+        kind = site.fabric_of(c.name)
+        if kind is None or not kind.has_subnet_manager or not kind.subnet_managers:
             continue
         devs = by_cluster.get(c.name, [])
-        picks = [d for d in devs if d.role == "core"][:2] or [d for d in devs if d.role == "spine"][
-            :2
-        ]
-        for prio, d in zip(SM_PRIORITIES, picks, strict=False):
-            out[d.name] = prio
+        want = kind.subnet_managers
+        picks = [d for d in devs if d.role == "core"][:want] or [
+            d for d in devs if d.role == "spine"
+        ][:want]
+        for i, d in enumerate(picks):
+            out[d.name] = SM_PRIORITIES[i] if i < len(SM_PRIORITIES) else max(1, 12 - i)
     return out
 
 
 def managed_of(site: Site, phase: int | None, subnet_managers: dict[str, int]) -> tuple[str, ...]:
-    """Servers and storage in service, RoCE fabric switches, and InfiniBand switches that
-    host a subnet manager (the rest of an InfiniBand fabric runs no Linux to manage)."""
+    """Servers and storage in service, and fabric switches on a Linux network OS that get
+    files: the routing switches of a BGP fabric, and subnet manager hosts. Switches on a
+    vendor OS (configured by its own tools) and the rest of a subnet-managed fabric have no
+    Linux for Ansible to manage."""
     out = []
     for d in site.devices_upto(phase):
         if d.role not in MANAGED_ROLES or d.status in UNMANAGED_STATUSES:
             continue
         if d.role in ("leaf", "spine", "core"):
-            c = site.cluster(d.cluster or "")
-            if c is None:
+            kind = site.fabric_of(d.cluster)
+            nos = site.catalog.os_of(d.model)
+            if kind is None or nos is None or not nos.linux:
                 continue
-            if c.fabric != "roce" and d.name not in subnet_managers:
+            function: SwitchFunction = "routed" if kind.routed else "subnet_manager"
+            if function == "subnet_manager" and d.name not in subnet_managers:
+                continue
+            if not nos.files.get(function):
                 continue
         out.append(d.name)
     return tuple(out)

@@ -4,8 +4,8 @@ Keys every template may use: ``site`` {name, domain, timezone, inventory_hash}, 
 {name, fqdn, role, model, vendor, rack, hall, phase, cluster, unit, tenant}, ``services``
 {dns, ntp: [addresses], prometheus_host}, ``ssh`` {allow_users}, ``hosts_file``
 [{address, names}], ``interfaces`` [{name, network, address, mtu, mac, routes, policy, dns}].
-Role-specific: ``accel`` (GPU/NPU nodes), ``bgp``/``ports``/``loopback`` (RoCE switches),
-``sm`` (InfiniBand subnet managers), ``dhcp``/``dns``/``ntp``/``prometheus`` (services
+Role-specific: ``accel`` (GPU/NPU nodes), ``bgp``/``ports``/``loopback`` (routing switches),
+``sm`` (subnet manager hosts), ``dhcp``/``dns``/``ntp``/``prometheus`` (services
 host), ``slurm`` (controller and nodes).
 """
 
@@ -73,9 +73,9 @@ class Index:
     def build(
         cls, site: Site, plan: Plan, phase: int | None, link_ends: Collection[str] | None = None
     ) -> Index:
-        """With ``link_ends``, ``links_of`` holds the links of those devices only (the RoCE
-        switches: the only contexts that read links; InfiniBand's are two thirds of a site's
-        200,000 links, and indexing them all was the biggest part of this index)."""
+        """With ``link_ends``, ``links_of`` holds the links of those devices only (the routed
+        switches: the only contexts that read links; a subnet-managed fabric's are two thirds
+        of a site's 200,000 links, and indexing them all was the biggest part of this index)."""
         # Indexing, not attribute names, and bound methods: 150,000 addresses and 200,000
         # links on a full site, and every render (a one-rack one too) builds this index.
         ix = cls()
@@ -118,13 +118,13 @@ class Index:
         return addrs[0].address.split("/")[0] if addrs else None
 
 
-def is_roce_switch(site: Site, d: Device) -> bool:
-    """A switch whose context is an FRR one (``switch``): a leaf, spine or core of a RoCE
-    cluster."""
+def is_routed_switch(site: Site, d: Device) -> bool:
+    """A switch that routes its fabric (a leaf, spine or core of a BGP fabric): its context
+    is a ``switch`` one (ports, loopback, BGP sessions)."""
     if d.role not in ("leaf", "spine", "core"):
         return False
-    c = site.cluster(d.cluster or "")
-    return c is not None and c.fabric == "roce"
+    kind = site.fabric_of(d.cluster)
+    return kind is not None and kind.routed
 
 
 class ContextBuilder:
@@ -132,12 +132,12 @@ class ContextBuilder:
         self.site = site
         self.plan = plan
         self.phase = phase
-        # the switches whose context is an FRR one: what the index keeps links for, and
-        # what ``renderer.Renderer.kind`` tells apart
-        self.roce_switches = frozenset(
-            d.name for d in site.devices_upto(phase) if is_roce_switch(site, d)
+        # the switches that route their fabric: what the index keeps links for, and what
+        # ``renderer.Renderer.kind`` tells apart
+        self.routed_switches = frozenset(
+            d.name for d in site.devices_upto(phase) if is_routed_switch(site, d)
         )
-        self.ix = Index.build(site, plan, phase, link_ends=self.roce_switches)
+        self.ix = Index.build(site, plan, phase, link_ends=self.routed_switches)
         # which services host runs what: decided by the plan (``plan.assign``)
         self.assignments = assignments_of(site, plan, phase)
         self.services = self.assignments.service_hosts(site)
@@ -217,6 +217,9 @@ class ContextBuilder:
     def interfaces(self, d: Device) -> list[dict[str, Any]]:
         out = []
         first_inband = True
+        # The compute MTU is the fabric's: jumbo Ethernet, or IPoIB's limit for its mode.
+        kind = self.site.fabric_of(d.cluster)
+        mtus = dict(MTU, compute=kind.host_mtu) if kind is not None else MTU
         for a in sorted(self.ix.by_device.get(d.name, ()), key=lambda a: a.interface):
             if a.network not in HOST_NETWORKS:
                 continue
@@ -224,7 +227,7 @@ class ContextBuilder:
                 "name": a.interface,
                 "network": a.network,
                 "address": a.address,
-                "mtu": MTU.get(a.network, 1500),
+                "mtu": mtus.get(a.network, 1500),
                 "mac": None,
                 "routes": [],
                 "policy": [],
@@ -484,14 +487,14 @@ class ContextBuilder:
             fqdn = f"{dev.name}.{self.domain}"
             if dev.role in ("gpu_node", "service", "storage"):
                 jobs["node"][labels].append(f"{fqdn}:9100")
+            # Exporters are platform data: the accelerator's, and a routing switch's OS's.
             acc, _n, _m = self.site.accelerators_of(dev)
-            if acc is not None:  # its exporter is platform data (catalog.yaml `exporter`)
-                exporter = acc.monitor
+            exporter = acc.exporter if acc is not None else None
+            if dev.name in self.routed_switches:
+                nos = self.site.catalog.os_of(dev.model)
+                exporter = nos.exporter if nos is not None and nos.linux else None
+            if exporter is not None:
                 jobs[exporter.job][labels].append(f"{fqdn}:{exporter.port}")
-            if dev.role in ("leaf", "spine", "core"):
-                c = self.site.cluster(dev.cluster or "")
-                if c is not None and c.fabric == "roce":
-                    jobs["frr"][labels].append(f"{fqdn}:9342")
         out = []
         for name in sorted(jobs):
             groups = [

@@ -11,10 +11,10 @@ hosts did not change. A fingerprint hashes what the context is *made from* inste
   and the table of gateways (each compute subnet's leaf address: a node's routes per rail);
 - for a GPU node or a storage node: its own record (every field but its place in the YAML),
   its addresses and ASN;
-- for a RoCE switch: its own record, addresses and ASN, its links (ends, ports and kind:
+- for a routing switch: its own record, addresses and ASN, its links (ends, ports and kind:
   what its port descriptions say), and the addresses and ASN of every device at the far end
   of one of its links (its BGP peers: a node's new MAC does not touch its leaves);
-- for the aggregate hosts (services: DNS zones, DHCP, Prometheus; InfiniBand subnet managers:
+- for the aggregate hosts (services: DNS zones, DHCP, Prometheus; subnet manager hosts:
   partitions of a whole cluster): the inventory's hash, so any change at all rebuilds them.
 
 A fingerprint equal to the one recorded with the current tree means the context would be the
@@ -43,7 +43,7 @@ from pydantic import BaseModel
 from hkcompute.model import Device
 from hkcompute.plan.records import Link
 from hkcompute.render.context import ContextBuilder
-from hkcompute.render.renderer import ROCE, SERVICE, SM
+from hkcompute.render.renderer import ROUTED, SERVICE, SM
 
 AGGREGATE = frozenset({SERVICE, SM})  # contexts built from the whole site
 
@@ -175,7 +175,7 @@ class Fingerprints:
             h.update(self.inventory_hash.encode())
             return h.hexdigest()
         h.update(self.own(d))
-        if kind == ROCE:  # its links, and each peer's addresses and ASN (its BGP peers)
+        if kind == ROUTED:  # its links, and each peer's addresses and ASN (its BGP peers)
             links = self.b.ix.links_of.get(d.name, ())
             h.update(marshal.dumps(list(map(_link_inputs, links)), 2))
             net, name = self.net, d.name

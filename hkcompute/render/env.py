@@ -60,9 +60,11 @@ def _hostlist(names: list[str]) -> str:
 
 
 @lru_cache(maxsize=4)
-def environment(root: str | None = None) -> jinja2.Environment:
+def environment(root: str | None = None, site_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
+    """The environment over ``root`` (the bundled templates when None), with a site's own
+    template folders searched first."""
     env = ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(root or str(templates_dir())),
+        loader=jinja2.FileSystemLoader([*site_dirs, root or str(templates_dir())]),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,

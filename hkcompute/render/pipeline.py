@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import marshal
-import re
 import secrets
 import sys
 from collections.abc import Iterator
@@ -24,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2 import meta as jinja_meta
 
 from hkcompute import __version__
 from hkcompute.inventory import ranges
@@ -77,12 +75,17 @@ def meta(site: Site, phase: int | None, hosts: str | None) -> dict[str, object]:
     }
 
 
+def template_roots(site: Site) -> tuple[str, ...]:
+    """Where a site's templates are looked up: its own folders, then the bundled ones."""
+    return (*site.template_dirs, str(templates_dir()))
+
+
 @lru_cache(maxsize=4)
-def _package_digest(root: str) -> str:
+def _package_digest(roots: tuple[str, ...]) -> str:
     """Every source file of hkcompute and every template: a render's code, all of it."""
     h = hashlib.sha256(f"{__version__} {sys.version} jinja2 {jinja2.__version__}\n".encode())
     pkg = Path(renderer.__file__ or "").resolve().parent.parent
-    for base in (pkg, Path(root)):
+    for base in (pkg, *map(Path, roots)):
         _hash_folder(h, base)
     return h.hexdigest()
 
@@ -104,47 +107,33 @@ def site_key(site: Site, phase: int | None, hosts: str | None) -> str:
     # inputs: its key never matches, so a tree is never taken as current on its word.
     inputs = site.inventory_hash or f"unhashed {secrets.token_hex(16)}"
     return hashlib.sha256(
-        json.dumps([inputs, phase, hosts, _package_digest(str(templates_dir()))]).encode()
+        json.dumps([inputs, phase, hosts, _package_digest(template_roots(site))]).encode()
     ).hexdigest()
 
 
 @lru_cache(maxsize=4)
-def _templates_read_inventory_hash(root: str) -> bool:
-    """Whether a template the renderer uses (named in ``renderer``, or included by one) reads
-    the inventory's hash. Other templates (``report/``) are not this renderer's."""
-    assert renderer.__file__ is not None
-    todo = set(re.findall(r'"([\w./-]+\.j2)"', Path(renderer.__file__).read_text()))
-    env = jinja2.Environment()
-    seen: set[str] = set()
-    while todo:
-        name = todo.pop()
-        seen.add(name)
-        path = Path(root) / name
-        if not path.is_file():
-            return True  # not found: assume the worst
-        text = path.read_text(errors="replace")
-        if "inventory_hash" in text:
-            return True
-        try:
-            refs = jinja_meta.find_referenced_templates(env.parse(text))
-        except jinja2.TemplateSyntaxError:
-            return True
-        for ref in refs:
-            if ref is None:
-                return True  # a computed name: cannot tell
-            if ref not in seen:
-                todo.add(ref)
+def _templates_read_inventory_hash(roots: tuple[str, ...]) -> bool:
+    """Whether a template this renderer may use reads the inventory's hash: any template of
+    the roots but the report's (which file a host gets is catalogue data, so every template
+    is a candidate)."""
+    for root in map(Path, roots):
+        for path in root.rglob("*.j2"):
+            if path.relative_to(root).parts[0] == "report":
+                continue
+            if "inventory_hash" in path.read_text(errors="replace"):
+                return True
     return False
 
 
 @lru_cache(maxsize=4)
-def _code_digest(root: str) -> bytes:
+def _code_digest(roots: tuple[str, ...]) -> bytes:
     """The templates and the code that turns a context into bytes."""
     h = hashlib.sha256(f"hkcompute {__version__} jinja2 {jinja2.__version__}\n".encode())
     for mod in (renderer, env, ranges, slurm):
         assert mod.__file__ is not None
         h.update(Path(mod.__file__).read_bytes())
-    _hash_folder(h, Path(root))
+    for root in roots:
+        _hash_folder(h, Path(root))
     return h.digest()
 
 
@@ -172,8 +161,10 @@ class _Keys:
 
     def __init__(self, r: Renderer) -> None:
         self.r = r
-        self.code = _code_digest(str(templates_dir()))
-        self.with_hash = _templates_read_inventory_hash(str(templates_dir()))
+        roots = template_roots(r.site)
+        self.roots = roots
+        self.code = _code_digest(roots)
+        self.with_hash = _templates_read_inventory_hash(roots)
         self._slurm: bytes | None = None
         self._specs: dict[int, tuple[FileSpec, bytes]] = {}
         self._parts: dict[int, tuple[object, bytes]] = {}
@@ -193,7 +184,7 @@ class _Keys:
         contexts and renders them, and the context parts every host shares."""
         return [
             self.code,
-            _package_digest(str(templates_dir())).encode(),
+            _package_digest(self.roots).encode(),
             self.slurm(),
             *(d for _p, d in self._parts.values()),
         ]

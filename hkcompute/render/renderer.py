@@ -14,8 +14,10 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from hkcompute import schema as S
 from hkcompute.errors import RenderError
-from hkcompute.model import Device, Site
+from hkcompute.inventory.load import bundled_catalog
+from hkcompute.model import Catalog, Device, Site
 from hkcompute.plan.records import Plan
 from hkcompute.render.context import ContextBuilder
 from hkcompute.render.env import environment, render_template
@@ -23,8 +25,9 @@ from hkcompute.render.tree import RenderedFile
 
 Progress = Callable[[int, int], None]
 
-# What a device's files are made as (``Renderer.kind``)
-NODE, SERVICE, ROCE, SM = "node", "service", "roce", "sm"
+# What a device's files are made as (``Renderer.kind``): a node's, a services host's, a
+# routing switch's (its OS's ``routed`` files), a subnet manager host's.
+NODE, SERVICE, ROUTED, SM = "node", "service", "routed", "sm"
 
 _DICT_ATTRS = frozenset(dir(dict))
 
@@ -45,9 +48,10 @@ class _FastDictSandbox(ImmutableSandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
-def render_environment() -> jinja2.Environment:
-    """The project's environment (``env.environment``), with the dict shortcut above."""
-    base = environment()
+def render_environment(site_dirs: tuple[str, ...] = ()) -> jinja2.Environment:
+    """The project's environment (``env.environment``) with a site's own template folders
+    first, and the dict shortcut above."""
+    base = environment(None, site_dirs)
     if type(base) is not ImmutableSandboxedEnvironment:
         return base
     fast = base.overlay()
@@ -93,27 +97,6 @@ SLURM = (
         checkers=("slurm-topology",),
     ),
 )
-NVIDIA = (
-    FileSpec("/etc/nvidia/fabricmanager.cfg", "node/nvidia/fabricmanager.cfg.j2"),
-    FileSpec(
-        "/etc/systemd/system/hkcompute-gpu-policy.service", "node/nvidia/gpu-policy.service.j2"
-    ),
-    FileSpec("/etc/default/dcgm-exporter", "node/nvidia/dcgm-exporter.env.j2"),
-)
-ASCEND = (
-    FileSpec("/etc/hccn.conf", "node/ascend/hccn.conf.j2"),
-    FileSpec(
-        "/etc/systemd/system/hkcompute-npu-policy.service", "node/ascend/npu-policy.service.j2"
-    ),
-)
-FRR = (
-    FileSpec("/etc/frr/frr.conf", "switch/frr.conf.j2", 0o640, checkers=("frr", "frr-bgpd")),
-    FileSpec("/etc/frr/daemons", "switch/daemons.j2", 0o640, checkers=("frr-daemons",)),
-)
-OPENSM = (
-    FileSpec("/etc/opensm/opensm.conf", "switch/opensm.conf.j2"),
-    FileSpec("/etc/opensm/partitions.conf", "switch/partitions.conf.j2"),
-)
 # A DNS server's DNS files see ``site`` and ``dns`` only: what ``deps.Fingerprints.dns``
 # hashes. A template that reached for anything else would fail to render, not go stale.
 DNS_ONLY = ("site", "dns")
@@ -139,16 +122,12 @@ PROMETHEUS = (
         checkers=("prometheus-rules",),
     ),
 )
-# Every spec a host can get (ZONE's path is a pattern); ``checkers_for`` looks paths up here.
+# Every spec a host can get besides the platforms' own (ZONE's path is a pattern).
 SPECS: tuple[FileSpec, ...] = (
     *COMMON,
     CHRONY_CLIENT,
     CHRONY_SERVER,
     *SLURM,
-    *NVIDIA,
-    *ASCEND,
-    *FRR,
-    *OPENSM,
     *DNS,
     ZONE,
     DNSMASQ,
@@ -156,11 +135,28 @@ SPECS: tuple[FileSpec, ...] = (
 )
 
 
-def checkers_for(path: str) -> tuple[str, ...]:
+def platform_spec(f: S.RenderFile) -> FileSpec:
+    """The spec of a file a catalogue entry names (an accelerator's stack, a switch OS's)."""
+    return FileSpec(f.path, f.template, int(f.mode, 8), checkers=tuple(f.checkers))
+
+
+def platform_specs(catalog: Catalog) -> tuple[FileSpec, ...]:
+    """Every file the catalogue's platforms put on hosts, in catalogue order."""
+    out: list[FileSpec] = []
+    for acc in catalog.accelerators.values():
+        out += (platform_spec(f) for f in acc.files)
+    for nos in catalog.switch_os.values():
+        for files in nos.files.values():
+            out += (platform_spec(f) for f in files)
+    return tuple(out)
+
+
+def checkers_for(path: str, catalog: Catalog | None = None) -> tuple[str, ...]:
     """The checkers of the file rendered at ``path`` on a host (``/etc/frr/frr.conf``), in
-    the order its specs name them; () for a file no spec makes or no program checks."""
+    the order its specs name them: the renderer's own and those of the platforms of
+    ``catalog`` (the bundled catalogue when None); () for a file no program checks."""
     out: list[str] = []
-    for spec in SPECS:
+    for spec in (*SPECS, *platform_specs(catalog or bundled_catalog())):
         if fnmatch.fnmatchcase(path, spec.path):
             out += [c for c in spec.checkers if c not in out]
     return tuple(out)
@@ -173,7 +169,7 @@ class Renderer:
         self.site = site
         self.phase = phase
         self.b = ContextBuilder(site, plan, phase)
-        self.env = env or render_environment()
+        self.env = env or render_environment(site.template_dirs)
         self._shared: dict[tuple[str, str], bytes] = {}
         # Which switches run a subnet manager is the plan's decision (plan.assign).
         self._sm_hosts = self.b.assignments.subnet_managers
@@ -181,18 +177,24 @@ class Renderer:
 
     def kind(self, d: Device) -> str | None:
         """What a device's files are made as (``deps`` fingerprints each kind after what its
-        context reads): a node's, a services host's, a RoCE switch's, a subnet manager's;
-        None when it gets no files."""
+        context reads): a node's, a services host's, a routing switch's, a subnet
+        manager's; None when it gets no files."""
         role = d.role
         if role in ("gpu_node", "storage"):
             return NODE
         if role == "service":
             return SERVICE
-        if d.name in self.b.roce_switches:
-            return ROCE
-        if d.name in self._sm_hosts:
+        if d.name in self.b.routed_switches and self._os_files(d, "routed"):
+            return ROUTED
+        if d.name in self._sm_hosts and self._os_files(d, "subnet_manager"):
             return SM
         return None
+
+    def _os_files(self, d: Device, function: S.SwitchFunction) -> list[FileSpec]:
+        """The files a switch's network OS gives it for ``function`` (none: an OS whose
+        switches are configured by the vendor's own tools, or no OS catalogued)."""
+        nos = self.site.catalog.os_of(d.model)
+        return [platform_spec(f) for f in nos.files.get(function, ())] if nos else []
 
     def runs_dns(self, d: Device) -> bool:
         return d in self.b.services.get("dns", ())
@@ -210,9 +212,9 @@ class Renderer:
         if role == "gpu_node":
             ctx = self.b.node(d)
             specs = [*COMMON, CHRONY_CLIENT, *SLURM]
-            accel = ctx.get("accel")
-            if accel is not None:
-                specs += ASCEND if accel["gres"] == "npu" else NVIDIA
+            acc, _n, _m = self.site.accelerators_of(d)
+            if acc is not None:  # the platform's own stack (catalogue ``files``)
+                specs += [platform_spec(f) for f in acc.files]
             return specs, ctx
         if role == "storage":
             return [*COMMON, CHRONY_CLIENT], self.b.node(d)
@@ -230,9 +232,9 @@ class Renderer:
             if "slurmctld" in runs or "login" in runs:
                 specs += SLURM
             return specs, ctx
-        if kind == ROCE:
-            return list(FRR), self.b.switch(d)
-        return list(OPENSM), self.b.subnet_manager(d, self._sm_hosts[d.name])
+        if kind == ROUTED:
+            return self._os_files(d, "routed"), self.b.switch(d)
+        return self._os_files(d, "subnet_manager"), self.b.subnet_manager(d, self._sm_hosts[d.name])
 
     def dns_specs(self, ctx: dict[str, Any]) -> list[FileSpec]:
         """A DNS server's DNS files (its context has ``dns``)."""

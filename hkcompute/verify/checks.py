@@ -24,7 +24,6 @@ SERVICE_UNITS: dict[str, list[tuple[str, int | None]]] = {
     "dhcp": [("dnsmasq", None)],
     "ntp": [("chrony", 123)],
     "prometheus": [("prometheus", 9090)],
-    "frr": [("frr", 179)],
 }
 
 
@@ -67,7 +66,7 @@ def derive(site: Site, plan: Plan, phase: int, tree: Path, hosts: list[str]) -> 
             if a.network == "compute" and a.interface == "vlan100"
         }
     )
-    fabric_roce = {c.name for c in site.clusters if c.fabric == "roce"}
+    routed = {c.name for c in site.clusters if (k := site.fabric_of(c.name)) and k.routed}
     for name in sorted(chosen):
         found = site.devices.get(name)
         if found is None:
@@ -76,9 +75,10 @@ def derive(site: Site, plan: Plan, phase: int, tree: Path, hosts: list[str]) -> 
         units = list(SERVICE_UNITS["all"])
         for svc in sorted(runs.get(name, ())):
             units += SERVICE_UNITS.get(svc, [])
-        is_fabric = d.role in ("leaf", "spine", "core") and d.cluster in fabric_roce
-        if is_fabric:
-            units += SERVICE_UNITS["frr"]
+        is_fabric = d.role in ("leaf", "spine", "core") and d.cluster in routed
+        if is_fabric:  # what its network OS runs (catalogue ``services``)
+            nos = site.catalog.os_of(d.model)
+            units += [(x.unit, x.port) for x in nos.services] if nos is not None else []
         for unit, port in units:
             checks.append(Check(name, "service", unit, "running enabled"))
             if port is not None:

@@ -10,8 +10,8 @@ from pathlib import Path
 def test_wheel_ships_templates_playbooks_and_recipes(built_wheel: Path) -> None:
     names = set(zipfile.ZipFile(built_wheel).namelist())
     for needed in (
-        "hkcompute/data/catalog.yaml",
-        "hkcompute/data/templates/switch/frr.conf.j2",
+        "hkcompute/data/catalog/optics.yaml",
+        "hkcompute/data/templates/switch/frr/frr.conf.j2",
         "hkcompute/data/templates/slurm/slurm.conf.j2",
         "hkcompute/data/playbooks/site.yml",
         "hkcompute/data/playbooks/roles/common/tasks/main.yml",

@@ -74,6 +74,7 @@ MINIMAL_FILES: dict[str, str | None] = {
             sw:
               vendor: test
               kind: ethernet
+              os: frr-linux
               ports: 32
               speed_gbps: 400
               power_kw: 0.5

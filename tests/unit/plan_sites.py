@@ -62,6 +62,7 @@ catalog:
     sw:
       vendor: test
       kind: ethernet
+      os: frr-linux
       ports: 32
       speed_gbps: 400
       power_kw: 0.5
@@ -69,6 +70,7 @@ catalog:
     mg:
       vendor: test
       kind: ethernet
+      os: frr-linux
       ports: 48
       speed_gbps: 25
       power_kw: 0.2

@@ -35,9 +35,32 @@ MADE_UP = """\
       exporter: {name: acme-exporter, job: acme, port: 9555}
       nics_integrated: true
       nic_protocol: ethernet
+      files:
+        - {path: /etc/acme/xpu.conf, template: node/acme/xpu.conf.j2, mode: "0600"}
       source: "test fixture: a made-up vendor"
   nics: {}
+  switch_os:
+    acme-nos:
+      vendor: acme
+      linux: true
+      files:
+        routed:
+          - {path: /etc/acme-nos/routing.cfg, template: switch/acme-nos/routing.cfg.j2}
+      services: [{unit: acme-routed, port: 1790}]
+      exporter: {name: acme-nos-exporter, job: acme-nos, port: 9556}
+      source: "test fixture: a made-up switch OS"
 """
+# The made-up platforms' templates, in the site's own templates/ folder.
+TEMPLATES = {
+    "node/acme/xpu.conf.j2": (
+        "# {{ host.name }}\n{% for i in range(accel.count) %}xpu{{ i }} {{ accel.device_prefix }}"
+        "{{ i }}\n{% endfor %}"
+    ),
+    "switch/acme-nos/routing.cfg.j2": (
+        "hostname {{ host.name }}\nrouter-id {{ loopback | ip }}\nas {{ bgp.asn }}\n"
+        "{% for p in bgp.peers %}peer {{ p.address }} as {{ p.asn }}\n{% endfor %}"
+    ),
+}
 SERVER = """\
     lab-acme:
       vendor: acme
@@ -68,6 +91,10 @@ SWITCH = """\
 """
 
 
+# Every kind of part, in the order the listing gives them.
+KINDS = ["fabrics", "switch_os", "accelerators", "servers", "nics", "switches", "optics", "storage"]
+
+
 def made_up_site(tmp_path: Path) -> Path:
     """A copy of the lab whose nodes and switches are the made-up parts."""
     site = tmp_path / "acme-lab"
@@ -77,6 +104,9 @@ def made_up_site(tmp_path: Path) -> Path:
     text = text.replace("  servers:\n", MADE_UP + "  servers:\n" + SERVER, 1)
     text = text.replace("  switches:\n", "  switches:\n" + SWITCH, 1)
     cat.write_text(text)
+    for name, text in TEMPLATES.items():
+        (site / "templates" / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / "templates" / name).write_text(text)
     fab = site / "fabric.yaml"
     fab.write_text(
         fab.read_text()
@@ -145,19 +175,23 @@ def test_without_a_site_it_lists_the_bundled_parts_with_every_field() -> None:
     assert code == 0, out
     doc = json.loads(out)
     assert doc["site"] is None
-    assert list(doc["kinds"]) == [
-        "accelerators",
-        "servers",
-        "nics",
-        "switches",
-        "optics",
-        "storage",
-    ]
+    assert list(doc["kinds"]) == KINDS
     ndr = next(r for r in doc["kinds"]["optics"] if r["name"] == "ndr-sr4")
     for field in ("protocols", "form_factor", "lanes", "ports_per_module", "connector"):
         assert field in ndr
     assert ndr["reach_by_grade"] == {"OM3": 30.0, "OM4": 50.0}
     assert all(r["origin"] == "bundled" for rows in doc["kinds"].values() for r in rows)
+    # The kinds of fabric and the network OSes are parts too, with what code asks of them.
+    ib = next(r for r in doc["kinds"]["fabrics"] if r["name"] == "infiniband")
+    assert (ib["protocol"], ib["control"], ib["ipoib"]) == (
+        "infiniband",
+        "subnet-manager",
+        {"mode": "datagram", "mtu": 4092},
+    )
+    cumulus = next(r for r in doc["kinds"]["switch_os"] if r["name"] == "cumulus")
+    assert cumulus["linux"] and cumulus["files"]["routed"][0]["path"] == "/etc/frr/frr.conf"
+    vrp = next(r for r in doc["kinds"]["switch_os"] if r["name"] == "vrp")
+    assert not vrp["linux"] and vrp["source"]
 
 
 def test_the_text_listing_groups_by_kind_and_is_deterministic() -> None:
@@ -165,14 +199,8 @@ def test_the_text_listing_groups_by_kind_and_is_deterministic() -> None:
     assert code == 0
     assert out.startswith("bundled catalogue\n")
     heads = [line for line in out.splitlines() if line and not line.startswith(" ")]
-    assert heads[1:] == [
-        "accelerators (7)",
-        "servers (5)",
-        "nics (3)",
-        "switches (6)",
-        "optics (21)",
-        "storage (2)",
-    ]
+    assert [h.split(" (")[0] for h in heads[1:]] == KINDS
+    assert "fabrics (2)" in heads and "accelerators (7)" in heads
     assert "      os: mlnx-os" in out
     assert run("catalog")[1] == out
 
@@ -182,3 +210,29 @@ def test_a_bad_format_or_a_missing_site_exits_2() -> None:
     result = CliRunner().invoke(app, ["catalog", "no/such/site"])
     assert result.exit_code == 2
     assert "no such site" in result.stderr
+
+
+def test_the_made_up_platforms_render_from_the_sites_own_templates(tmp_path: Path) -> None:
+    # No package code knows acme: the node's stack file, the switch OS's file, the GRES, the
+    # exporters' scrape jobs and the Ansible inventory all come from the site's catalogue.
+    site = made_up_site(tmp_path)
+    out = tmp_path / "out"
+    code, text = run("render", str(site), "--phase", "1", "--out", str(out))
+    assert code == 0, text
+    node = next(p for p in (out / "hosts").iterdir() if p.name.endswith("n01"))
+    xpu = node / "etc/acme/xpu.conf"
+    assert xpu.read_text().splitlines()[1:] == ["xpu0 /dev/acme0", "xpu1 /dev/acme1"]
+    assert xpu.stat().st_mode & 0o777 == 0o600
+    leaf = next(p for p in (out / "hosts").iterdir() if "-leaf" in p.name)
+    routing = (leaf / "etc/acme-nos/routing.cfg").read_text().splitlines()
+    assert routing[0] == f"hostname {leaf.name}" and routing[2].startswith("as ")
+    assert any(line.startswith("peer 10.") for line in routing), routing
+    # ... and nothing of the OSes it replaced.
+    assert not (leaf / "etc/frr").exists()
+    assert not (node / "etc/nvidia").exists()
+    slurm = (node / "etc/slurm/gres.conf").read_text()
+    assert "Name=xpu" in slurm
+    svc = next(p for p in (out / "hosts").iterdir() if (p / "etc/prometheus").exists())
+    prom = (svc / "etc/prometheus/prometheus.yml").read_text()
+    assert "job_name: acme" in prom and ":9555" in prom
+    assert "job_name: acme-nos" in prom and ":9556" in prom

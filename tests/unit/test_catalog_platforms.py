@@ -63,7 +63,7 @@ def test_capabilities_come_from_the_parts() -> None:
     assert CAT.compute_protocols("atlas-800t-a2") == ("ethernet",)
     assert CAT.nics_integrated("atlas-800t-a2")
     assert CAT.compute_protocols("svc-2u") == ()
-    assert CAT.switch_os("sn4600c") == "cumulus" and CAT.switch_os("nope") is None
+    assert CAT.os_name("sn4600c") == "cumulus" and CAT.os_name("nope") is None
     assert CAT.switch_protocol("ce9860-200") == "ethernet"
     ascend = CAT.platform("atlas-800t-a2")
     assert ascend is not None and ascend.gres == "npu"
@@ -74,18 +74,20 @@ def test_capabilities_come_from_the_parts() -> None:
         "/dev/devmm_svm",
         "/dev/hisi_hdc",
     )
-    assert (ascend.monitor.name, ascend.monitor.port) == ("npu-exporter", 8082)
+    assert (ascend.exporter and (ascend.exporter.name, ascend.exporter.port)) == (
+        "npu-exporter",
+        8082,
+    )
     nvidia = CAT.platform("dgx-h100")
-    assert nvidia is not None and (nvidia.monitor.job, nvidia.monitor.port) == ("dcgm", 9400)
+    assert nvidia is not None and nvidia.exporter is not None
+    assert (nvidia.exporter.job, nvidia.exporter.port) == ("dcgm", 9400)
     assert [s.what for s in nvidia.software] == ["NVIDIA driver", "fabric manager", "DCGM"]
 
 
-def test_an_entry_without_an_exporter_keeps_the_one_its_gres_had() -> None:
+def test_an_entry_without_an_exporter_is_watched_by_none() -> None:
+    # Exporters are data: nothing is guessed from the GRES name any more.
     base = {"vendor": "x", "bf16_dense_tflops": 1, "memory_gb": 1, "power_w": 1}
-    gpu = S.Accelerator(**base, gres="gpu", device_prefix="/dev/x")
-    npu = S.Accelerator(**base, gres="npu", device_prefix="/dev/y")
-    assert (gpu.monitor.job, gpu.monitor.port) == ("dcgm", 9400)
-    assert (npu.monitor.job, npu.monitor.port) == ("npu", 8082)
+    assert S.Accelerator(**base, gres="gpu", device_prefix="/dev/x").exporter is None
 
 
 def test_inconsistent_parts_are_refused() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hkcompute import lint
-from hkcompute.inventory.load import load_site
+from hkcompute.inventory.load import bundled_catalog, load_site
 from hkcompute.render import renderer as engine
 from hkcompute.render.pipeline import render_files
 
@@ -17,16 +17,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("site", ["lab", "hkstp"])
 def test_every_rendered_file_has_a_spec_in_specs(site: str) -> None:
-    # checkers_for looks paths up in SPECS: a spec missing from it would go unchecked.
+    # checkers_for looks paths up in SPECS and the platforms' files: a spec missing from
+    # both would go unchecked.
     s = load_site(ROOT / "inventories" / site).site
     assert s is not None
     paths = {f.path for f in render_files(s, 1)}
-    known = {p for p in paths if any(fnmatch.fnmatchcase(p, spec.path) for spec in engine.SPECS)}
+    specs = (*engine.SPECS, *engine.platform_specs(s.catalog))
+    known = {p for p in paths if any(fnmatch.fnmatchcase(p, spec.path) for spec in specs)}
     assert paths - known == set()
 
 
 def test_every_named_checker_is_registered_and_every_registered_one_named() -> None:
-    named = {c for spec in engine.SPECS for c in spec.checkers}
+    specs = (*engine.SPECS, *engine.platform_specs(bundled_catalog()))
+    named = {c for spec in specs for c in spec.checkers}
     assert named == set(lint.names())
 
 

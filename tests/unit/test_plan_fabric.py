@@ -268,7 +268,8 @@ def test_infiniband_gets_ipoib_but_no_p2p_or_asn(tmp_path: Path, write_site: Wri
     from .plan_sites import CATALOG
 
     cat = CATALOG.replace(
-        "      kind: ethernet\n      ports: 32", "      kind: infiniband\n      ports: 32"
+        "      kind: ethernet\n      os: frr-linux\n      ports: 32",
+        "      kind: infiniband\n      os: mlnx-os\n      ports: 32",
     )
     site, findings = load(
         tmp_path,

@@ -112,7 +112,7 @@ IB_CATALOG = CATALOG.replace(
     "        - {network: compute, count: 2, speed_gbps: 400}",
     "        - {network: compute, count: 2, speed_gbps: 400, model: cx7-400g-osfp}",
 ).replace(
-    "      kind: ethernet\n      ports: 32\n      speed_gbps: 400\n",
+    "      kind: ethernet\n      os: frr-linux\n      ports: 32\n      speed_gbps: 400\n",
     "      kind: infiniband\n      ports: 32\n      speed_gbps: 400\n"
     "      cages:\n"
     "        - {count: 16, form_factor: osfp, ports_per_cage: 2, speed_gbps: 400}\n",

@@ -102,7 +102,7 @@ def _samples(site: Site) -> dict[str, Device]:
         if kind == "node":
             acc, _n, _m = site.accelerators_of(d)
             kind = d.role if acc is None else f"node-{acc.vendor}"
-        if kind == "roce":
+        if kind == "routed":
             kind = f"roce-{d.role}"
         out.setdefault(kind, d)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from hkcompute.asbuilt.ibnetdiscover import MEDIUM as INFINIBAND
 from hkcompute.plan import Plan
 from hkcompute.plan.bom import build_bom
 from hkcompute.plan.records import CABLING_COLUMNS
@@ -155,7 +156,11 @@ def _verify_cabling(c: _Ctx) -> list[Command]:
     SSH for Ethernet (as soon as hosts and switches answer; before that, `--lldp DIR` of
     answers gathered by hand), ibnetdiscover's file for an InfiniBand fabric."""
     phase = str(c.phase)
-    ib = {x.name for x in c.site.clusters if x.fabric == "infiniband"}
+    ib = {
+        x.name
+        for x in c.site.clusters
+        if (k := c.site.fabric_of(x.name)) is not None and k.protocol == INFINIBAND
+    }
     cmds = [
         Command(
             c.hk("cabling verify", "--phase", phase, "--collect"),
