@@ -246,7 +246,7 @@ class Catalog:
 
     def compute_protocols(self, server: str) -> tuple[str, ...]:
         """What a server model's compute ports can run: the accelerator's own ports when
-        they are integrated (Ascend: RoCE), else its compute NIC's; () when not described."""
+        they are integrated, else its compute NIC's; () when not described."""
         acc = self.platform(server)
         if acc is not None and acc.protocol is not None:
             return (acc.protocol,)

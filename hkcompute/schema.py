@@ -142,6 +142,19 @@ class Accelerator(Spec):
     nic_protocol: Protocol | None = Field(
         default=None, description="the protocol of the integrated compute ports"
     )
+    count_probe: str | None = Field(
+        default=None,
+        description="a shell command on the node that prints how many devices the driver "
+        "sees (preflight compares it with the server's count)",
+    )
+    gres_type: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_]{0,31}$")] | None = Field(
+        default=None,
+        description="the Slurm GRES type (gpu:<type>:N); unset: the model name, lower case, "
+        "up to its first '-'",
+    )
+    colour: Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$")] | None = Field(
+        default=None, description="its vendor's colour in drawings (the capacity curve)"
+    )
     devices_per_port: Annotated[int, Field(ge=1, le=8)] = Field(
         default=1,
         description="with integrated ports: devices that share one compute port (two dies "
@@ -380,6 +393,16 @@ class Ipoib(Spec):
     mtu: Annotated[int, Field(ge=576, le=65535)] = 4092
 
 
+class FabricManager(Spec):
+    """The fabric-manager appliances of a cluster (UFM on InfiniBand): servers racked in the
+    cluster's network racks whose fabric ports take the last node slot of the cluster's first
+    units (DGX SuperPOD keeps that slot for the UFM connections); they run the subnet
+    manager."""
+
+    model: ModelName = Field(description="the appliance, an entry of catalog.servers")
+    count: Annotated[int, Field(ge=1, le=8)] = Field(description="appliances per cluster")
+
+
 class FabricKind(Spec):
     """A kind of compute fabric: its protocol and how it is controlled, which decide what the
     plan gives its switches (addresses, ASNs, BGP sessions; or subnet managers)."""
@@ -399,6 +422,13 @@ class FabricKind(Spec):
         default=None, description="IP over the fabric's own link layer (InfiniBand)"
     )
     lossless: bool = Field(default=False, description="PFC/ECN lossless class for RDMA")
+    fabric_manager: FabricManager | None = Field(
+        default=None,
+        description="fabric-manager appliances per cluster: they take the last node slot of "
+        "the cluster's first units (one leaf port per appliance fabric port) and run the "
+        "subnet managers, master then standby (unset: none; the first cores or spines run "
+        "them)",
+    )
     source: str = ""
 
     @property

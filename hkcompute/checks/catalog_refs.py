@@ -3,9 +3,9 @@
 The expander reports what it needs to build devices (a template's server, leaf and spine
 models); ``naming`` reports a server's missing accelerator and a template's optional switch
 sets. This module covers the rest of what the catalogue's platform fields link: a NIC line's
-card, and whether a unit template's switches and servers speak its fabric's protocol (an
-InfiniBand template with an Ethernet leaf would plan, render and cable a fabric that cannot
-come up).
+card, a template's kind of fabric and a switch's network OS, and whether a unit template's
+switches and servers speak its fabric's protocol (a template whose leaves speak another
+protocol than its fabric would plan, render and cable a fabric that cannot come up).
 """
 
 from __future__ import annotations
@@ -43,15 +43,15 @@ FABRIC_KIND = rule(
     "HK315",
     E,
     "a unit template names a fabric kind missing from the catalogue",
-    "Name an entry of catalog.fabrics (bundled: infiniband, roce), or add the kind there with "
-    "its protocol and control.",
+    "Name an entry of catalog.fabrics (`hkcompute catalog` lists them), or add the kind there "
+    "with its protocol and control.",
 )
 SWITCH_OS = rule(
     "HK316",
     E,
     "a switch model names a network OS missing from the catalogue",
-    "Name an entry of catalog.switch_os (bundled: cumulus, frr-linux, mlnx-os, vrp, eos), or "
-    "add the OS there with the files its switches get.",
+    "Name an entry of catalog.switch_os (`hkcompute catalog` lists them), or add the OS "
+    "there with the files its switches get.",
 )
 NO_SWITCH_OS = rule(
     "HK317",

@@ -53,7 +53,10 @@ def up_cmd(
         table.add_row(h.name, h.container, f"127.0.0.1:{h.ssh_port}", h.image)
     out.print(table)
     if layout.skipped:
-        err.print(f"no container twin for {len(layout.skipped)} InfiniBand switch(es)")
+        err.print(
+            f"no container twin for {len(layout.skipped)} switch(es) of a subnet-managed "
+            "fabric (their subnet manager programs them; a container cannot)"
+        )
 
 
 @app.command("down")

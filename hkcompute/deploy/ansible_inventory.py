@@ -32,7 +32,7 @@ def group_name(*parts: object) -> str:
 
 def managed_devices(site: Site, phase: int | None) -> list[Device]:
     """What Ansible manages (decided by the plan, ``plan.assign``): servers, and fabric
-    switches that run a Linux NOS (RoCE) or host an InfiniBand subnet manager."""
+    switches on a Linux network OS that route their fabric or host its subnet manager."""
     return [site.devices[n] for n in assign(site, phase).managed]
 
 

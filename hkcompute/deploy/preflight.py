@@ -1,8 +1,8 @@
 """Preflight: is each host what the inventory says, before anything is changed?
 
 Over SSH (paramiko, host keys checked), in parallel: reachable, host key on record, OS
-release, free disk, NIC count and link speeds, accelerator count (nvidia-smi or npu-smi
-where present). Each difference becomes a mismatch row.
+release, free disk, NIC count and link speeds, accelerator count (by the accelerator
+platform's own ``count_probe``, catalogue data). Each difference becomes a mismatch row.
 """
 
 from __future__ import annotations
@@ -25,9 +25,15 @@ for n in /sys/class/net/*; do
   case "$b" in docker*|veth*|br-*|virbr*) continue;; esac
   echo "nic=$b $(cat "$n/speed" 2>/dev/null || echo -1)"
 done
-if command -v nvidia-smi >/dev/null 2>&1; then echo "gpus=$(nvidia-smi -L | grep -c '^GPU')"; fi
-if command -v npu-smi >/dev/null 2>&1; then echo "npus=$(npu-smi info -l | grep -c 'NPU ID')"; fi
 """
+
+
+def probe_script(want: Expect) -> str:
+    """The probe for one host: the common part, then its accelerator platform's count
+    command, whose output (empty when the tool is missing) becomes ``accelerators``."""
+    if not want.probe:
+        return PROBE
+    return PROBE + f'echo "accelerators=$( {{ {want.probe} ; }} 2>/dev/null )"\n'
 
 
 @dataclass
@@ -35,7 +41,8 @@ class Expect:
     os: str
     nics: int
     accelerators: int
-    accel_kind: str  # gpu, npu or ""
+    accel_kind: str  # the GRES name the scheduler sees (gpu, npu ...), or ""
+    probe: str | None = None  # the shell command that prints the device count
 
 
 @dataclass
@@ -60,7 +67,7 @@ def expectation(site: Site, host: str) -> Expect:
     count = sum(n.count for n in nics if n.network != "oob")
     acc, n, _ = site.accelerators_of(d)
     os_name = server.os if server else "debian-12"
-    return Expect(os_name, count, n, acc.gres if acc else "")
+    return Expect(os_name, count, n, acc.gres if acc else "", acc.count_probe if acc else None)
 
 
 def parse(out: str) -> tuple[dict[str, str], list[tuple[str, int]]]:
@@ -94,13 +101,11 @@ def compare(
         down = [n for n, s in nics if s <= 0]
         if down:
             hc.mismatches.append(("NICs without link", "none", ", ".join(sorted(down))))
-        key = {"gpu": "gpus", "npu": "npus"}.get(want.accel_kind)
-        if key is not None:
-            got = facts.get(key)
+        if want.accelerators:
+            got = facts.get("accelerators") or None
             if got is None:
-                hc.mismatches.append(
-                    (f"{want.accel_kind} count", str(want.accelerators), "no nvidia-smi/npu-smi")
-                )
+                said = f"no answer from `{want.probe}`" if want.probe else "no count probe"
+                hc.mismatches.append((f"{want.accel_kind} count", str(want.accelerators), said))
             elif got != str(want.accelerators):
                 hc.mismatches.append((f"{want.accel_kind} count", str(want.accelerators), got))
     return hc
@@ -137,8 +142,9 @@ def preflight(
             hc = HostCheck(t.host)
             hc.mismatches.append(("ssh", "reachable", str(exc) or type(exc).__name__))
             return hc
+        want = expectation(site, t.host)
         try:
-            _rc, out = run(client, PROBE)
+            _rc, out = run(client, probe_script(want))
         except (OSError, paramiko.SSHException) as exc:
             # A host that went quiet mid-probe is that host's finding, not the run's end.
             hc = HostCheck(t.host)
@@ -147,6 +153,6 @@ def preflight(
         finally:
             client.close()
         facts, nics = parse(out)
-        return compare(t.host, expectation(site, t.host), facts, nics, lab)
+        return compare(t.host, want, facts, nics, lab)
 
     return parallel(targets, one, workers, progress)

@@ -1,6 +1,6 @@
 """What the container twin of a phase looks like (pure: no Docker here).
 
-* one container per managed host (servers and RoCE fabric switches), at most MAX_HOSTS;
+* one container per managed host (servers and routing fabric switches), at most MAX_HOSTS;
 * a management network on the site's in-band pool: servers at their planned in-band
   address, switches at free addresses from the top of the pool, the engine's bridge at the
   highest free one;

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from hkcompute import schema as S
 from hkcompute.inventory.ranges import compress
 from hkcompute.model import Device, Site
 from hkcompute.plan.topology import Topology
@@ -20,10 +21,10 @@ from hkcompute.topology import group_label
 MEMORY_RESERVE = 0.95
 
 
-def _gres_type(accelerator: str) -> str:
-    """'H800-SXM' -> 'h800', 'Ascend-910B' -> '910b' (Slurm GRES type names)."""
-    name = accelerator.lower().replace("ascend-", "")
-    return name.split("-")[0]
+def _gres_type(name: str, acc: S.Accelerator) -> str:
+    """The Slurm GRES type of an accelerator: its catalogue ``gres_type``, else its model
+    name in lower case up to the first '-' ('H800-SXM' -> 'h800')."""
+    return acc.gres_type or name.lower().split("-")[0]
 
 
 def slurm_context(
@@ -43,12 +44,12 @@ def slurm_context(
         names = compress([d.name for d in by_model[model]])
         acc_name = server.accelerator
         gres = None
-        if acc_name and server.accelerators:
-            acc = site.catalog.accelerators.get(acc_name)
-            kind = acc.gres if acc else "gpu"
-            prefix = acc.device_prefix if acc else "/dev/nvidia"
+        acc = site.catalog.accelerators.get(acc_name or "") if server.accelerators else None
+        if acc_name and acc is not None:  # an unknown accelerator is HK308's finding
+            kind = acc.gres
+            prefix = acc.device_prefix
             gres_types.add(kind)
-            gtype = _gres_type(acc_name)
+            gtype = _gres_type(acc_name, acc)
             gres = f"{kind}:{gtype}:{server.accelerators}"
             gres_lines.append(
                 {
@@ -75,7 +76,7 @@ def slurm_context(
     return {
         "cluster_name": site.info.name,
         "controller": {"name": controller[0], "address": controller[1]},
-        "gres_types": sorted(gres_types) or ["gpu"],
+        "gres_types": sorted(gres_types),
         "nodes": node_lines,
         "gres": gres_lines,
         "partitions": partitions,

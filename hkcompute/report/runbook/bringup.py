@@ -127,16 +127,18 @@ def _fabric(c: _Ctx) -> Stage:
             f"Switches of the phase: {_counts(roles)}; clusters by fabric: "
             f"{_counts(fabrics)}. Compute cables of the phase: {_counts(new_fab)}. "
             f"{len(fab):,} fabric hosts are managed by "
-            "Ansible (RoCE switches running FRR, InfiniBand subnet managers); InfiniBand "
-            "switches themselves are configured by the subnet manager."
+            "Ansible (switches on a Linux network OS: routing ones, and subnet manager "
+            "hosts); switches on a vendor OS load their rendered configuration with the "
+            "vendor's tools, and a subnet-managed fabric's switches are configured by its "
+            "subnet manager."
         ],
         commands=cmds,
         checklist=[
             "switch OS / firmware at baseline",
             "management addresses reachable",
             "every compute link of the phase up at its planned speed",
-            "RoCE: every planned BGP session Established; InfiniBand: every port "
-            "Active, subnet manager master elected",
+            "routed fabrics: every planned BGP session Established; subnet-managed "
+            "fabrics: every port Active, subnet manager master elected",
             "no errors counters rising on the new links (after 15 minutes)",
         ],
         gate=[

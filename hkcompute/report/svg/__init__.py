@@ -20,7 +20,6 @@ import drawsvg as dw  # type: ignore[import-untyped]
 
 FONT = "DejaVu Sans, Liberation Sans, Arial, sans-serif"
 # Vendor colours: stable per vendor name, so every picture agrees.
-VENDOR_COLOURS = {"nvidia": "#76b900", "huawei": "#c7000b", "amd": "#ed1c24", "intel": "#0071c5"}
 OTHER_COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#9c755f", "#76b7b2")
 ROLE_COLOURS = {
     "gpu_node": "#cfe3f7",
@@ -60,9 +59,11 @@ class Anchor(dw.DrawingParentElement):  # type: ignore[misc]
         super().__init__(href=href, **kwargs)
 
 
-def vendor_colour(vendor: str, order: list[str]) -> str:
-    if vendor in VENDOR_COLOURS:
-        return VENDOR_COLOURS[vendor]
+def vendor_colour(vendor: str, order: list[str], known: dict[str, str] | None = None) -> str:
+    """A vendor's colour: the one its accelerators name in the catalogue (``colour``), else
+    one of a fixed palette by its place in ``order`` (the same on every run)."""
+    if known and vendor in known:
+        return known[vendor]
     return (
         OTHER_COLOURS[order.index(vendor) % len(OTHER_COLOURS)]
         if vendor in order

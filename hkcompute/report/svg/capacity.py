@@ -41,6 +41,10 @@ def vendor_pflops(site: Site, cap: SiteCapacity) -> list[dict[str, float]]:
 def capacity_curve(site: Site, cap: SiteCapacity, prefix: str = "cap") -> dw.Drawing:
     per_phase = vendor_pflops(site, cap)
     vendors = sorted({v for per in per_phase for v in per})
+    colours: dict[str, str] = {}
+    for part in site.catalog.accelerators.values():
+        if part.colour is not None:
+            colours.setdefault(part.vendor, part.colour)
     target = cap.site_target_pflops
     top = (
         max(
@@ -85,7 +89,7 @@ def capacity_curve(site: Site, cap: SiteCapacity, prefix: str = "cap") -> dw.Dra
                     y_of(acc + val),
                     round(bar, 2),
                     round(y_of(acc) - y_of(acc + val), 2),
-                    fill=vendor_colour(vendor, vendors),
+                    fill=vendor_colour(vendor, vendors, colours),
                     opacity=0.85,
                 )
             )
@@ -152,7 +156,7 @@ def capacity_curve(site: Site, cap: SiteCapacity, prefix: str = "cap") -> dw.Dra
     )
     lx = LEFT + pw + 20
     for i, name in enumerate(vendors):
-        d.append(dw.Rectangle(lx, TOP + i * 20, 14, 14, fill=vendor_colour(name, vendors)))
+        d.append(dw.Rectangle(lx, TOP + i * 20, 14, 14, fill=vendor_colour(name, vendors, colours)))
         d.append(text(name, 11, lx + 20, TOP + i * 20 + 11))
     ly = TOP + len(vendors) * 20 + 10
     d.append(
