@@ -95,6 +95,13 @@ class RenderFile(Spec):
     )
     template: TemplatePath
     mode: FileMode = "0644"
+    owner: PlatformName = "root"
+    group: PlatformName = "root"
+    validate_with: Annotated[str, Field(pattern=r"%s")] | None = Field(
+        default=None,
+        description="a command the host runs on the new file (%s) before it replaces the "
+        "old one, as Ansible's copy validate",
+    )
     checkers: list[PlatformName] = []
 
 

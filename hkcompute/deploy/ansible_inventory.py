@@ -36,6 +36,35 @@ def managed_devices(site: Site, phase: int | None) -> list[Device]:
     return [site.devices[n] for n in assign(site, phase).managed]
 
 
+def os_vars(site: Site, d: Device, runs_sm: bool) -> dict[str, Any]:
+    """What the fabric_switch role places on a switch of a Linux network OS, from the OS's
+    catalogue entry: its files for the switch's function (each copied from the rendered
+    tree, checked by the entry's ``validate_with`` before it replaces the old one) and the
+    services that read them."""
+    kind = site.fabric_of(d.cluster)
+    nos = site.catalog.os_of(d.model)
+    if kind is None or nos is None:
+        return {}
+    files = (
+        nos.files.get("routed" if kind.routed else "subnet_manager", [])
+        if (kind.routed or runs_sm)
+        else []
+    )
+    return {
+        "hk_os_files": [
+            {
+                "path": f.path,
+                "mode": f.mode if f.mode.startswith("0") else f"0{f.mode}",
+                "owner": f.owner,
+                "group": f.group,
+                **({"validate": f.validate_with} if f.validate_with else {}),
+            }
+            for f in files
+        ],
+        "hk_os_services": [x.unit for x in nos.services],
+    }
+
+
 def build_inventory(
     site: Site,
     plan: Plan,
@@ -65,8 +94,7 @@ def build_inventory(
         }
         if d.role in ("leaf", "spine", "core"):
             hv["ansible_host"] = addr.get((d.name, "oob")) or addr.get((d.name, "loopback"))
-            kind = site.fabric_of(d.cluster)
-            hv["hk_routed"] = kind is not None and kind.routed
+            hv.update(os_vars(site, d, d.name in sm))
             if d.name in sm:
                 hv["hk_subnet_manager"] = True
             groups["fabric"].add(d.name)

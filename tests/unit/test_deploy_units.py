@@ -52,6 +52,14 @@ def test_inventory_groups_and_small_hostvars(lab_inventory) -> None:  # type: ig
     assert hv["lab-svc1"]["hk_slurm_role"] == "controller"
     assert "dns" in hv["lab-svc1"]["hk_services"]
     assert all(len(json.dumps(v)) < 600 for v in hv.values()), "per-host vars must stay small"
+    # A switch's files and services are its network OS's catalogue entry (frr-linux here).
+    leaf = next(v for h, v in hv.items() if h in inv["leaf"]["hosts"])
+    conf = {f["path"]: f for f in leaf["hk_os_files"]}
+    assert set(conf) == {"/etc/frr/frr.conf", "/etc/frr/daemons"}
+    assert conf["/etc/frr/frr.conf"]["validate"] == "/usr/bin/vtysh --dryrun -f %s"
+    assert (conf["/etc/frr/daemons"]["owner"], conf["/etc/frr/daemons"]["mode"]) == ("frr", "0640")
+    assert leaf["hk_os_services"] == ["frr"]
+    assert "hk_os_files" not in hv["lab-su1-n01"]
 
 
 @pytest.mark.skipif(shutil.which("ansible-inventory") is None, reason="ansible-core missing")
