@@ -52,6 +52,7 @@ def _load_modules() -> None:
         identity,
         naming,
         phases,
+        platform_fit,
         racks,
     )
 
