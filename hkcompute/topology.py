@@ -9,8 +9,9 @@ point addresses always sit on the ports that the cabling uses.
 
 Names (render, deploy and the lab build on them; never change them lightly): a unit's node
 slot s is ``<unit>-n{s+1:02d}``, its switch j of a set ``<unit>-<short>{j+1}`` (short:
-``leaf`` per rail, ``sleaf``, ``mgmt``, ``oob``); a cluster's core j ``<cluster>-core{j+1:02d}``
-and spine j of group g ``<cluster>-g{g+1:02d}-spine{j+1:02d}``.
+``leaf`` per rail, ``sleaf``, ``mgmt``, ``oob``); a cluster's core j ``<cluster>-core{j+1:02d}``,
+spine j of group g ``<cluster>-g{g+1:02d}-spine{j+1:02d}``, fabric-manager appliance j
+``<cluster>-fm{j+1:02d}`` and out-of-band switch j of its network racks ``<cluster>-oob{j+1:02d}``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import math
 import re
 from typing import NamedTuple
 
-from hkcompute.schema import UnitTemplate
+from hkcompute.schema import SwitchModel, UnitTemplate
 
 # Short names of a unit's switch sets, in the order expansion places them in the racks.
 LEAF, STORAGE_LEAF, INBAND, OOB = "leaf", "sleaf", "mgmt", "oob"
@@ -75,9 +76,19 @@ def core_name(cluster: str, j: int) -> str:
     return f"{cluster}-core{j + 1:02d}"
 
 
+def fabric_manager_name(cluster: str, j: int) -> str:
+    return f"{cluster}-fm{j + 1:02d}"
+
+
+def cluster_oob_name(cluster: str, j: int) -> str:
+    """Out-of-band switch j of a cluster's network racks (two digits, as cores and spines:
+    never the same name as a unit's ``-oob1``)."""
+    return f"{cluster}-oob{j + 1:02d}"
+
+
 # The way back from a name to the unit or cluster that makes it (kept next to the names).
 _UNIT_MADE = re.compile(r"(?P<owner>.+)-(?:n|leaf|sleaf|mgmt|oob)\d+")
-_CLUSTER_MADE = re.compile(r"(?P<owner>.+)-(?:core\d+|g\d+-spine\d+)")
+_CLUSTER_MADE = re.compile(r"(?P<owner>.+)-(?:core\d+|g\d+-spine\d+|fm\d{2}|oob\d{2})")
 
 
 def unit_of_name(name: str) -> str | None:
@@ -128,3 +139,49 @@ def core_port(tpl: UnitTemplate, cores: int, g: int, j: int, k: int) -> tuple[in
     (g, j, k), so a new group never moves an earlier one, and the cores fill evenly."""
     n = (g * tpl.spines_per_group + j) * tpl.core_uplinks_per_spine + k
     return n % cores, n // cores + 1
+
+
+# --- the fabric manager's slot ----------------------------------------------------------------
+class ManagerPort(NamedTuple):
+    """Fabric port ``port`` of appliance ``appliance``: it takes the leaf of ``rail`` of the
+    cluster's unit ``unit`` (its index) on that leaf's last node-slot port."""
+
+    appliance: int
+    port: int
+    unit: int
+    rail: int
+    leaf_port: int
+
+
+def manager_ports(tpl: UnitTemplate, appliances: int, ports: int) -> tuple[ManagerPort, ...]:
+    """Where the appliances' fabric ports land: port p of appliance a is connection
+    q = a*ports + p, on rail q % rails of unit q // rails, leaf port ``node_slots`` (the last
+    slot). Consecutive appliances so sit on different leaves (master and standby never share
+    one), and the slot of a unit is reserved only when a port lands there."""
+    out = []
+    for a in range(appliances):
+        for p in range(ports):
+            q = a * ports + p
+            out.append(ManagerPort(a, p, q // tpl.rails, q % tpl.rails, tpl.node_slots))
+    return tuple(out)
+
+
+def reserved_units(tpl: UnitTemplate, appliances: int, ports: int) -> int:
+    """How many of a cluster's first units give their last node slot to the appliances."""
+    return -(-appliances * ports // tpl.rails) if appliances and ports else 0
+
+
+def access_ports(model: SwitchModel) -> int:
+    """The ports an out-of-band switch gives to management ports: those of its first cage
+    group when it has several (an SN2201's 48 RJ45; its QSFP28 cages are uplinks), else all."""
+    if len(model.cages) > 1:
+        first = model.cages[0]
+        return first.count * first.ports_per_cage
+    return model.ports
+
+
+def oob_port(per_switch: int, i: int) -> tuple[int, int]:
+    """(switch index, port) of management port i of a cluster's network racks: in blocks of
+    ``per_switch`` in order (the appliances', the cores', then each spine group's), so a later
+    group only appends."""
+    return i // per_switch, i % per_switch + 1

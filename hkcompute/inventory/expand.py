@@ -276,6 +276,8 @@ class _Expander:
                     )
             units: list[M.Unit] = []
             per_unit = tpl.network_racks + tpl.node_racks
+            fm_model, fm_count, fm_ports = _fabric_manager(catalog, tpl)
+            n_reserved = T.reserved_units(tpl, fm_count, fm_ports)
             for upath_i, u in enumerate(c.units):
                 upath = (*cpath, "units", upath_i)
                 uloc = self.loc(upath)
@@ -303,19 +305,35 @@ class _Expander:
                             list(racks),
                             kind="racks",
                         )
-                nodes = tpl.node_slots if u.nodes is None else u.nodes
+                asked = tpl.node_slots if u.nodes is None else u.nodes
                 room = tpl.node_racks * tpl.nodes_per_rack
-                if nodes > tpl.node_slots or nodes > room:
+                if asked > tpl.node_slots or asked > room:
                     self.findings.append(
                         make(
                             UNIT_NODES,
-                            f"unit {u.name!r} asks for {nodes} nodes; template "
+                            f"unit {u.name!r} asks for {asked} nodes; template "
                             f"{c.template!r} has {tpl.node_slots} slots and room for {room}",
                             self.loc((*upath, "nodes")),
                             subject=u.name,
                         )
                     )
-                    nodes = min(nodes, tpl.node_slots, room)
+                    asked = min(asked, tpl.node_slots, room)
+                # The first units give their last slot to the fabric manager's appliances.
+                kept = [n for n in unames[: max(0, n_reserved - len(units))] if n]
+                if kept and asked > tpl.node_slots - 1:
+                    self.findings.append(
+                        make(
+                            UNIT_NODES,
+                            f"unit {kept[0]!r} asks for {asked} nodes; its slot "
+                            f"{tpl.node_slots} is kept for the {fm_count} {fm_model} "
+                            f"fabric-manager appliance(s) of fabric {tpl.fabric!r}, so it holds "
+                            f"{tpl.node_slots - 1}",
+                            self.loc((*upath, "nodes")),
+                            subject=kept[0],
+                            hint=f"give the first {n_reserved} unit(s) of the cluster at most "
+                            f"{tpl.node_slots - 1} nodes",
+                        )
+                    )
                 for k, uname in enumerate(unames):
                     if uname in seen_units:
                         self.findings.append(
@@ -330,6 +348,7 @@ class _Expander:
                     seen_units[uname] = uloc
                     chunk = rnames[k * per_unit : (k + 1) * per_unit]
                     index = len(units)
+                    nodes = min(asked, tpl.node_slots - 1) if index < n_reserved else asked
                     units.append(
                         M.Unit(
                             uname,
@@ -466,6 +485,7 @@ class _Expander:
             status = members[0].status
             for j in range(tpl.spines_per_group):
                 wanted.append((T.spine_name(c.name, g, j), "spine", tpl.spine, j, g, phase, status))
+        wanted += self.management_devices(c, catalog, wanted)
         rack_i, next_u = 0, 1
         for placed, (name, role, model, idx, group, phase, status) in enumerate(wanted):
             h = catalog.rack_units(model)
@@ -480,7 +500,9 @@ class _Expander:
                     make(
                         NO_ROOM,
                         f"cluster {c.name!r}: {len(wanted) - placed} of {len(wanted)} "
-                        f"spine/core switches do not fit in network racks {c.network_racks[:1]}...",
+                        f"network-rack devices (cores, spines, fabric managers, OOB switches) "
+                        f"do not fit in network racks {c.network_racks[:1]}... (the first "
+                        f"left out: {name})",
                         c.loc,
                         subject=c.name,
                     )
@@ -507,6 +529,63 @@ class _Expander:
                 )
             )
             next_u += h
+
+    def management_devices(
+        self,
+        c: M.ClusterInfo,
+        catalog: M.Catalog,
+        switches: list[tuple[str, str, str, int, int | None, int, M.Status]],
+    ) -> list[tuple[str, str, str, int, int | None, int, M.Status]]:
+        """What the network racks hold after the cores and spines: the fabric manager's
+        appliances, then the OOB switches (the template's OOB model) for every management port
+        there (the appliances' BMCs, the cores' and spines' ``eth0``), as many as those ports
+        need. An appliance comes with the unit whose slot its first port takes; an OOB switch
+        with the earliest device it serves."""
+        tpl = c.template
+        fm_model, fm_count, fm_ports = _fabric_manager(catalog, tpl)
+        out: list[tuple[str, str, str, int, int | None, int, M.Status]] = []
+        served: list[tuple[int, M.Status]] = []
+        fm_server = catalog.servers.get(fm_model) if fm_model else None
+        for mp in T.manager_ports(tpl, fm_count, max(fm_ports, 1)):
+            if mp.port:
+                continue
+            unit = c.units[min(mp.unit, len(c.units) - 1)] if c.units else None
+            phase = unit.phase if unit else 1
+            status = unit.status if unit else M.Status.PLANNED
+            out.append(
+                (
+                    T.fabric_manager_name(c.name, mp.appliance),
+                    "service",
+                    fm_model,
+                    mp.appliance,
+                    None,
+                    phase,
+                    status,
+                )
+            )
+            if fm_server is not None and any(n.network == "oob" for n in fm_server.nics):
+                served.append((phase, status))
+        served += [(phase, status) for *_rest, phase, status in switches]
+        sset = tpl.oob_switches
+        model = catalog.switches.get(sset.model) if sset is not None and sset.count else None
+        if sset is None or model is None or not served:
+            return out
+        per = max(T.access_ports(model), 1)
+        for j in range(-(-len(served) // per)):
+            block = served[j * per : (j + 1) * per]
+            phase = min(p for p, _s in block)
+            out.append(
+                (
+                    T.cluster_oob_name(c.name, j),
+                    "oob_switch",
+                    sset.model,
+                    j,
+                    None,
+                    phase,
+                    block[0][1],
+                )
+            )
+        return out
 
     def explicit_devices(self, racks: dict[str, M.RackInfo], catalog: M.Catalog) -> None:
         self._catalog = catalog
@@ -641,6 +720,19 @@ class _Expander:
 
     def energy(self) -> tuple[M.EnergyInfo, ...]:
         return tuple(M.EnergyInfo(e, self.loc(path)) for path, e in self.p.items.get("energy", []))
+
+
+def _fabric_manager(catalog: M.Catalog, tpl: S.UnitTemplate) -> tuple[str, int, int]:
+    """(model, appliances, fabric ports each) of a template's fabric manager; ("", 0, 0)
+    when its fabric kind has none. An appliance the catalogue does not describe is counted
+    with one fabric port (validate reports the missing model)."""
+    kind = catalog.fabrics.get(tpl.fabric)
+    fm = kind.fabric_manager if kind is not None else None
+    if fm is None:
+        return "", 0, 0
+    server = catalog.servers.get(fm.model)
+    ports = sum(n.count for n in server.nics if n.network == "compute") if server else 1
+    return fm.model, fm.count, ports
 
 
 def build_site(

@@ -20,6 +20,13 @@ earlier address. Inside a block an address is a pure function of the device's pl
 * ``p2p`` (routed fabrics only): a /31 per leaf-spine and spine-core link, lower address on
   the lower tier (leaf, then spine), on the link's switch ports.
 
+The management of a cluster's network racks (the fabric manager's appliances: ``bmc`` and
+``mgmt0``; the racks' OOB switches: ``eth0`` and a loopback) is numbered from the top of the
+``oob``, ``inband`` and ``loopback`` pools downwards, cluster after cluster in the order
+written, whatever the phase planned: so it moves none of the blocks above, which were handed
+out before it existed. An appliance's IP over the fabric is the address of the node slot it
+takes (host ``node_slots + 1`` of the rail's subnet, on ``fab{p}``).
+
 Explicit addresses in the inventory are reserved first (all phases, so planning an early phase
 already steps round a later explicit one) and win: the device's own slot stays unused, and an
 auto address that would hit someone else's explicit one is replaced by one taken from the top
@@ -129,6 +136,8 @@ class Allocator:
             if spec is not None:
                 self.pools[name] = Pool.of(name, spec.cidr)
         self.spill: list[tuple[str, str, str, int, int]] = []
+        # One past the lowest offset the network racks' management took from the top, by pool.
+        self.top: dict[str, int] = {}
         self.explicit: dict[tuple[str, str], tuple[int, int]] = {}
         self.switch_kind = {n: m.kind for n, m in site.catalog.switches.items()}
 
@@ -250,6 +259,7 @@ class Allocator:
     # --- owners ------------------------------------------------------------------------------
     def run(self) -> tuple[list[Address], list[Finding], dict[str, Pool]]:
         self.reserve_explicit()
+        self.network_racks()
         for o in self.owners:
             if self.phase is not None and o.phase > self.phase:
                 break
@@ -261,6 +271,11 @@ class Allocator:
                 self.core(o.cluster)
             elif o.kind == DEVICE and o.device is not None:
                 self.device(o.device)
+        for net, top in self.top.items():
+            p = self.pools[net]
+            p.wanted = max(p.wanted, p.cursor + p.limit - top)
+            if p.cursor > top:
+                p.overflow = True
         self.place_spill()
         for name in sorted(self.missing):
             self.findings.append(
@@ -283,6 +298,48 @@ class Allocator:
                     )
                 )
         return self.rows, self.findings, self.pools
+
+    def from_top(self, d: Device, iface: str, net: str) -> None:
+        """The next address down from the top of pool ``net`` (stepping round explicit
+        ones), given to ``d`` when it is present; taken either way, so the others keep theirs
+        whichever phase is planned."""
+        pool = self.pool(net, 1)
+        if pool is None:
+            return
+        off = self.top.get(net, pool.limit) - 1
+        while off >= 0 and pool.base + off in pool.reserved:
+            off -= 1
+        self.top[net] = off
+        if off < 0:
+            pool.overflow = True
+            return
+        if self.present(d) and not (
+            (d.name, net) in self.explicit and iface == self.explicit_iface(d, net)
+        ):
+            self.emit(d, iface, pool, off)
+
+    def network_racks(self) -> None:
+        """Every cluster's appliances (``bmc``, ``mgmt0``) and network-rack OOB switches
+        (``eth0``, ``lo``), from the top of the pools down (module docstring)."""
+        cat = self.site.catalog
+        for c in self.site.clusters:
+            ct = self.topology.of(c)
+            for name in ct.managers:
+                d = self.site.devices.get(name)
+                srv = cat.servers.get(d.model) if d is not None else None
+                if d is None or srv is None:
+                    continue
+                if nic_count(srv.nics, "oob"):
+                    self.from_top(d, "bmc", "oob")
+                if nic_count(srv.nics, "inband"):
+                    self.from_top(d, "mgmt0", "inband")
+            for name in ct.oob:
+                d = self.site.devices.get(name)
+                if d is None:
+                    continue
+                self.from_top(d, MGMT_PORT, "oob")
+                if self.holds_ip(d):
+                    self.from_top(d, LOOPBACK_IF, "loopback")
 
     def networks_loc(self, *needles: str) -> Location:
         return find_text(self.site, *(needles or ("networks:",)))
@@ -325,11 +382,13 @@ class Allocator:
             for i, sw in enumerate(switches):
                 if self.holds_ip(sw):
                     self.flat_one(sw, LOOPBACK_IF, pool, base, i)
-        self.compute(c, ut.leaves, nodes)
+        self.compute(c, ut.leaves, nodes, unit.index)
         if self.routed(c):
             self.leaf_p2p(c, unit)
 
-    def compute(self, c: ClusterInfo, leaves: tuple[str, ...], nodes: list[Device | None]) -> None:
+    def compute(
+        self, c: ClusterInfo, leaves: tuple[str, ...], nodes: list[Device | None], index: int = -1
+    ) -> None:
         tpl = c.template
         size = compute_subnet_size(tpl.node_slots)
         pool = self.pool("compute", size * tpl.rails)
@@ -348,6 +407,14 @@ class Allocator:
             for s, node in enumerate(nodes):
                 if node is not None:
                     self.emit(node, f"fab{r}", pool, sub + 2 + s, prefix)
+        # An appliance on the unit's kept slot: that slot's address on each rail it takes.
+        ct = self.topology.of(c)
+        for mp in ct.manager_ports:
+            fm = self.dev(ct.managers[mp.appliance]) if mp.unit == index else None
+            if fm is not None and nodes[mp.leaf_port - 1] is None:
+                self.emit(
+                    fm, f"fab{mp.port}", pool, base + mp.rail * size + 1 + mp.leaf_port, prefix
+                )
 
     def leaf_p2p(self, c: ClusterInfo, unit: Unit) -> None:
         """A /31 per leaf uplink, on the very ports the cabling gives it (both read the
@@ -446,7 +513,7 @@ class Allocator:
 
     def place_spill(self) -> None:
         """Addresses displaced by someone's explicit one, from the top of their pool down."""
-        tops: dict[str, int] = {}
+        tops: dict[str, int] = dict(self.top)  # below the network racks' management
         for name, iface, net, phase, prefix in self.spill:
             pool = self.pools[net]
             off = tops.get(net, pool.limit) - 1

@@ -1,11 +1,12 @@
-"""Who does what: which services host runs which service, which switches host their
-fabric's subnet managers, which devices Ansible manages. Decided here, once per plan, and carried on
-the plan (``Plan.assignments``); render, deploy and verify read these decisions instead of
-making them again.
+"""Who does what: which services host runs which service, which switches (or fabric-manager
+appliances) host their fabric's subnet managers, which devices Ansible manages. Decided here,
+once per plan, and carried on the plan (``Plan.assignments``); render, deploy and verify read
+these decisions instead of making them again.
 """
 
 from __future__ import annotations
 
+from hkcompute import topology as T
 from hkcompute.model import Device, Site
 from hkcompute.plan.records import Assignments, Plan
 from hkcompute.schema import SERVICES, SwitchFunction
@@ -19,9 +20,29 @@ UNMANAGED_STATUSES = ("retired", "failed")
 SM_PRIORITIES = (14, 13)
 
 
+def fabric_managers_of(site: Site, phase: int | None) -> dict[str, list[Device]]:
+    """Each cluster's fabric-manager appliances present by ``phase``, in order (expanded with
+    the service role: servers, but none of the site's services hosts)."""
+    out: dict[str, list[Device]] = {}
+    for c in site.clusters:
+        kind = site.fabric_of(c.name)
+        fm = kind.fabric_manager if kind is not None else None
+        if fm is None:
+            continue
+        for j in range(fm.count):
+            d = site.devices.get(T.fabric_manager_name(c.name, j))
+            if d is not None and d.cluster == c.name and (phase is None or d.phase <= phase):
+                out.setdefault(c.name, []).append(d)
+    return out
+
+
 def services_of(site: Site, phase: int | None) -> dict[str, tuple[str, ...]]:
-    """Which service node runs what: as declared, else the first service node runs all."""
-    nodes = [d for d in site.devices_upto(phase) if d.role == "service"]
+    """Which service node runs what: as declared, else the first service node runs all. A
+    fabric manager's appliance is no services host."""
+    appliances = {d.name for devs in fabric_managers_of(site, phase).values() for d in devs}
+    nodes = [
+        d for d in site.devices_upto(phase) if d.role == "service" and d.name not in appliances
+    ]
     out: dict[str, list[str]] = {s: [] for s in SERVICES}
     out["login"] = []
     declared = any(d.services for d in nodes)
@@ -33,9 +54,11 @@ def services_of(site: Site, phase: int | None) -> dict[str, tuple[str, ...]]:
 
 def subnet_managers_of(site: Site, phase: int | None) -> dict[str, int]:
     """As many subnet managers per cluster as its fabric kind wants (``subnet_managers``):
+    the fabric manager's appliances when the kind has one (UFM runs the subnet manager), else
     the first cores, else the first spines (priority 14 is the master, 13 the standby, then
     lower)."""
     out: dict[str, int] = {}
+    appliances = fabric_managers_of(site, phase)
     by_cluster: dict[str, list[Device]] = {}
     for d in site.devices_upto(phase):
         if d.cluster is not None and d.role in ("spine", "core"):
@@ -46,23 +69,29 @@ def subnet_managers_of(site: Site, phase: int | None) -> dict[str, int]:
             continue
         devs = by_cluster.get(c.name, [])
         want = kind.subnet_managers
-        picks = [d for d in devs if d.role == "core"][:want] or [
-            d for d in devs if d.role == "spine"
-        ][:want]
+        if kind.fabric_manager is not None:
+            picks = appliances.get(c.name, [])[:want]
+        else:
+            picks = [d for d in devs if d.role == "core"][:want] or [
+                d for d in devs if d.role == "spine"
+            ][:want]
         for i, d in enumerate(picks):
             out[d.name] = SM_PRIORITIES[i] if i < len(SM_PRIORITIES) else max(1, 12 - i)
     return out
 
 
 def managed_of(site: Site, phase: int | None, subnet_managers: dict[str, int]) -> tuple[str, ...]:
-    """Servers and storage in service, and fabric switches on a Linux network OS that get
-    files: the routing switches of a BGP fabric, and subnet manager hosts. Switches on a
-    vendor OS (configured by its own tools) and the rest of a subnet-managed fabric have no
-    Linux for Ansible to manage."""
+    """Servers and storage in service (not fabric-manager appliances), and fabric switches on
+    a Linux network OS that get files: the routing switches of a BGP fabric, and subnet
+    manager hosts. Switches on a vendor OS (configured by its own tools), the rest of a
+    subnet-managed fabric and vendor appliances have no Linux for Ansible to manage."""
     out = []
+    appliances = {d.name for devs in fabric_managers_of(site, phase).values() for d in devs}
     for d in site.devices_upto(phase):
         if d.role not in MANAGED_ROLES or d.status in UNMANAGED_STATUSES:
             continue
+        if d.name in appliances:
+            continue  # a vendor appliance, configured by its own tools (UFM's CLI)
         if d.role in ("leaf", "spine", "core"):
             kind = site.fabric_of(d.cluster)
             nos = site.catalog.os_of(d.model)

@@ -23,12 +23,20 @@ Port layout (fixed by the template, so a later phase never moves a cable):
   q = slot * nics + i; NIC q goes to switch ``q % count`` on port ``q // count + 1``, so two
   NICs of a node land on two switches. The OOB switches then take the unit's switches'
   ``eth0`` (leaves, storage leaves, in-band switches) after all node slots.
+* a fabric manager's appliances (``hkcompute.topology.manager_ports``): ``fab{p}`` of
+  appliance a is connection q = a*ports + p, on ``swp{node_slots}`` (the last slot) of the leaf
+  of rail ``q % rails`` of the cluster's unit ``q // rails``; that slot holds no node.
+* a cluster's network racks, with OOB switches in the template: the appliances' ``bmc``, the
+  cores' and spines' ``eth0`` in that order, in blocks of the model's access ports, on the
+  racks' own OOB switches (``<cluster>-oob01``..), which uplink like a unit's OOB switches
+  (one port to each site-level OOB switch, after their access ports).
 * site-level switches (storage spines, and in-band/OOB switches outside any unit): their ports
   are handed out in allocation order (``plan.order``): a unit's storage leaves take
   U_s = min(free ports, down ports / oversubscription) // spines uplinks on every storage
   spine, its in-band/OOB switches one uplink per site-level in-band/OOB switch; explicit
-  servers and storage spread their NICs round-robin; spines, cores and explicit switches put
-  ``eth0`` on the site-level OOB switches. An owner only uses site-level switches of its own
+  servers, storage and the appliances' in-band NICs spread round-robin; explicit switches, and
+  spines and cores of a cluster whose template has no OOB switches, put ``eth0`` on the
+  site-level OOB switches. An owner only uses site-level switches of its own
   phase or earlier, so a switch added later never re-spreads what an earlier phase cabled.
 
 Explicit ``links`` add to what is built; one whose a-end names a port that a built link uses
@@ -302,9 +310,13 @@ class FabricBuilder:
     # --- the builders --------------------------------------------------------------------------
     def build(self) -> tuple[list[Link], list[Finding]]:
         checked: set[str] = set()
+        managed: set[int] = set()
         for o in self.owners:
             if self.phase is not None and o.phase > self.phase:
                 break  # owners are sorted by phase: the rest come later
+            if o.cluster is not None and id(o.cluster) not in managed:
+                managed.add(id(o.cluster))  # the cluster's first owner (its core or group)
+                self.network_racks(o.cluster)
             if o.kind == UNIT and o.cluster is not None and o.unit is not None:
                 if o.cluster.name not in checked:
                     checked.add(o.cluster.name)
@@ -389,6 +401,19 @@ class FabricBuilder:
                         continue
                     port = "bmc" if net == "oob" else f"{NIC_PREFIX[net]}{i}"
                     self.add(node, port, sw, f"swp{q // len(sws) + 1}", net, speed, ACCESS, c.name)
+        # The fabric manager's appliances on the last slot's leaf ports of the first units.
+        ct = self.topology.of(c)
+        for mp in ct.manager_ports:
+            if mp.unit != unit.index:
+                continue
+            fm, leaf = self.dev(ct.managers[mp.appliance]), leaves[mp.rail]
+            if fm is None or leaf is None:
+                continue
+            p = self.ports.get(fm.model)
+            speed = p.nics.get("compute", (0, 0.0))[1] if p is not None else 0.0
+            self.add(
+                fm, f"fab{mp.port}", leaf, f"swp{mp.leaf_port}", "compute", speed, NODE_LEAF, c.name
+            )
         # Leaf uplinks: the full set even when the unit is partly filled.
         for r, leaf in enumerate(leaves):
             if leaf is None or leaf.model not in self.ports:
@@ -485,12 +510,63 @@ class FabricBuilder:
                 continue
             speed = self.ports[spine.model].switch_speed
             self.add(spine, up.spine_port, core, up.core_port, "compute", speed, SPINE_CORE, c.name)
+        if ct.oob:
+            return  # their eth0 is on the network racks' OOB switches (network_racks)
         for spine in spines:
             self.mgmt_to_site_oob(spine, phase)
 
     def core(self, c: ClusterInfo, phase: int) -> None:
-        for name in self.topology.of(c).cores:
+        ct = self.topology.of(c)
+        if ct.oob:
+            return
+        for name in ct.cores:
             self.mgmt_to_site_oob(self.dev(name), phase)
+
+    def network_racks(self, c: ClusterInfo) -> None:
+        """The management of a cluster's network racks, cabled once: every management port
+        there (the appliances' BMCs, the cores' and spines' ``eth0``) on the racks' OOB
+        switches, and those switches up to the site-level OOB switches as a unit's are (one
+        uplink to each, after the access ports). Without OOB switches in the template, the
+        appliances' BMCs go to the site-level OOB switches as an explicit server's do. The
+        appliances' in-band NICs go to the site-level in-band switches, as an explicit
+        server's do."""
+        ct = self.topology.of(c)
+        for m in ct.mgmt:
+            d, sw = self.dev(m.device), self.dev(ct.oob[m.switch])
+            if d is None or sw is None:
+                continue
+            speed = MGMT_SPEED
+            if m.port == "bmc":
+                p = self.ports.get(d.model)
+                speed = p.nics.get("oob", (0, MGMT_SPEED))[1] if p is not None else MGMT_SPEED
+            self.add(d, m.port, sw, m.switch_port, "oob", speed, ACCESS, c.name)
+        for name in ct.oob:
+            sw = self.site.devices.get(name)
+            if sw is None:
+                continue
+            base = ct.oob_uplink_base
+            for top in self.tops("oob", sw.phase):
+                tport = self.next_port(top)  # taken even if sw is absent: stable
+                if self.present(sw) and self.present(top):
+                    speed = self.ports[sw.model].switch_speed if sw.model in self.ports else 0.0
+                    self.add(sw, f"swp{base}", top, tport, "oob", speed, UPLINK, c.name)
+                base += 1
+        for name in ct.managers:
+            fm = self.site.devices.get(name)
+            p = self.ports.get(fm.model) if fm is not None else None
+            if fm is None or p is None:
+                continue
+            nets = ("inband",) if ct.oob else ("inband", "oob")
+            for net in nets:
+                count, speed = p.nics.get(net, (0, 0.0))
+                for i in range(count if net != "oob" else min(count, 1)):
+                    target = self.round_robin(net, fm.phase)
+                    if target is None:
+                        break
+                    port = self.next_port(target)
+                    if self.present(fm) and self.present(target):
+                        name_ = "bmc" if net == "oob" else f"{NIC_PREFIX[net]}{i}"
+                        self.add(fm, name_, target, port, net, speed, ACCESS, c.name)
 
     def mgmt_to_site_oob(self, sw: Device | None, phase: int) -> None:
         target = self.round_robin("oob", phase)

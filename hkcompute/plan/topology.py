@@ -1,8 +1,10 @@
-"""The site's topology, built once: per cluster, its cores; per spine group, its spines and
-their core uplinks; per unit, its nodes, switch sets, leaves, its group's spines and the
-leaf <-> spine port pairs. Cabling (``plan.fabric``), addressing (``plan.addressing``), ASNs
-(``plan.asn``) and the Slurm topology (``render.slurm``) read it, so the names and port
-formulas of ``hkcompute.topology`` are applied in one place and every reader agrees on them.
+"""The site's topology, built once: per cluster, its cores, its fabric manager's appliances and
+the leaf ports they take, the network racks' OOB switches and the management ports they take;
+per spine group, its spines and their core uplinks; per unit, its nodes, switch sets, leaves,
+its group's spines and the leaf <-> spine port pairs. Cabling (``plan.fabric``), addressing
+(``plan.addressing``), ASNs (``plan.asn``) and the Slurm topology (``render.slurm``) read it,
+so the names and port formulas of ``hkcompute.topology`` are applied in one place and every
+reader agrees on them.
 
 Names are listed whether or not the device exists (yet, or at all): blocks of ports and
 addresses are reserved for the full template, and each reader decides what is present.
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from hkcompute import topology as T
-from hkcompute.model import ClusterInfo, Site, Unit
+from hkcompute.model import Catalog, ClusterInfo, Site, Unit
 from hkcompute.schema import UnitTemplate
 
 
@@ -68,6 +70,17 @@ class GroupTopology:
     core_uplinks: tuple[CoreUplink, ...]  # none when the cluster has no core
 
 
+class MgmtPort(NamedTuple):
+    """A management port in a cluster's network racks (an appliance's ``bmc``, a core's or
+    spine's ``eth0``) and where it lands: OOB switch ``switch`` (an index into
+    ``ClusterTopology.oob``), port ``switch_port``."""
+
+    device: str
+    port: str
+    switch: int
+    switch_port: str
+
+
 @dataclass(frozen=True, slots=True)
 class ClusterTopology:
     cluster: ClusterInfo
@@ -76,6 +89,15 @@ class ClusterTopology:
     cores: tuple[str, ...]
     groups: dict[int, GroupTopology]
     units: tuple[UnitTopology, ...]  # by ``Unit.index``
+    # The fabric manager's appliances, and where their fabric ports land (the last slot of
+    # the first units' leaves); none when the fabric kind has no fabric manager.
+    managers: tuple[str, ...] = ()
+    manager_ports: tuple[T.ManagerPort, ...] = ()
+    # The OOB switches of the network racks, every management port there, and the first port
+    # of their uplinks (after the access ports). None without OOB switches in the template.
+    oob: tuple[str, ...] = ()
+    mgmt: tuple[MgmtPort, ...] = ()
+    oob_uplink_base: int = 0
 
 
 class Topology:
@@ -123,7 +145,47 @@ def _core_uplinks(tpl: UnitTemplate, cores: int, g: int) -> tuple[CoreUplink, ..
     return tuple(out)
 
 
-def cluster_topology(c: ClusterInfo) -> ClusterTopology:
+def _management(
+    c: ClusterInfo, catalog: Catalog | None, cores: tuple[str, ...]
+) -> tuple[tuple[str, ...], tuple[T.ManagerPort, ...], tuple[str, ...], tuple[MgmtPort, ...], int]:
+    """The appliances, their fabric ports, the network racks' OOB switches, the management
+    ports they take (appliances' BMCs, cores, then each group's spines) and their uplink base:
+    the same devices ``inventory.expand`` places, by the same formulas."""
+    if catalog is None:
+        return (), (), (), (), 0
+    tpl = c.template
+    kind = catalog.fabrics.get(tpl.fabric)
+    fm = kind.fabric_manager if kind is not None else None
+    managers: tuple[str, ...] = ()
+    ports: tuple[T.ManagerPort, ...] = ()
+    dev_ports: list[tuple[str, str]] = []
+    if fm is not None:
+        server = catalog.servers.get(fm.model)
+        nics = server.nics if server is not None else []
+        n = sum(x.count for x in nics if x.network == "compute")
+        managers = tuple(T.fabric_manager_name(c.name, j) for j in range(fm.count))
+        ports = T.manager_ports(tpl, fm.count, n) if n else ()
+        if any(x.network == "oob" for x in nics):
+            dev_ports += [(name, "bmc") for name in managers]
+    dev_ports += [(name, "eth0") for name in cores]
+    for g in range(c.groups):
+        dev_ports += [(T.spine_name(c.name, g, j), "eth0") for j in range(tpl.spines_per_group)]
+    sset = tpl.oob_switches
+    model = catalog.switches.get(sset.model) if sset is not None and sset.count else None
+    if model is None or not dev_ports:
+        return managers, ports, (), (), 0
+    per = max(T.access_ports(model), 1)
+    mgmt = []
+    for i, (name, port) in enumerate(dev_ports):
+        sw, sp = T.oob_port(per, i)
+        mgmt.append(MgmtPort(name, port, sw, f"swp{sp}"))
+    oob = tuple(T.cluster_oob_name(c.name, j) for j in range(-(-len(dev_ports) // per)))
+    return managers, ports, oob, tuple(mgmt), per + 1
+
+
+def cluster_topology(c: ClusterInfo, catalog: Catalog | None = None) -> ClusterTopology:
+    """``catalog`` (the site's) adds the network racks' management: the fabric manager's
+    appliances and the OOB switches (without it, none)."""
     tpl = c.template
     u, exact = T.uplinks_per_spine(tpl)
     n_cores = c.core.count if c.core else 0
@@ -154,10 +216,12 @@ def cluster_topology(c: ClusterInfo) -> ClusterTopology:
                 uplinks,
             )
         )
+    cores = tuple(T.core_name(c.name, j) for j in range(n_cores))
+    managers, mports, oob, mgmt, base = _management(c, catalog, cores)
     return ClusterTopology(
-        c, u, exact, tuple(T.core_name(c.name, j) for j in range(n_cores)), groups, tuple(units)
+        c, u, exact, cores, groups, tuple(units), managers, mports, oob, mgmt, base
     )
 
 
 def build_topology(site: Site) -> Topology:
-    return Topology(tuple(cluster_topology(c) for c in site.clusters))
+    return Topology(tuple(cluster_topology(c, site.catalog) for c in site.clusters))

@@ -286,3 +286,39 @@ def test_infiniband_gets_ipoib_but_no_p2p_or_asn(tmp_path: Path, write_site: Wri
     got = {(a.device, a.interface): a.address for a in plan.addresses}
     assert got[("su1-n01", "fab0")] == "10.2.0.2/29"  # same layout as RoCE
     assert ("su1-leaf1", "vlan100") not in got  # no gateway on an IB leaf
+
+
+def test_network_rack_oob_switches_take_every_spines_eth0(
+    tmp_path: Path, write_site: Writer
+) -> None:
+    # With OOB switches in the template, the network racks get their own (the same model):
+    # r01 holds the 2 spines at U1-U2, then c1-oob01 at U3 with both spines' eth0.
+    site, _findings = load(
+        tmp_path,
+        write_site,
+        units_yaml=TEMPLATE + "    oob_switches: {model: mg, count: 1}\n" + CLUSTER,
+    )
+    oob = site.devices["c1-oob01"]
+    assert (oob.role, oob.model, oob.rack, oob.u, oob.cluster) == (
+        "oob_switch",
+        "mg",
+        "r01",
+        3,
+        "c1",
+    )
+    plan = build_plan(site)
+    mgmt = {(x.a, x.a_port): (x.b, x.b_port) for x in plan.links if x.network == "oob"}
+    spines = [d.name for d in site.devices.values() if d.role in ("spine", "core")]
+    assert all((s, "eth0") in mgmt for s in spines)
+    assert mgmt[("c1-g01-spine02", "eth0")] == ("c1-oob01", "swp2")
+    got = {(a.device, a.interface): a.address for a in plan.addresses}
+    assert got[("c1-oob01", "eth0")] == "192.168.0.254/24"  # from the top of the pool
+
+
+def test_without_template_oob_switches_spines_have_no_oob_switch(
+    two_units: tuple[Site, Plan, list[Finding]],
+) -> None:
+    # The lab's shape: no OOB switches anywhere, so nothing is added to the network racks.
+    site, plan, _f = two_units
+    assert not any(d.role == "oob_switch" for d in site.devices.values())
+    assert not any(x.network == "oob" for x in plan.links)
