@@ -12,10 +12,14 @@ plan cannot pair ports it knows no cages for).
 
 A link is either one assembly (DAC, AOC, UTP) that fits both ends and is at least as long as
 the run, or a transceiver at each end: the two on the same fibre, with the same connector and
-lanes per port (an SR4 port talks to an SR4 port), and the run within both reaches. The cost
-of a transceiver end is its price divided by the ports it serves, so a twin-port module is
-charged half to each of its two links. Cheapest first; ties go to the longer reach, then the
-names, so the choice is the same on every run.
+lanes per port (an SR4 port talks to an SR4 port), and the run within both reaches. A
+twin-port assembly (a 2x400G twin-port OSFP DAC) carries both ports of one cage to both
+ports of one cage at the other end, so it fits a switch end only when that cage is wired
+whole to one cage of one peer, sub-port to sub-port (``End.whole_cage``, which
+``plan.ends`` works out from the topology); one cable then serves the cage's two links. The
+cost of a part is its price divided by the ports it serves, so a twin-port module or cable
+is charged half to each of its two links. Cheapest first; ties go to the longer reach, then
+the names, so the choice is the same on every run.
 """
 
 from __future__ import annotations
@@ -44,6 +48,9 @@ class End:
     protocol: str | None
     form_factor: str | None
     ports_per_cage: int | None = None
+    # A switch port whose twin-port cage goes whole to one cage of one peer, sub-port to
+    # sub-port: the only end a twin-port assembly fits (it cannot split the cage).
+    whole_cage: bool = False
 
 
 ANY = End(None, None, None)
@@ -87,7 +94,11 @@ def fits(o: Optic, end: End, speed: float) -> bool:
         if o.form_factor not in accepts:
             return False
     # A twin-port cage takes a twin-port module; a single-port cage a single-port part.
-    return end.ports_per_cage is None or o.ports_per_module == end.ports_per_cage
+    if end.ports_per_cage is not None and o.ports_per_module != end.ports_per_cage:
+        return False
+    # A twin-port cable ends in one cage at each end: only a cage known to be wired whole to
+    # one cage of one peer (an end of unknown cages is not, or any short link would take it).
+    return not (is_assembly(o) and o.ports_per_module > 1 and not end.whole_cage)
 
 
 def _lanes_per_port(o: Optic) -> int | None:
@@ -112,7 +123,7 @@ def candidates(optics: dict[str, Optic], speed: float, length: float, a: End, b:
     names_b = {n for n, _o in at_b}
     for n, o in at_a:
         if is_assembly(o) and n in names_b:
-            out.append(Pick(n, n, float(o.cost_usd), float(o.reach_m)))
+            out.append(Pick(n, n, float(o.cost_usd) / o.ports_per_module, float(o.reach_m)))
     for na, oa in at_a:
         if is_assembly(oa):
             continue
