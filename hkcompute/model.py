@@ -28,7 +28,7 @@ SWITCH_ROLES = frozenset(
         "oob_switch",
     }
 )
-SERVER_ROLES = frozenset({"gpu_node", "service"})
+SERVER_ROLES = frozenset({"gpu_node", "service", "fabric_manager"})
 
 # Maps a path of the written YAML (keys and list indexes) to its Location, so checks can point
 # at the exact key (a template's switch model, say) rather than the enclosing item.

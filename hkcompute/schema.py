@@ -108,8 +108,26 @@ class RenderFile(Spec):
 class Software(Spec):
     """One part of a node's software stack for its accelerators."""
 
-    name: PlatformName = Field(description="the package or tool, e.g. nvidia-fabricmanager")
+    name: PlatformName = Field(description="the package or tool")
     what: str = Field(description="what it is, as the runbook names it, e.g. 'fabric manager'")
+    apt: bool = Field(
+        default=False,
+        description="deploy installs it from the distribution's packages where the devices "
+        "are present (unset: the vendor's own installer, outside deploy)",
+    )
+
+
+class StackService(Spec):
+    """A systemd unit of a node's accelerator stack."""
+
+    unit: Annotated[str, Field(pattern=r"^[A-Za-z0-9@_.\-]+$")]
+    enable: bool = Field(default=False, description="deploy enables it for the next boot")
+    restart_on_change: bool = Field(
+        default=False, description="deploy restarts it when a file of the stack changes"
+    )
+    needs_device: bool = Field(
+        default=False, description="it runs only where the devices are present (a driver's)"
+    )
 
 
 class Exporter(Spec):
@@ -149,6 +167,12 @@ class Accelerator(Spec):
     nic_protocol: Protocol | None = Field(
         default=None, description="the protocol of the integrated compute ports"
     )
+    pci_vendor: Annotated[str, Field(pattern=r"^0x[0-9a-f]{4}$")] | None = Field(
+        default=None,
+        description="the PCI vendor id of its devices (/sys/bus/pci/devices/*/vendor): how "
+        "deploy tells a node with devices from a container without",
+    )
+    services: list[StackService] = Field(default=[], description="the stack's systemd units")
     count_probe: str | None = Field(
         default=None,
         description="a shell command on the node that prints how many devices the driver "
@@ -408,6 +432,9 @@ class FabricManager(Spec):
 
     model: ModelName = Field(description="the appliance, an entry of catalog.servers")
     count: Annotated[int, Field(ge=1, le=8)] = Field(description="appliances per cluster")
+    files: list[RenderFile] = Field(
+        default=[], description="the subnet manager's files on an appliance that runs it"
+    )
 
 
 class FabricKind(Spec):
@@ -558,6 +585,7 @@ class Role(enum.StrEnum):
     GPU_NODE = "gpu_node"
     STORAGE = "storage"
     SERVICE = "service"
+    FABRIC_MANAGER = "fabric_manager"
     LEAF = "leaf"
     SPINE = "spine"
     CORE = "core"

@@ -98,7 +98,12 @@ HOST_GROUP_CLASH = rule(
 )
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_ROLE_KIND = {"gpu_node": "servers", "service": "servers", "storage": "storage"}
+_ROLE_KIND = {
+    "gpu_node": "servers",
+    "service": "servers",
+    "fabric_manager": "servers",
+    "storage": "storage",
+}
 
 Locate = Callable[[Iterable[str | int]], Location]
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from hkcompute import schema as S
 from hkcompute.model import Device, Site
 from hkcompute.plan.assign import assign, assignments_of
 from hkcompute.plan.records import Plan
@@ -51,17 +52,31 @@ def os_vars(site: Site, d: Device, runs_sm: bool) -> dict[str, Any]:
         else []
     )
     return {
-        "hk_os_files": [
-            {
-                "path": f.path,
-                "mode": f.mode if f.mode.startswith("0") else f"0{f.mode}",
-                "owner": f.owner,
-                "group": f.group,
-                **({"validate": f.validate_with} if f.validate_with else {}),
-            }
-            for f in files
-        ],
+        "hk_os_files": [_file_vars(f) for f in files],
         "hk_os_services": [x.unit for x in nos.services],
+    }
+
+
+def _file_vars(f: S.RenderFile) -> dict[str, Any]:
+    """A platform file as the roles copy it from the rendered tree."""
+    return {
+        "path": f.path,
+        "mode": f.mode if f.mode.startswith("0") else f"0{f.mode}",
+        "owner": f.owner,
+        "group": f.group,
+        **({"validate": f.validate_with} if f.validate_with else {}),
+    }
+
+
+def stack_vars(acc: S.Accelerator) -> dict[str, Any]:
+    """What the gpu_node role does for an accelerator platform, from its catalogue entry:
+    the PCI vendor id that tells real devices from a container, the distribution packages
+    of its stack (installed only where devices are), its files, and its systemd units."""
+    return {
+        "pci_vendor": acc.pci_vendor,
+        "packages": [x.name for x in acc.software if x.apt],
+        "files": [_file_vars(f) for f in acc.files],
+        "services": [x.model_dump(mode="json") for x in acc.services],
     }
 
 
@@ -84,8 +99,9 @@ def build_inventory(
     devices = [site.devices[n] for n in assigned.managed]
     sm = assigned.subnet_managers
     tree = tree.resolve()
+    group_vars: dict[str, dict[str, Any]] = {}
     for d in devices:
-        acc, _n, _m = site.accelerators_of(d)
+        acc, _n, acc_name = site.accelerators_of(d)
         c = site.cluster(d.cluster or "")
         hv: dict[str, Any] = {
             "hk_tree": str(tree / "hosts" / d.name),
@@ -104,6 +120,11 @@ def build_inventory(
         if acc is not None:
             hv["hk_vendor"] = acc.vendor
             groups[group_name("vendor", acc.vendor)].add(d.name)
+            # What the gpu_node role installs is the platform's, once per platform: group
+            # vars, not host vars (thousands of nodes share a handful of platforms).
+            accel = group_name("accel", acc_name)
+            groups[accel].add(d.name)
+            group_vars.setdefault(accel, {"hk_accel": stack_vars(acc)})
             groups["slurm"].add(d.name)
             hv["hk_slurm_role"] = "compute"
         if d.name in runs:
@@ -134,6 +155,8 @@ def build_inventory(
     doc["all"] = {"children": ["ungrouped", *names]}
     for g in names:
         doc[g] = {"hosts": sorted(groups[g])}
+        if g in group_vars:
+            doc[g]["vars"] = group_vars[g]
     return doc
 
 

@@ -31,7 +31,12 @@ from hkcompute.inventory.parse import Broken, Parsed
 from hkcompute.inventory.ranges import RangeError, expand
 from hkcompute.inventory.yamlsrc import PathKey, Source
 
-_ROLE_KIND = {"gpu_node": "servers", "service": "servers", "storage": "storage"}
+_ROLE_KIND = {
+    "gpu_node": "servers",
+    "service": "servers",
+    "fabric_manager": "servers",
+    "storage": "storage",
+}
 
 # Site-wide bounds (docs/inventory.md, section Limits). MAX_RANGE caps one range, but a file
 # may hold thousands of ranges: without a total, 1,000 lines of `x[1-100000]` build 100
@@ -555,7 +560,7 @@ class _Expander:
             out.append(
                 (
                     T.fabric_manager_name(c.name, mp.appliance),
-                    "service",
+                    "fabric_manager",
                     fm_model,
                     mp.appliance,
                     None,

@@ -21,8 +21,8 @@ SM_PRIORITIES = (14, 13)
 
 
 def fabric_managers_of(site: Site, phase: int | None) -> dict[str, list[Device]]:
-    """Each cluster's fabric-manager appliances present by ``phase``, in order (expanded with
-    the service role: servers, but none of the site's services hosts)."""
+    """Each cluster's fabric-manager appliances present by ``phase``, in order (role
+    ``fabric_manager``: servers that run the fabric's subnet manager, nothing else)."""
     out: dict[str, list[Device]] = {}
     for c in site.clusters:
         kind = site.fabric_of(c.name)

@@ -5,8 +5,9 @@ and fibres, each counted once and under the part the plan chose.
   cage) once per cage used, so the two links of a QM9700 cage share one module. A link
   written ``a+b`` has part ``a`` at its a-end and ``b`` at its b-end; one name means the
   same part at both ends.
-* cables: the assemblies (DAC, AOC, UTP), one per link, by part and stock length
-  (``cabling.LENGTH_BINS``); they are not also counted as transceivers.
+* cables: the assemblies (DAC, AOC, UTP), one per link (a twin-port DAC once per pair of
+  cages it joins), by part and stock length (``cabling.LENGTH_BINS``); they are not also
+  counted as transceivers.
 * fibres: the patch cord of a transceiver link, by fibre, grade (the lowest on which both
   ends reach the run, ``optics.fibre_grade``) and stock length.
 
@@ -88,6 +89,9 @@ def build_bom(site: Site, plan: Plan) -> Bom:
     # twin-port module is its cage; of any other, its port. The part is in the key so a cage
     # whose two links were given different modules (HK417 says so) is never under-counted.
     modules: dict[tuple[str, str, str], int] = {}
+    # A twin-port assembly (a DAC from one twin-port cage to another) carries both links of
+    # its cage pair: one cable, keyed by the pair, at the earliest phase of its two links.
+    assemblies: dict[tuple[str, int, str, int, str, str], int] = {}
     for link in plan.links:
         per = sec(link.phase)
         if not link.optic:
@@ -96,7 +100,14 @@ def build_bom(site: Site, plan: Plan) -> Bom:
         ends = _ends(link)
         first = optics.get(ends[0][3])
         if first is not None and first.kind != "transceiver":
-            per["cables"][f"{ends[0][3]} {length_bin(link.length_m)}"] += 1
+            item = f"{ends[0][3]} {length_bin(link.length_m)}"
+            if first.ports_per_module > 1 and link.a_cage > 0 and link.b_cage > 0:
+                key = (link.a, link.a_cage, link.b, link.b_cage, ends[0][3], item)
+                had = assemblies.get(key)
+                if had is None or link.phase < had:
+                    assemblies[key] = link.phase
+                continue
+            per["cables"][item] += 1
             continue
         for dev, port, cage, part in ends:
             o = optics.get(part)
@@ -108,6 +119,8 @@ def build_bom(site: Site, plan: Plan) -> Bom:
         per["fibres"][_fibre(optics, ends[0][3], ends[1][3], link)] += 1
     for (_dev, _slot, part), phase in modules.items():
         sec(phase)["transceivers"][part] += 1
+    for (*_pair, item), phase in assemblies.items():
+        sec(phase)["cables"][item] += 1
     return bom
 
 

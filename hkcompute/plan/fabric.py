@@ -170,7 +170,7 @@ class FabricBuilder:
         self.findings: list[Finding] = []
         self._next_port: dict[str, int] = {}
         self._rr: dict[str, int] = {}
-        self.ends = Ends(site)
+        self.ends = Ends(site, self.topology)
         self._memo: dict[tuple[str, int, str, int, float, End, End], tuple[float, Choice]] = {}
         self.site_switches: dict[str, list[Device]] = {"storage": [], "inband": [], "oob": []}
         for d in site.devices.values():

@@ -136,8 +136,13 @@ SPECS: tuple[FileSpec, ...] = (
 
 
 def platform_spec(f: S.RenderFile) -> FileSpec:
-    """The spec of a file a catalogue entry names (an accelerator's stack, a switch OS's)."""
-    return FileSpec(f.path, f.template, int(f.mode, 8), checkers=tuple(f.checkers))
+    """The spec of a file a catalogue entry names (an accelerator's stack, a switch OS's).
+    Its template also sees ``file`` (``path``, ``dir``): where the platform puts it, so that
+    files of one template can name their neighbours on each platform."""
+    where = {"path": f.path, "dir": f.path.rsplit("/", 1)[0] or "/"}
+    return FileSpec(
+        f.path, f.template, int(f.mode, 8), extra=(("file", where),), checkers=tuple(f.checkers)
+    )
 
 
 def platform_specs(catalog: Catalog) -> tuple[FileSpec, ...]:
@@ -148,6 +153,9 @@ def platform_specs(catalog: Catalog) -> tuple[FileSpec, ...]:
     for nos in catalog.switch_os.values():
         for files in nos.files.values():
             out += (platform_spec(f) for f in files)
+    for kind in catalog.fabrics.values():
+        if kind.fabric_manager is not None:
+            out += (platform_spec(f) for f in kind.fabric_manager.files)
     return tuple(out)
 
 
@@ -186,9 +194,18 @@ class Renderer:
             return SERVICE
         if d.name in self.b.routed_switches and self._os_files(d, "routed"):
             return ROUTED
-        if d.name in self._sm_hosts and self._os_files(d, "subnet_manager"):
+        if d.name in self._sm_hosts and self._sm_files(d):
             return SM
         return None
+
+    def _sm_files(self, d: Device) -> list[FileSpec]:
+        """A subnet manager host's files: a fabric-manager appliance's are its fabric kind's
+        (``fabric_manager.files``), a switch's its network OS's."""
+        if d.role == "fabric_manager":
+            kind = self.site.fabric_of(d.cluster)
+            fm = kind.fabric_manager if kind is not None else None
+            return [platform_spec(f) for f in fm.files] if fm is not None else []
+        return self._os_files(d, "subnet_manager")
 
     def _os_files(self, d: Device, function: S.SwitchFunction) -> list[FileSpec]:
         """The files a switch's network OS gives it for ``function`` (none: an OS whose
@@ -234,7 +251,7 @@ class Renderer:
             return specs, ctx
         if kind == ROUTED:
             return self._os_files(d, "routed"), self.b.switch(d)
-        return self._os_files(d, "subnet_manager"), self.b.subnet_manager(d, self._sm_hosts[d.name])
+        return self._sm_files(d), self.b.subnet_manager(d, self._sm_hosts[d.name])
 
     def dns_specs(self, ctx: dict[str, Any]) -> list[FileSpec]:
         """A DNS server's DNS files (its context has ``dns``)."""

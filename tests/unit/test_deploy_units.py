@@ -60,13 +60,26 @@ def test_inventory_groups_and_small_hostvars(lab_inventory) -> None:  # type: ig
     assert (conf["/etc/frr/daemons"]["owner"], conf["/etc/frr/daemons"]["mode"]) == ("frr", "0640")
     assert leaf["hk_os_services"] == ["frr"]
     assert "hk_os_files" not in hv["lab-su1-n01"]
+    # A node's stack is its platform's, once per platform (group vars of accel_<model>).
+    stack = inv["accel_Ascend_910B"]["vars"]["hk_accel"]
+    assert stack["pci_vendor"] == "0x19e5" and stack["packages"] == []
+    assert [f["path"] for f in stack["files"]] == [
+        "/etc/hccn.conf",
+        "/etc/systemd/system/hkcompute-npu-policy.service",
+    ]
+    assert inv["accel_H100_SXM"]["vars"]["hk_accel"]["packages"] == [
+        "nvidia-driver",
+        "nvidia-fabricmanager",
+        "datacenter-gpu-manager",
+    ]
 
 
 @pytest.mark.skipif(shutil.which("ansible-inventory") is None, reason="ansible-core missing")
 def test_ansible_inventory_reads_it_the_same(lab_inventory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # --export keeps group vars on their groups (the platforms' hk_accel), as written.
     script = write_inventory(lab_inventory, tmp_path)
     out = subprocess.run(
-        ["ansible-inventory", "-i", str(script), "--list"],
+        ["ansible-inventory", "-i", str(script), "--list", "--export"],
         capture_output=True,
         text=True,
         check=True,

@@ -99,7 +99,7 @@ def test_yaml_inventory_list_equals_the_json_export(
     lab_exports: tuple[dict[str, Any], Path],
 ) -> None:
     doc, path = lab_exports
-    theirs = json.loads(_ansible_inventory(path, "--list"))
+    theirs = json.loads(_ansible_inventory(path, "--list", "--export"))
     theirs["_meta"].pop("profile", None)
     assert theirs["_meta"]["hostvars"]["lab-svc1"] == doc["_meta"]["hostvars"]["lab-svc1"]
     assert theirs["_meta"]["hostvars"]["lab-svc1"]["hk_slurm_role"] == "controller"

@@ -293,11 +293,6 @@ def test_bom_counts_a_dac_as_a_cable_never_as_optics(tmp_path: Path, write_site:
     assert bom["transceivers"] == {} and bom["fibres"] == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan/bom.py counts an assembly once per link; a twin-port DAC carries the two "
-    "links of its cage and should be counted once per cage pair",
-)
 def test_bom_counts_a_twin_port_dac_once_per_cage(tmp_path: Path, write_site: Writer) -> None:
     site, plan = _ib_plan(tmp_path, write_site)
     up = [x for x in plan.links if x.kind == "leaf-spine"]

@@ -347,7 +347,7 @@ def test_a_local_change_builds_few_contexts(
     assert _manifest(out) == _expected(site)
     assert node.name in built
     kinds = {d.role for d in base.devices.values() if d.name in built}
-    assert kinds <= {"gpu_node", "leaf", "service", "spine", "core"}
+    assert kinds <= {"gpu_node", "leaf", "service", "spine", "core", "fabric_manager"}
     assert len(built) < inc.hosts / 5, built
     assert inc.rendered_hosts >= 2  # the node and the DHCP server
 
