@@ -327,6 +327,26 @@ class ContextBuilder:
                     }
                 )
         ctx["ports"] = ports
+        # A leaf's node-facing ports, in the VLAN of its rail gateway (a Linux NOS bridges
+        # them; a vendor OS puts each in the VLAN): the node-leaf links of the plan.
+        svi = next((p["name"] for p in ports if p["name"].startswith("vlan")), None)
+        access = []
+        for link in self.ix.links_of.get(d.name, ()):
+            if link.kind != "node-leaf" or svi is None:
+                continue
+            mine, theirs, their_port = (
+                (link.a_port, link.b, link.b_port)
+                if link.a == d.name
+                else (link.b_port, link.a, link.a_port)
+            )
+            access.append(
+                {"name": mine, "description": f"{theirs} {their_port}", "vlan": int(svi[4:])}
+            )
+        ctx["access_ports"] = sorted(access, key=lambda p: _port_key(p["name"]))
+        sw = self.site.catalog.switches.get(d.model)
+        ctx["port_speed_gbps"] = int(sw.speed_gbps) if sw is not None else None
+        kind = self.site.fabric_of(d.cluster)
+        ctx["fabric"] = {"mtu": kind.mtu, "lossless": kind.lossless} if kind is not None else None
         ctx["bgp"] = {
             "asn": self.ix.asn.get(d.name),
             "peers": peers,

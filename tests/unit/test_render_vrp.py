@@ -84,7 +84,12 @@ def test_every_routed_port_is_layer3_with_its_31_and_jumbo_mtu(hkstp) -> None:  
         assert " undo portswitch\n" in port
         assert " mtu 9000\n" in port
         assert port.endswith(f"\n ip address {_mask(a.address)}")
-    assert len(re.findall(r"^interface 200GE1/0/\d+$", cfg, re.M)) == len(p2p)
+    # The other front-panel interfaces are the node ports, in the rail gateway's VLAN.
+    access = [x for x in plan.links if x.kind == "node-leaf" and leaf in (x.a, x.b)]
+    assert len(re.findall(r"^interface 200GE1/0/\d+$", cfg, re.M)) == len(p2p) + len(access)
+    for x in access:
+        port = _section(cfg, f"interface {_ifname(x.a_port if x.a == leaf else x.b_port)}")
+        assert " port link-type access\n port default vlan 100" in port
 
 
 def test_rail_subnet_gateway_is_a_vlanif(hkstp) -> None:  # type: ignore[no-untyped-def]
@@ -143,11 +148,11 @@ def test_nothing_of_frr_or_the_plan_port_names_is_left(hkstp) -> None:  # type: 
         "hostname",
         "interface lo\n",
         "vtysh",
-        "/31",
-        "/32",
     ):
         assert frr not in cfg, frr
     assert not re.search(r"^!", cfg, re.M)
+    # VRP takes a dotted mask, never a prefix length after the address.
+    assert not re.search(r"\d+\.\d+\.\d+\.\d+/\d+", cfg)
 
 
 def test_cli_writes_the_ce_switch_files(tmp_path: Path) -> None:
