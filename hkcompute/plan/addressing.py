@@ -16,7 +16,10 @@ earlier address. Inside a block an address is a pure function of the device's pl
 * ``compute``: per unit and rail a subnet of 2^k addresses, 2^k >= node_slots + 3 (network,
   gateway, broadcast). A routed (BGP) fabric: the leaf owns the gateway (first host) on
   ``vlan100`` and advertises the subnet; node slot s gets host s + 2 on ``fab{r}``. A
-  subnet-managed fabric: the same layout for IP over it, no gateway.
+  subnet-managed fabric: the same layout for IP over it, no gateway. A platform whose
+  devices share a port (``devices_per_port`` k > 1) gets k addresses per port: die N of
+  slot s on rail r = N // k takes host s * k + N % k + 2 on ``npu{N}``, in a subnet sized
+  for node_slots * k.
 * ``p2p`` (routed fabrics only): a /31 per leaf-spine and spine-core link, lower address on
   the lower tier (leaf, then spine), on the link's switch ports.
 
@@ -59,6 +62,10 @@ def fmt_ip(value: int, version: int) -> str:
     if version == 4:
         return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
     return str(ipaddress.IPv6Address(value))
+
+
+# The compute address of each die of a platform whose dies share a port (hccn.conf's N).
+DIE_IF = "npu"
 
 
 def compute_subnet_size(node_slots: int) -> int:
@@ -390,7 +397,11 @@ class Allocator:
         self, c: ClusterInfo, leaves: tuple[str, ...], nodes: list[Device | None], index: int = -1
     ) -> None:
         tpl = c.template
-        size = compute_subnet_size(tpl.node_slots)
+        # Dies that share a port (an Atlas 800T A3 module's two 910C dies) each take an
+        # address on the port's rail: npu<N> for die N, as hccn_tool numbers them (0..15).
+        acc = self.site.catalog.platform(tpl.server)
+        per = acc.devices_per_port if acc is not None and acc.nics_integrated else 1
+        size = compute_subnet_size(tpl.node_slots * per)
         pool = self.pool("compute", size * tpl.rails)
         if pool is None:
             return
@@ -405,8 +416,13 @@ class Allocator:
             if routed and leaf is not None:
                 self.emit(leaf, LEAF_SVI, pool, sub + 1, prefix)
             for s, node in enumerate(nodes):
-                if node is not None:
+                if node is None:
+                    continue
+                if per == 1:
                     self.emit(node, f"fab{r}", pool, sub + 2 + s, prefix)
+                    continue
+                for j in range(per):
+                    self.emit(node, f"{DIE_IF}{r * per + j}", pool, sub + 2 + s * per + j, prefix)
         # An appliance on the unit's kept slot: that slot's address on each rail it takes.
         ct = self.topology.of(c)
         for mp in ct.manager_ports:

@@ -20,6 +20,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from hkcompute.model import Device, Site
+from hkcompute.plan.addressing import DIE_IF
 from hkcompute.plan.assign import assignments_of
 from hkcompute.plan.records import Address, Link, Plan
 from hkcompute.plan.topology import build_topology
@@ -221,8 +222,8 @@ class ContextBuilder:
         kind = self.site.fabric_of(d.cluster)
         mtus = dict(MTU, compute=kind.host_mtu) if kind is not None else MTU
         for a in sorted(self.ix.by_device.get(d.name, ()), key=lambda a: a.interface):
-            if a.network not in HOST_NETWORKS:
-                continue
+            if a.network not in HOST_NETWORKS or a.interface.startswith(DIE_IF):
+                continue  # a die's address is the accelerator's (hccn.conf), not the OS's
             nic: dict[str, Any] = {
                 "name": a.interface,
                 "network": a.network,
@@ -258,15 +259,29 @@ class ContextBuilder:
         ctx["hosts_file"] = self.hosts_file(d)
         acc, count, acc_name = self.site.accelerators_of(d)
         if acc is not None:
-            nics = []
-            for nic in ctx["interfaces"]:
-                if nic["network"] != "compute" or not nic["name"].startswith("fab"):
+            # One entry per device port hccn_tool configures: the node's rail ports, or each
+            # die's address where dies share a port (npu<N>); the gateway is the leaf's.
+            nics: list[dict[str, Any]] = []
+            for a in self.ix.by_device.get(d.name, ()):
+                if a.network != "compute":
                     continue
-                ip, _net, mask = _iface(nic["address"])
-                gw = nic["routes"][0]["via"] if nic["routes"] else None
+                name = a.interface
+                if name.startswith(DIE_IF) and name[len(DIE_IF) :].isdigit():
+                    index = int(name[len(DIE_IF) :])
+                elif name.startswith("fab") and name[3:].isdigit():
+                    index = int(name[3:])
+                else:
+                    continue
+                ip, net, mask = _iface(a.address)
                 nics.append(
-                    {"index": int(nic["name"][3:]), "address": ip, "netmask": mask, "gateway": gw}
+                    {
+                        "index": index,
+                        "address": ip,
+                        "netmask": mask,
+                        "gateway": self.ix.gateway.get(net),
+                    }
                 )
+            nics.sort(key=lambda n: n["index"])
             ctx["accel"] = {
                 "vendor": acc.vendor,
                 "model": acc_name,
