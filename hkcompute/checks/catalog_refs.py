@@ -53,6 +53,13 @@ SWITCH_OS = rule(
     "Name an entry of catalog.switch_os (`hkcompute catalog` lists them), or add the OS "
     "there with the files its switches get.",
 )
+FABRIC_MANAGER_MODEL = rule(
+    "HK329",
+    E,
+    "a fabric kind's fabric manager names a server missing from the catalogue",
+    "Name the appliance's entry of catalog.servers in fabric_manager.model, or add it there "
+    "with its ports, power and rack units.",
+)
 NO_SWITCH_OS = rule(
     "HK317",
     Severity.WARNING,
@@ -77,6 +84,21 @@ def check_catalog(ctx: CheckContext) -> Iterator[Finding]:
 def _fabric_kinds(site: Site) -> Iterator[Finding]:
     kinds = site.catalog.fabrics
     broken = broken_of(site)
+    for name, kind in kinds.items():
+        fm = kind.fabric_manager
+        if fm is None or fm.model in site.catalog.servers or broken.has("servers", fm.model):
+            continue
+        yield make(
+            FABRIC_MANAGER_MODEL,
+            f"fabric {name!r}: fabric_manager model {fm.model!r} is not in catalog.servers",
+            at(
+                site,
+                ("catalog", "fabrics", name, "fabric_manager", "model"),
+                _fallback(site, "fabrics", name),
+            ),
+            hint=did_you_mean(fm.model, site.catalog.servers),
+            subject=name,
+        )
     for tname, tpl in site.templates.items():
         if tpl.fabric in kinds or broken.has("fabrics", tpl.fabric):
             continue

@@ -335,6 +335,9 @@ def _overrides(ctx: CheckContext) -> Iterator[Finding]:
                 expected[role] = sset.model
         if c.core is not None:
             expected["core"] = c.core.model
+        fabric = cat.fabrics.get(tpl.fabric)
+        if fabric is not None and fabric.fabric_manager is not None:
+            expected["fabric_manager"] = fabric.fabric_manager.model  # catalog_refs' to report
         planned_racks = set(c.network_racks)
         for u in c.units:
             planned_racks.update(u.network_racks, u.node_racks)
