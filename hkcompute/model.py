@@ -289,6 +289,9 @@ class Site:
     tenants: dict[str, TenantInfo]
     energy: tuple[EnergyInfo, ...]
     secrets: dict[str, S.SecretRef] = field(default_factory=dict)
+    # The lossless-RoCE policy (``qos:``) of every lossless fabric: the vendors' defaults
+    # when the site writes none.
+    qos: S.Qos = field(default_factory=S.Qos)
     files: tuple[str, ...] = ()
     inventory_hash: str = ""
     # What is built (``hkcompute.lock`` beside the inventory, set by the loader): the plan
@@ -324,6 +327,12 @@ class Site:
         (``routed``, ``has_subnet_manager``, ``protocol``), never its name."""
         c = self.cluster(cluster or "")
         return self.catalog.fabrics.get(c.fabric) if c is not None else None
+
+    def qos_of(self, cluster: str | None) -> S.Qos | None:
+        """The QoS policy the hosts and switches of a cluster apply: the site's, when the
+        cluster's fabric is lossless; None otherwise (no PFC or ECN to configure)."""
+        kind = self.fabric_of(cluster)
+        return self.qos if kind is not None and kind.lossless else None
 
     def accelerators_of(self, device: Device) -> tuple[S.Accelerator | None, int, str | None]:
         """(accelerator model, count, accelerator model name) of a device."""

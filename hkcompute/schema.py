@@ -733,6 +733,94 @@ class EnergyAsset(Spec):
     kwh: NonNegative = 0
 
 
+# --- QoS: one lossless-RoCE policy for the whole site ---------------------------------------
+# What the switches of a lossless fabric (catalog fabrics ``lossless: true``) and its hosts'
+# RDMA ports are configured with, from one place: the RoCE class, the CNP class, PFC and
+# ECN. The defaults are the vendors' own lossless RoCE defaults:
+# - NVIDIA Onyx "show roce" in lossless mode (Onyx user manual, RoCE commands) and Cumulus
+#   Linux "RDMA over Converged Ethernet - RoCE", default RoCE configuration: RoCE on switch
+#   priority 3 = traffic class 3 (WRR 50%), CNP on switch priority 6 = traffic class 6
+#   (strict), PFC on switch priority 3 only, ECN absolute threshold 150-1500 KB (Cumulus:
+#   "150000 1500000 bytes") on traffic class 3, trust L3 (DSCP).
+# - Huawei CloudEngine lossless network configuration guide (EDOC1100155250, "Configuring
+#   PFC"): queue 6 carries CNP, queues 3-5 RoCEv2 with PFC on their priorities, queues 6-7
+#   strict priority.
+# - DSCP 26 (AF31) for RoCE data and 48 (CS6) for CNP: the markings NVIDIA's RoCE
+#   configuration uses for the two classes (ConnectX RoCE ToS 106 = DSCP 26 << 2 | ECT;
+#   CNP DSCP 48), which a DSCP-trusting switch maps to priorities 3 and 6.
+
+QosPriority = Annotated[int, Field(ge=0, le=7, description="an IEEE 802.1p priority, 0-7")]
+Dscp = Annotated[int, Field(ge=0, le=63, description="a DSCP code point, 0-63")]
+
+
+class TrafficClass(Spec):
+    """A class of traffic: the priority (and so the switch queue and PFC priority) it rides
+    on, and the DSCP its packets carry, which DSCP-trusting ports map to that priority."""
+
+    priority: QosPriority
+    dscp: Dscp
+
+    @property
+    def tos(self) -> int:
+        """The IP ToS byte of the class: the DSCP in its upper six bits, ECN bits clear
+        (what RDMA-CM's ``cma_roce_tos`` takes)."""
+        return self.dscp << 2
+
+
+class Pfc(Spec):
+    """Priority flow control (IEEE 802.1Qbb) on the fabric's ports."""
+
+    priorities: list[QosPriority] = Field(
+        default=[3],
+        description="the priorities PFC pauses (NVIDIA Onyx/Cumulus lossless RoCE: "
+        "switch priority 3 only); each should carry a lossless class",
+    )
+    headroom_kb: Annotated[int, Field(ge=1, le=1_000_000)] | None = Field(
+        default=None,
+        description="the PFC headroom a port reserves for the lossless priority, in KB "
+        "(unset: the switch's own, computed from cable length and MTU; Huawei "
+        "'dcb pfc buffer ... hdrm', NVIDIA 'buffer' per priority group)",
+    )
+
+
+class Ecn(Spec):
+    """ECN marking (WRED, for DCQCN) on the RoCE queue of every fabric port."""
+
+    min_kb: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=150,
+        description="queue depth in KB where marking starts (NVIDIA Onyx/Cumulus lossless "
+        "RoCE default: 150 KB)",
+    )
+    max_kb: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=1500,
+        description="queue depth in KB where every packet is marked (NVIDIA Onyx/Cumulus "
+        "default: 1500 KB)",
+    )
+    probability: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=100,
+        description="marking probability in percent at max_kb (Cumulus Linux "
+        "qos_features.conf ECN default: 100)",
+    )
+
+
+class Qos(Spec):
+    """The site's one lossless-RoCE policy: what every switch and RDMA port of a lossless
+    fabric is configured with (docs/inventory.md, section qos)."""
+
+    roce: TrafficClass = Field(
+        default=TrafficClass(priority=3, dscp=26),
+        description="the RoCE data class: lossless, PFC on its priority, ECN-marked "
+        "(NVIDIA and Huawei: priority/queue 3; DSCP 26)",
+    )
+    cnp: TrafficClass = Field(
+        default=TrafficClass(priority=6, dscp=48),
+        description="the DCQCN congestion notification packets: strict priority, not "
+        "paused (NVIDIA: switch priority 6, traffic class 6 strict; Huawei: queue 6; DSCP 48)",
+    )
+    pfc: Pfc = Pfc()
+    ecn: Ecn = Ecn()
+
+
 class SiteSpec(Spec):
     """The whole written site. Top-level keys may be split over files as the user likes."""
 
@@ -750,6 +838,11 @@ class SiteSpec(Spec):
     energy: list[EnergyAsset] = []
     secrets: dict[SecretName, SecretRef] = Field(
         default={}, description="site-wide secrets, as vault values or references"
+    )
+    qos: Qos = Field(
+        default=Qos(),
+        description="the lossless-RoCE policy of every lossless fabric (unset: the vendors' "
+        "defaults, RoCE priority 3 DSCP 26, CNP priority 6 DSCP 48, PFC on 3, ECN 150-1500 KB)",
     )
 
 

@@ -53,6 +53,7 @@ def _load_modules() -> None:
         naming,
         phases,
         platform_fit,
+        qos,
         racks,
     )
 

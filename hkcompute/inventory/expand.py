@@ -771,6 +771,7 @@ def build_site(
         tenants=ex.tenants(),
         energy=ex.energy(),
         secrets=dict(parsed.secrets),
+        qos=parsed.qos,
         files=tuple(src.files),
         inventory_hash=inventory_hash,
         broken=parsed.broken,

@@ -133,6 +133,9 @@ class Parsed:
     templates: dict[str, S.UnitTemplate] = field(default_factory=dict)
     items: dict[str, list[tuple[PathKey, Any]]] = field(default_factory=dict)
     secrets: dict[str, S.SecretRef] = field(default_factory=dict)
+    # The site's QoS policy; the defaults when it writes none or the one it writes is broken
+    # (its findings already say why).
+    qos: S.Qos = field(default_factory=S.Qos)
     broken: Broken = field(default_factory=Broken)
 
 
@@ -325,6 +328,7 @@ def parse(src: Source, defaults: Source | None = None) -> tuple[Parsed, list[Fin
                     continue
                 parsed.secrets[sname] = ref
     parsed.networks = single("networks", S.Networks)
+    parsed.qos = single("qos", S.Qos) or S.Qos()
 
     # The catalogue: bundled defaults first, then the site's own entries replace or add.
     layers = ([defaults] if defaults is not None else []) + [src]

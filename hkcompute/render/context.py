@@ -4,9 +4,10 @@ Keys every template may use: ``site`` {name, domain, timezone, inventory_hash}, 
 {name, fqdn, role, model, vendor, rack, hall, phase, cluster, unit, tenant}, ``services``
 {dns, ntp: [addresses], prometheus_host}, ``ssh`` {allow_users}, ``hosts_file``
 [{address, names}], ``interfaces`` [{name, network, address, mtu, mac, routes, policy, dns}].
-Role-specific: ``accel`` (GPU/NPU nodes), ``bgp``/``ports``/``loopback`` (routing switches),
-``sm`` (subnet manager hosts), ``dhcp``/``dns``/``ntp``/``prometheus`` (services
-host), ``slurm`` (controller and nodes).
+``qos`` (every host of a lossless fabric: the site's lossless-RoCE policy, ``qos_context``;
+None elsewhere). Role-specific: ``accel`` (GPU/NPU nodes), ``bgp``/``ports``/``loopback``
+(routing switches), ``sm`` (subnet manager hosts), ``dhcp``/``dns``/``ntp``/``prometheus``
+(services host), ``slurm`` (controller and nodes).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from typing import Any
 
+from hkcompute import schema as S
 from hkcompute.model import Device, Site
 from hkcompute.plan.addressing import DIE_IF
 from hkcompute.plan.assign import assignments_of
@@ -168,11 +170,18 @@ class ContextBuilder:
             "prometheus_host": self.prometheus_host,
         }
         self._ssh_ctx = {"allow_users": list(site.info.admin_users)}
+        self._qos_ctx = qos_context(site.qos)
 
     @property
     def shared_parts(self) -> dict[str, dict[str, Any]]:
         """Top-level context entries that are one object for every host."""
-        return {"site": self._site_ctx, "services": self._services_ctx, "ssh": self._ssh_ctx}
+        return {
+            "site": self._site_ctx,
+            "services": self._services_ctx,
+            "ssh": self._ssh_ctx,
+            # shared here so that the render's fingerprints (``deps``) see a change of policy
+            "qos": self._qos_ctx,
+        }
 
     # --- shared pieces ---------------------------------------------------------------------
     def base(self, d: Device) -> dict[str, Any]:
@@ -196,6 +205,8 @@ class ContextBuilder:
             },
             "services": self._services_ctx,
             "ssh": self._ssh_ctx,
+            # The site's lossless-RoCE policy on a host of a lossless fabric; None elsewhere.
+            "qos": self._qos_ctx if self.site.qos_of(d.cluster) is not None else None,
         }
 
     def _common_hosts(self) -> list[dict[str, Any]]:
@@ -537,6 +548,26 @@ class ContextBuilder:
             ]
             out.append({"name": name, "groups": groups})
         return {"jobs": out}
+
+
+def qos_context(q: S.Qos) -> dict[str, Any]:
+    """The ``qos`` context key: the policy's figures, each class's ToS byte (DSCP << 2, what
+    RDMA-CM takes) and the PFC priorities as the 8-entry 0/1 vector host tools take
+    (``mlnx_qos --pfc 0,0,0,1,0,0,0,0``)."""
+    return {
+        "roce": {"priority": q.roce.priority, "dscp": q.roce.dscp, "tos": q.roce.tos},
+        "cnp": {"priority": q.cnp.priority, "dscp": q.cnp.dscp, "tos": q.cnp.tos},
+        "pfc": {
+            "priorities": sorted(set(q.pfc.priorities)),
+            "vector": [int(p in q.pfc.priorities) for p in range(8)],
+            "headroom_kb": q.pfc.headroom_kb,
+        },
+        "ecn": {
+            "min_kb": q.ecn.min_kb,
+            "max_kb": q.ecn.max_kb,
+            "probability": q.ecn.probability,
+        },
+    }
 
 
 @cache
