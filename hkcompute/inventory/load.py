@@ -1,5 +1,6 @@
 """Load a site: located YAML -> schema -> expanded model, with every finding collected, and
-the site's lock (``hkcompute.lock`` beside the inventory: what is built) carried on it."""
+the site's lock (``hkcompute.lock`` beside the inventory: what is built) and GUID map
+(``.asbuilt/guids.yaml``: the HCA port GUIDs discovery found) carried on it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from hkcompute import schema as S
+from hkcompute.asbuilt import guids as G
 from hkcompute.asbuilt.lock import LOCK_NAME, Lock
 from hkcompute.asbuilt.lock import parse as parse_lock
 from hkcompute.errors import InputError
@@ -27,6 +29,8 @@ CATALOG_RESOURCE = "catalog"  # a folder: one file per kind of part
 SITE_TEMPLATES = "templates"
 # A lock lists every allocation of a site: a full site's is tens of MiB, never hundreds.
 MAX_LOCK_BYTES = 256 * 1024 * 1024
+# A GUID map holds a line per HCA port: a full site's is a few MiB.
+MAX_GUIDS_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -77,6 +81,7 @@ def load_site(path: Path, *, base: Path | None = None, with_defaults: bool = Tru
     findings.extend(exp_findings)
     if site is not None:
         site = with_lock(site, read_lock(path, base=base))
+        site = with_guids(site, read_guids(path, base=base))
         own = path / SITE_TEMPLATES
         if path.is_dir() and own.is_dir():
             site = replace(site, template_dirs=(str(own.resolve()),))
@@ -121,6 +126,39 @@ def with_lock(site: Site, lock: Lock | None) -> Site:
             location=lock.path,
         )
     return replace(site, lock=lock)
+
+
+def read_guids(site_path: Path, *, base: Path | None = None) -> G.GuidMap | None:
+    """The site's GUID map (where ``hkcompute cabling verify`` writes it by default), or
+    None when discovery has not written one. One that cannot be read is an ``InputError``
+    at its file:line: partitions must never be written from a half-read map."""
+    path = G.default_path(site_path)
+    if not path.exists():
+        return None
+    shown = _shown(path, base if base is not None else Path.cwd())
+    try:
+        if path.stat().st_size > MAX_GUIDS_BYTES:
+            raise InputError(
+                f"GUID map is larger than {MAX_GUIDS_BYTES // 1048576} MiB", location=shown
+            )
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError("GUID map is not UTF-8 text", location=shown) from None
+    except OSError as exc:
+        raise InputError(f"cannot read GUID map: {exc.strerror or exc}", location=shown) from exc
+    return G.parse(text, shown)
+
+
+def with_guids(site: Site, guids: G.GuidMap | None) -> Site:
+    """``site`` carrying the GUID map ``guids`` (None: not discovered yet). A map is an input
+    of the subnet managers' partitions, so it is folded into the site's inventory hash: the
+    render's key and the fingerprint of the hosts built from the whole site are made from
+    that hash, and a tree rendered before discovery must not pass for current after it."""
+    if guids is None or not site.inventory_hash:
+        return replace(site, guids=guids)
+    h = hashlib.sha256(f"{site.inventory_hash}\0guids\0".encode())
+    h.update(json.dumps(guids.guids, sort_keys=True, separators=(",", ":")).encode())
+    return replace(site, guids=guids, inventory_hash=h.hexdigest())
 
 
 def _shown(path: Path, base: Path) -> str:
