@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Protocol
 
 from hkcompute import schema as S
+from hkcompute.asbuilt.guids import GuidMap
 from hkcompute.asbuilt.lock import Lock
 from hkcompute.findings import UNKNOWN, Location
 
@@ -297,6 +298,10 @@ class Site:
     # What is built (``hkcompute.lock`` beside the inventory, set by the loader): the plan
     # reuses it and refuses to move it. None when the site has no lock yet.
     lock: Lock | None = None
+    # The HCA port GUIDs ibnetdiscover found (``.asbuilt/guids.yaml`` beside the inventory,
+    # written by ``hkcompute cabling verify``, set by the loader): the subnet manager's tenant
+    # partitions name their members by them. None before the fabric is discovered.
+    guids: GuidMap | None = None
     # The site's own templates (``SITE/templates``, set by the loader), searched before the
     # bundled ones: where a site's made-up platform keeps the templates its entries name.
     template_dirs: tuple[str, ...] = ()

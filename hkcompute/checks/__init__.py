@@ -49,6 +49,7 @@ def _load_modules() -> None:
         addressing,
         catalog_refs,
         fabric,
+        guids,
         identity,
         naming,
         phases,

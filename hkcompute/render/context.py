@@ -3,7 +3,8 @@
 Keys every template may use: ``site`` {name, domain, timezone, inventory_hash}, ``host``
 {name, fqdn, role, model, vendor, rack, hall, phase, cluster, unit, tenant}, ``services``
 {dns, ntp: [addresses], prometheus_host}, ``ssh`` {allow_users}, ``hosts_file``
-[{address, names}], ``interfaces`` [{name, network, address, mtu, mac, routes, policy, dns}].
+[{address, names}], ``interfaces`` [{name, network, address, mtu, mac, routes, policy, dns,
+infiniband_mode}].
 ``qos`` (every host of a lossless fabric: the site's lossless-RoCE policy, ``qos_context``;
 None elsewhere). Role-specific: ``accel`` (GPU/NPU nodes), ``bgp``/``ports``/``loopback``
 (routing switches), ``sm`` (subnet manager hosts), ``dhcp``/``dns``/``ntp``/``prometheus``
@@ -21,6 +22,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from hkcompute import schema as S
+from hkcompute.checks.guids import tenant_partitions
 from hkcompute.model import Device, Site
 from hkcompute.plan.addressing import DIE_IF
 from hkcompute.plan.assign import assignments_of
@@ -232,6 +234,12 @@ class ContextBuilder:
         # The compute MTU is the fabric's: jumbo Ethernet, or IPoIB's limit for its mode.
         kind = self.site.fabric_of(d.cluster)
         mtus = dict(MTU, compute=kind.host_mtu) if kind is not None else MTU
+        # IPoIB on a subnet-managed fabric: its mode (netplan's ``infiniband-mode``).
+        ipoib_mode = (
+            kind.ipoib.mode
+            if kind is not None and kind.has_subnet_manager and kind.ipoib is not None
+            else None
+        )
         for a in sorted(self.ix.by_device.get(d.name, ()), key=lambda a: a.interface):
             if a.network not in HOST_NETWORKS or a.interface.startswith(DIE_IF):
                 continue  # a die's address is the accelerator's (hccn.conf), not the OS's
@@ -244,12 +252,15 @@ class ContextBuilder:
                 "routes": [],
                 "policy": [],
                 "dns": False,
+                "infiniband_mode": None,
             }
             if a.network == "inband":
                 nic["mac"] = d.mac if first_inband else None
                 nic["dns"] = first_inband
                 first_inband = False
             if a.network == "compute":
+                if ipoib_mode is not None:
+                    nic["infiniband_mode"] = ipoib_mode
                 gw = self.ix.gateway.get(_iface(a.address)[1])
                 pool = self.site.networks.pools.get("compute")
                 if gw and pool is not None:
@@ -386,7 +397,6 @@ class ContextBuilder:
         ctx = self.base(d)
         c = self.site.cluster(d.cluster or "")
         assert c is not None
-        members: dict[str, list[str]] = defaultdict(list)
         nodes = 0
         switches = 0
         for dev in self.site.devices_upto(self.phase):
@@ -394,22 +404,38 @@ class ContextBuilder:
                 continue
             if dev.role == "gpu_node":
                 nodes += 1
-                tenant = dev.tenant or (c.tenants[0] if c.tenants else None)
-                if tenant:
-                    members[tenant].append(dev.name)
             elif dev.role in ("leaf", "spine", "core"):
                 switches += 1
+        # One partition per tenant, its members by port GUID (every HCA port of its nodes in
+        # the cluster, from the GUID map); one with a GUID not recorded yet is left out
+        # (validate's HK421), its key kept, and its nodes stay in the default partition.
         parts = [
-            {"name": t, "pkey": f"0x{0x100 + i:04x}", "members": sorted(members[t])}
-            for i, t in enumerate(sorted(members))
+            {
+                "name": p.tenant,
+                "pkey": p.pkey,
+                "members": list(p.nodes),
+                "guids": list(p.guids),
+                "ports": len(p.ports),
+                "missing": len(p.missing),
+            }
+            for p in tenant_partitions(self.site, self.plan, self.phase, c.name)
         ]
+        # The IPoIB broadcast group's MTU, as OpenSM's ``mtu=`` code (IBTA: 1 = 256 bytes ...
+        # 5 = 4096): a datagram-mode interface carries at most the group's MTU less the
+        # 4-byte IPoIB header, so OpenSM's default (4, 2048 bytes) would hold 4092 to 2044.
+        kind = self.site.fabric_of(c.name)
+        ipoib = kind.ipoib if kind is not None else None
+        need = ipoib.mtu + 4 if ipoib is not None and ipoib.mode == "datagram" else 4096
+        ib_mtu = next((i for i in range(1, 6) if 128 << i >= need), 5)
         ctx["sm"] = {
             "cluster": c.name,
             "priority": priority,
             "switches": switches,
             "nodes": nodes,
             "core": c.core is not None,
-            "partitions": parts,
+            "ipoib_mtu": ib_mtu,
+            "partitions": [p for p in parts if not p["missing"]],
+            "left_out": [p for p in parts if p["missing"]],
         }
         return ctx
 
