@@ -236,6 +236,11 @@ class NicModel(Spec):
     host_interface: str = Field(default="", description="e.g. PCIe Gen5 x16")
     power_w: Positive | None = None
     part: str = Field(default="", description="the vendor's part number")
+    files: list[RenderFile] = Field(
+        default=[],
+        description="the files a GPU node whose compute ports are this card gets on a "
+        "lossless fabric: its QoS (DSCP trust, PFC, RDMA ToS) from the site's qos policy",
+    )
     source: str = ""
 
     @property

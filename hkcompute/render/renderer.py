@@ -150,6 +150,8 @@ def platform_specs(catalog: Catalog) -> tuple[FileSpec, ...]:
     out: list[FileSpec] = []
     for acc in catalog.accelerators.values():
         out += (platform_spec(f) for f in acc.files)
+    for nic in catalog.nics.values():
+        out += (platform_spec(f) for f in nic.files)
     for nos in catalog.switch_os.values():
         for files in nos.files.values():
             out += (platform_spec(f) for f in files)
@@ -232,6 +234,10 @@ class Renderer:
             acc, _n, _m = self.site.accelerators_of(d)
             if acc is not None:  # the platform's own stack (catalogue ``files``)
                 specs += [platform_spec(f) for f in acc.files]
+            # The compute card's own files (its QoS) where the fabric is lossless.
+            nic = self.site.catalog.compute_nic(d.model)
+            if nic is not None and self.site.qos_of(d.cluster) is not None:
+                specs += [platform_spec(f) for f in nic.files]
             return specs, ctx
         if role == "storage":
             return [*COMMON, CHRONY_CLIENT], self.b.node(d)

@@ -173,3 +173,65 @@ def test_hosts_outside_a_lossless_fabric_carry_none(lab: ContextBuilder) -> None
     site = lab.site
     svc = site.devices["lab-svc1"]
     assert svc.cluster is None and lab.base(svc)["qos"] is None
+
+
+# --- hosts: the ConnectX QoS unit --------------------------------------------------------------
+
+
+def _render(site_dir: Path, host: str) -> dict[str, str]:
+    from hkcompute.render.renderer import Renderer
+
+    site = load_site(site_dir).site
+    assert site is not None
+    r = Renderer(site, plan_for(site, None), None)
+    d = site.devices[host]
+    specs, ctx = r.plan_host(d)
+    assert ctx is not None
+    return {f.path: f.content.decode() for f in r.render_host(d, specs, ctx)}
+
+
+UNIT = "/etc/systemd/system/hkcompute-roce-qos.service"
+
+
+def test_a_connectx_roce_node_applies_the_policy(
+    tmp_path: Path, write_site: Callable[..., Path]
+) -> None:
+    # The minimal site's RoCE unit, its nodes' compute ports on ConnectX-7 cards.
+    units = str(MINIMAL_FILES["units.yaml"])
+    cat = str(MINIMAL_FILES["catalog.yaml"]).replace(
+        "      rack_units: 4\n",
+        "      rack_units: 4\n      nics:\n"
+        "        - {network: compute, count: 8, speed_gbps: 400, model: cx7-400g-osfp}\n",
+        1,
+    )
+    assert "cx7-400g-osfp" in cat
+    text = POLICY.replace("dscp: 26", "dscp: 24")
+    files = {**MINIMAL_FILES, "catalog.yaml": cat, "units.yaml": units, "qos.yaml": text}
+    site_dir = write_site(tmp_path, files)
+    assert validate(site_dir).findings == []
+    site = load_site(site_dir).site
+    assert site is not None
+    node = next(d.name for d in site.devices.values() if d.role == "gpu_node")
+    unit = _render(site_dir, node)[UNIT]
+    assert "ExecStart=/usr/bin/mlnx_qos -i fab0 --trust dscp --pfc 0,0,0,1,0,0,0,0" in unit
+    assert "ExecStart=/usr/bin/mlnx_qos -i fab1 --trust dscp --pfc 0,0,0,1,0,0,0,0" in unit
+    assert "echo 96 > /sys/kernel/config/rdma_cm/$$hca/ports/1/default_roce_tos" in unit
+    assert "/sys/class/net/fab0/device/infiniband" in unit
+
+
+def test_no_unit_without_a_card_or_off_a_lossless_fabric() -> None:
+    # The lab's nodes name no compute card: nothing to run mlnx_qos on.
+    assert UNIT not in _render(LAB, "lab-su1-n01")
+
+
+def test_the_unit_is_a_platform_file() -> None:
+    from hkcompute.inventory.load import bundled_catalog
+    from hkcompute.render.renderer import platform_specs
+
+    assert UNIT in {s.path for s in platform_specs(bundled_catalog())}
+
+
+def test_an_ascend_node_carries_the_policy(lab: ContextBuilder) -> None:
+    ctx = lab.node(lab.site.devices["lab-su1-n03"])
+    assert ctx["accel"]["vendor"] == "huawei"
+    assert ctx["qos"]["roce"]["dscp"] == 26 and ctx["qos"]["pfc"]["priorities"] == [3]
