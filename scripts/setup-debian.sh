@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Set up a Debian bookworm machine for hkcompute's tests: the programs that check rendered
 # configs (named-checkconf, dnsmasq --test, vtysh --dryrun, promtool, chronyd, sshd -t, netplan,
-# slurmctld/slurmd, chromium), the container lab (docker.io, mmdebstrap), then the package itself
-# with `pip install -e '.[dev]'`. Run as root; idempotent; no questions asked (works with CI=true
-# and no stdin). Prints how long each part took.
+# slurmctld/slurmd, chromium; ifupdown2, extracted from its .deb and never installed), the
+# container lab (docker.io, mmdebstrap), then the package itself with `pip install -e '.[dev]'`.
+# Run as root; idempotent; no questions asked (works with CI=true and no stdin). Prints how long
+# each part took.
 #
 # Service safety: packages are installed with a policy-rc.d that exits 101, so no service is
 # started (or restarted) by an install; an existing policy-rc.d is put back afterwards. On a
@@ -43,6 +44,7 @@ PACKAGES=(
     chromium           # headless screenshots of reports
     fonts-liberation   # a font for those screenshots (a Recommends of chromium)
     iproute2           # ip netns, ss
+    python3            # the system interpreter that runs the extracted ifupdown2 (below)
 )
 POLICY=/usr/sbin/policy-rc.d
 POLICY_SAVED="$POLICY.hkcompute-saved"
@@ -137,6 +139,40 @@ for tool in dockerd mmdebstrap named-checkconf dnsmasq vtysh promtool chronyd ss
     fi
 done
 timed "system packages" "$START"
+
+# --- ifupdown2, extracted, not installed ------------------------------------------------------
+# The ifupdown2 checker (hkcompute/lint/ifupdown2.py) parses Cumulus Linux switches'
+# /etc/network/interfaces with ifupdown2 itself. Debian's ifupdown2 package conflicts with
+# ifupdown and would take over this machine's networking, so it is never installed: the .deb is
+# downloaded (apt-get download, no root needed) and unpacked with dpkg-deb -x into
+# build/debs/ifupdown2 (HKCOMPUTE_IFUPDOWN2_DIR), where the checker runs it with python3. It
+# picks its command by the name it runs under, so __main__.py is copied to ifup beside it.
+IFUPDOWN2_DIR=${HKCOMPUTE_IFUPDOWN2_DIR:-build/debs/ifupdown2}
+if [ -f "$IFUPDOWN2_DIR/usr/share/ifupdown2/ifup" ]; then
+    say "ifupdown2 is extracted in $IFUPDOWN2_DIR"
+else
+    START=$(now)
+    DEB_TMP=$(mktemp -d)
+    if ! (cd "$DEB_TMP" && apt-get download -q ifupdown2 >/dev/null 2>&1); then
+        if [ "$(id -u)" -eq 0 ]; then
+            apt-get update -q -o DPkg::Lock::Timeout=600
+        fi
+        (cd "$DEB_TMP" && apt-get download -q ifupdown2)
+    fi
+    DEB=$(find "$DEB_TMP" -maxdepth 1 -name 'ifupdown2_*.deb' | head -n 1)
+    if [ -z "$DEB" ]; then
+        say "ERROR: apt-get download ifupdown2 gave no .deb" >&2
+        exit 1
+    fi
+    rm -rf "$IFUPDOWN2_DIR"
+    mkdir -p "$IFUPDOWN2_DIR"
+    dpkg-deb -x "$DEB" "$IFUPDOWN2_DIR"
+    cp "$DEB" "$IFUPDOWN2_DIR/"
+    cp "$IFUPDOWN2_DIR/usr/share/ifupdown2/__main__.py" "$IFUPDOWN2_DIR/usr/share/ifupdown2/ifup"
+    chmod 0755 "$IFUPDOWN2_DIR/usr/share/ifupdown2/ifup"
+    rm -rf "$DEB_TMP"
+    timed "ifupdown2 $(basename "$DEB" .deb | cut -d_ -f2) extracted" "$START"
+fi
 
 # --- the Python package ----------------------------------------------------------------------
 PYTHON=${PYTHON:-python}

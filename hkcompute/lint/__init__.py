@@ -1,7 +1,8 @@
 """Check rendered configuration files with the real programs that will read them.
 
 Each checker runs the program that will read a file on the target host (BIND, dnsmasq,
-FRR, Prometheus, chrony, OpenSSH, netplan, Slurm), installed from Debian's packages, in a
+FRR, Prometheus, chrony, OpenSSH, netplan, Slurm, ifupdown2), from Debian's packages (all
+installed but ifupdown2's, which is extracted: :mod:`hkcompute.lint.ifupdown2`), in a
 mode that parses and validates without starting a service, and returns a
 :class:`ToolResult` holding the program's own words. Nothing here prints except through
 :mod:`hkcompute.lint.report`.
@@ -17,7 +18,17 @@ checking machine: :mod:`hkcompute.lint.sandbox`.
 from __future__ import annotations
 
 # Importing the checker modules fills the registry; the list is the set of checkers.
-from hkcompute.lint import bind, chrony, dnsmasq, frr, netplan, prometheus, slurm, sshd
+from hkcompute.lint import (
+    bind,
+    chrony,
+    dnsmasq,
+    frr,
+    ifupdown2,
+    netplan,
+    prometheus,
+    slurm,
+    sshd,
+)
 from hkcompute.lint.base import (
     DEFAULT_TIMEOUT,
     REGISTRY,
@@ -46,6 +57,7 @@ __all__ = [
     "chrony",
     "dnsmasq",
     "frr",
+    "ifupdown2",
     "lint_output",
     "names",
     "netplan",

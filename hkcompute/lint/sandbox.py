@@ -10,7 +10,8 @@ the host tree through one of these means, chosen per program:
 * a chroot (``named-checkconf -t``) into a temporary copy of the host tree;
 * a temporary copy of the file whose absolute references to ``/etc/...`` are rewritten into
   the host tree, line for line, so that the program's line numbers stay right;
-* private Linux namespaces (``unshare``) where a program insists on fixed system paths.
+* private Linux namespaces (``unshare``) where a program insists on fixed system paths (and
+  an empty network namespace where it would read the machine's interfaces: ifupdown2).
 
 Where a program would act on the live system (``netplan generate`` asks udev to reload;
 ``sshd -t`` as root insists on ``/run/sshd``), the check runs it as the unprivileged user
@@ -81,13 +82,18 @@ def is_root() -> bool:
     return os.geteuid() == 0
 
 
-def unshare_prefix(*, pid: bool = False) -> list[str]:
+def unshare_prefix(*, pid: bool = False, net: bool = False) -> list[str]:
+    """``unshare`` into a private mount namespace (mapped to root when not root); with
+    ``pid`` a PID namespace too, with ``net`` an empty network namespace (only ``lo``, down),
+    for a program that would otherwise see or change the machine's interfaces."""
     prefix = [program("unshare")]
     if not is_root():
         prefix.append("--map-root-user")
     prefix += ["--mount", "--propagation", "private"]
     if pid:
         prefix += ["--pid", "--fork", "--kill-child"]
+    if net:
+        prefix.append("--net")
     return prefix
 
 
