@@ -1,5 +1,5 @@
-"""Slurm: a cold start of slurmctld reads slurm.conf and topology.conf; ``slurmd -G`` reads
-gres.conf as a node sees it.
+"""Slurm: a cold start of slurmctld reads slurm.conf, topology.conf and cgroup.conf;
+``slurmd -G`` reads gres.conf and cgroup.conf as a node sees them.
 
 ``slurm`` / ``slurm-topology``
     ``slurmctld -D -c -i -vv`` on a copy whose host, user, ports, state and pid paths point
@@ -15,6 +15,18 @@ gres.conf as a node sees it.
     checking machine's) and a private ``/dev`` in which the known accelerator device names
     listed in gres.conf are stand-ins for ``/dev/null``. Device names that are not
     recognised accelerator devices are not faked, so a typo still fails.
+``slurm-cgroup``
+    cgroup.conf as both daemons read it. The slurmctld cold start above parses it with
+    Slurm's own cgroup.conf parser (an unknown key, a value that is not ``yes``/``no`` or a
+    number: fatal) and must say it read it; ``slurmd -G`` as the first node of slurm.conf
+    parses it again and initialises the cgroup plugin. Which plugin ``autodetect`` (the
+    default) picks depends on the machine it runs on, and ``cgroup/v2`` does not initialise
+    outside a cgroup systemd delegates (slurmd exits 1 without a word): so every ``slurmd``
+    run here (this one and ``slurm-gres``) reads a copy of cgroup.conf whose
+    ``CgroupPlugin`` is pinned to ``cgroup/v1``, which initialises reading only, on a
+    cgroup v1, v2 or cgroup-less machine alike. A ``CgroupPlugin`` set in the file is
+    checked against the three values Slurm 22.05 knows instead. The check fails as well when
+    slurm.conf's ``TaskPlugin`` has no ``task/cgroup``: nothing would enforce the file.
 
 The daemons call setgroups(), which a user namespace denies: these checks need root.
 """
@@ -35,7 +47,7 @@ from hkcompute.inventory.ranges import RangeError, expand_hostlist
 from hkcompute.lint import sandbox
 from hkcompute.lint.base import Program, Tool, ToolResult, content_key, register, result
 
-__all__ = ["SlurmTopology", "Slurmctld", "SlurmdGres"]
+__all__ = ["SlurmCgroup", "SlurmTopology", "Slurmctld", "SlurmdGres"]
 
 SLURMCTLD_TIMEOUT = 30.0
 """The most a cold start of slurmctld may take: it is up within seconds or stuck."""
@@ -59,6 +71,12 @@ _SLURM_BENIGN = (
 # name under /dev (one optional folder; letters, digits, '_' and '-': never '.', so never a
 # path out of the sandbox's /dev). Which devices a platform has is catalogue data.
 _SLURM_ACCEL_DEVICES = re.compile(r"^/dev/([a-z][a-z0-9_-]*/)?[a-z][a-z0-9_-]*$")
+
+
+# What every ``slurmd`` run here reads as ``CgroupPlugin`` (``_pin_cgroup_plugin``), and the
+# values cgroup.conf(5) of Slurm 22.05 allows for it.
+_SLURMD_CGROUP_PLUGIN = "cgroup/v1"
+_CGROUP_PLUGINS = ("autodetect", "cgroup/v1", "cgroup/v2")
 
 
 def _slurm_override(text: str, values: dict[str, str], unset: Sequence[str] = ()) -> str:
@@ -99,6 +117,21 @@ def _copy_slurm_dir(slurm_conf: Path, dest: Path) -> None:
             shutil.copyfile(entry, dest / entry.name)
         elif entry.is_dir():
             shutil.copytree(entry, dest / entry.name, symlinks=True)
+
+
+def _pin_cgroup_plugin(etc: Path) -> None:
+    """Pin the copy's ``CgroupPlugin`` to ``cgroup/v1`` (made if there is no cgroup.conf).
+
+    ``slurmd -G`` initialises the cgroup plugin. ``autodetect`` picks the checking
+    machine's hierarchy, not the host's, and ``cgroup/v2`` exits silently outside a cgroup
+    systemd delegates; ``cgroup/v1`` initialises, reading only, on any machine. The rest of
+    the file is read as rendered.
+    """
+    path = etc / "cgroup.conf"
+    text = path.read_text(encoding="utf-8", errors="surrogateescape") if path.is_file() else ""
+    path.write_text(
+        _slurm_override(text, {"CgroupPlugin": _SLURMD_CGROUP_PLUGIN}), errors="surrogateescape"
+    )
 
 
 def _slurm_errors(out: str) -> list[str]:
@@ -280,6 +313,25 @@ def _check_slurm_gres(gres_conf: Path, node: str, *, timeout: float) -> ToolResu
             results[0].command,
             "\n".join(f"as {n}:\n{r.output}" for n, r in zip(firsts, results, strict=True)),
         )
+    cmd, rc, out = _slurmd_g(slurm_conf, node, timeout=timeout)
+    errors = _slurm_errors(out)
+    if rc == 0 and not errors:
+        shortfalls = _gres_shortfalls(slurm_conf.read_text(errors="replace"), node, out)
+        if shortfalls:
+            errors = shortfalls
+            out += "".join(f"[lint] error: {line}\n" for line in shortfalls)
+    return result(kind, gres_conf, cmd, rc, out, ok=rc == 0 and not errors)
+
+
+def _slurmd_g(slurm_conf: Path, node: str, *, timeout: float) -> tuple[list[str], int | None, str]:
+    """``slurmd -G -N NODE`` on a copy of slurm.conf's folder: (command, status, output).
+
+    The copy adds ``config_overrides`` to ``SlurmdParameters``, points spool, pid and log
+    into a temporary directory and pins cgroup.conf's ``CgroupPlugin``
+    (``_pin_cgroup_plugin``); slurmd runs in a private mount namespace whose ``/dev`` holds
+    ``/dev/null`` under the device names gres.conf (if any) lists.
+    """
+    gres_conf = slurm_conf.parent / "gres.conf"
     with tempfile.TemporaryDirectory(prefix="hk-slurmd-") as tmp:
         work = Path(tmp)
         etc = work / "etc"
@@ -300,7 +352,12 @@ def _check_slurm_gres(gres_conf: Path, node: str, *, timeout: float) -> ToolResu
             _slurm_override(text, overrides, unset=("SlurmdLogFile",)),
             errors="surrogateescape",
         )
-        gres_text = gres_conf.read_text(encoding="utf-8", errors="surrogateescape")
+        _pin_cgroup_plugin(etc)
+        gres_text = (
+            gres_conf.read_text(encoding="utf-8", errors="surrogateescape")
+            if gres_conf.is_file()
+            else ""
+        )
         devices = sorted(
             {
                 dev
@@ -338,15 +395,56 @@ def _check_slurm_gres(gres_conf: Path, node: str, *, timeout: float) -> ToolResu
         ]
         rc, out = sandbox.run(cmd, timeout=timeout, environ=sandbox.env(tmp), cwd=tmp)
     out = sandbox.unmask(
-        out, {str(etc / "slurm.conf"): str(slurm_conf), str(etc): str(gres_conf.parent)}
+        out, {str(etc / "slurm.conf"): str(slurm_conf), str(etc): str(slurm_conf.parent)}
     )
+    return cmd, rc, out
+
+
+def _check_slurm_cgroup(cgroup_conf: Path, *, timeout: float) -> ToolResult:
+    """cgroup.conf as slurmctld and slurmd read it (the slurm.conf beside it).
+
+    The slurmctld cold start of the ``slurm`` check must say it read the file and print no
+    error; ``slurmd -G`` as slurm.conf's first node must succeed (``_slurmd_g``, with
+    ``CgroupPlugin`` pinned). Fails as well on a ``CgroupPlugin`` Slurm 22.05 does not know,
+    and when slurm.conf's ``TaskPlugin`` has no ``task/cgroup`` (nothing enforces the file).
+    """
+    kind = "slurm-cgroup"
+    slurm_conf = cgroup_conf.parent / "slurm.conf"
+    if not slurm_conf.is_file():
+        return ToolResult(
+            kind,
+            str(cgroup_conf),
+            False,
+            [],
+            f"no slurm.conf beside {cgroup_conf}; the daemons read cgroup.conf from there",
+        )
+    slurm_text = slurm_conf.read_text(encoding="utf-8", errors="surrogateescape")
+    cgroup_text = cgroup_conf.read_text(encoding="utf-8", errors="surrogateescape")
+    problems = [
+        f"CgroupPlugin={value}: Slurm 22.05 knows {', '.join(_CGROUP_PLUGINS)}"
+        for value in _slurm_values(cgroup_text, "CgroupPlugin")
+        if value not in _CGROUP_PLUGINS
+    ]
+    tasks = [p for v in _slurm_values(slurm_text, "TaskPlugin") for p in v.split(",")]
+    if "task/cgroup" not in tasks:
+        problems.append("slurm.conf's TaskPlugin has no task/cgroup: nothing enforces cgroup.conf")
+    cmd, out, running, _ = _slurmctld_run(slurm_conf, timeout=min(timeout, SLURMCTLD_TIMEOUT))
+    if "Reading cgroup.conf file" not in out:
+        problems.append("slurmctld did not read cgroup.conf")
     errors = _slurm_errors(out)
-    if rc == 0 and not errors:
-        shortfalls = _gres_shortfalls(slurm_conf.read_text(errors="replace"), node, out)
-        if shortfalls:
-            errors = shortfalls
-            out += "".join(f"[lint] error: {line}\n" for line in shortfalls)
-    return result(kind, gres_conf, cmd, rc, out, ok=rc == 0 and not errors)
+    out = "slurmctld:\n" + out
+    nodes = [n for v in _slurm_values(slurm_text, "NodeName") for n in _expand_hostlist(v)]
+    nodes = [n for n in nodes if n.lower() != "default"]
+    if nodes:
+        _cmd, rc, slurmd_out = _slurmd_g(slurm_conf, nodes[0], timeout=timeout)
+        out += f"slurmd -G as {nodes[0]} (CgroupPlugin={_SLURMD_CGROUP_PLUGIN}):\n" + slurmd_out
+        errors += _slurm_errors(slurmd_out)
+        if rc != 0:
+            problems.append(f"slurmd -G as {nodes[0]} exited {rc}")
+    if errors:
+        out += "[lint] errors:\n" + "\n".join(errors) + "\n"
+    out += "".join(f"[lint] error: {p}\n" for p in problems)
+    return ToolResult(kind, str(cgroup_conf), running and not errors and not problems, cmd, out)
 
 
 _GRES_REPORTED = re.compile(r"Gres Name=(\S+) Type=(\S+) Count=(\d+)")
@@ -498,3 +596,22 @@ class SlurmdGres(_Slurm):
 
     def check(self, files: Sequence[Path], host_root: Path, timeout: float) -> ToolResult:
         return _check_slurm_gres(files[0], host_root.name, timeout=timeout)
+
+
+@register
+class SlurmCgroup(_Slurm):
+    """cgroup.conf as slurmctld and ``slurmd -G`` read it (the slurm.conf beside it).
+
+    slurmctld's cold start parses it (unknown keys and bad values are fatal) and must say it
+    read it; ``slurmd -G`` as slurm.conf's first node parses it and initialises the cgroup
+    plugin, pinned to ``cgroup/v1`` in its copy (the only one that initialises on any
+    checking machine; ``autodetect`` would judge the checking machine, not the host). Fails
+    as well on a ``CgroupPlugin`` Slurm 22.05 does not know and when slurm.conf's
+    ``TaskPlugin`` has no ``task/cgroup``.
+    """
+
+    name = "slurm-cgroup"
+    programs = (*Slurmctld.programs, Program("slurmd", "slurmd"))
+
+    def check(self, files: Sequence[Path], host_root: Path, timeout: float) -> ToolResult:
+        return _check_slurm_cgroup(files[0], timeout=timeout)

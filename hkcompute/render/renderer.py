@@ -96,6 +96,12 @@ SLURM = (
         shared="slurm",
         checkers=("slurm-topology",),
     ),
+    FileSpec(
+        "/etc/slurm/cgroup.conf",
+        "slurm/cgroup.conf.j2",
+        shared="slurm",
+        checkers=("slurm-cgroup",),
+    ),
 )
 # A DNS server's DNS files see ``site`` and ``dns`` only: what ``deps.Fingerprints.dns``
 # hashes. A template that reached for anything else would fail to render, not go stale.
