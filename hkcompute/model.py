@@ -235,15 +235,20 @@ class Catalog:
             return None
         return self.accelerators.get(entry.accelerator)
 
-    def compute_nic(self, server: str) -> S.NicModel | None:
-        """The card of a server model's compute ports, when its NIC line names one."""
+    def compute_nic_name(self, server: str) -> str | None:
+        """The name of the card of a server model's compute ports, when a line names one."""
         entry = self.servers.get(server)
         if entry is None:
             return None
-        for nic in entry.nics:
-            if nic.network == "compute" and nic.model is not None:
-                return self.nics.get(nic.model)
-        return None
+        return next(
+            (n.model for n in entry.nics if n.network == "compute" and n.model is not None),
+            None,
+        )
+
+    def compute_nic(self, server: str) -> S.NicModel | None:
+        """The card of a server model's compute ports, when its NIC line names one."""
+        name = self.compute_nic_name(server)
+        return self.nics.get(name) if name is not None else None
 
     def compute_protocols(self, server: str) -> tuple[str, ...]:
         """What a server model's compute ports can run: the accelerator's own ports when

@@ -102,6 +102,11 @@ class RenderFile(Spec):
         description="a command the host runs on the new file (%s) before it replaces the "
         "old one, as Ansible's copy validate",
     )
+    apply_with: str | None = Field(
+        default=None,
+        description="a command the host runs after the file changed, to apply it without a "
+        "service restart (Cumulus: ifreload -a)",
+    )
     checkers: list[PlatformName] = []
 
 
@@ -240,6 +245,9 @@ class NicModel(Spec):
         default=[],
         description="the files a GPU node whose compute ports are this card gets on a "
         "lossless fabric: its QoS (DSCP trust, PFC, RDMA ToS) from the site's qos policy",
+    )
+    services: list[StackService] = Field(
+        default=[], description="the systemd units of those files (deploy enables them)"
     )
     source: str = ""
 

@@ -65,6 +65,7 @@ def _file_vars(f: S.RenderFile) -> dict[str, Any]:
         "owner": f.owner,
         "group": f.group,
         **({"validate": f.validate_with} if f.validate_with else {}),
+        **({"apply": f.apply_with} if f.apply_with else {}),
     }
 
 
@@ -125,6 +126,21 @@ def build_inventory(
             accel = group_name("accel", acc_name)
             groups[accel].add(d.name)
             group_vars.setdefault(accel, {"hk_accel": stack_vars(acc)})
+            # The compute card's own files (its QoS unit) where the fabric is lossless: a
+            # group per card, as for platforms.
+            nic = site.catalog.compute_nic(d.model)
+            if nic is not None and nic.files and site.qos_of(d.cluster) is not None:
+                card = group_name("nic", site.catalog.compute_nic_name(d.model))
+                groups[card].add(d.name)
+                group_vars.setdefault(
+                    card,
+                    {
+                        "hk_nic": {
+                            "files": [_file_vars(f) for f in nic.files],
+                            "services": [x.model_dump(mode="json") for x in nic.services],
+                        }
+                    },
+                )
             groups["slurm"].add(d.name)
             hv["hk_slurm_role"] = "compute"
         if d.name in runs:

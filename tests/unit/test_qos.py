@@ -217,6 +217,15 @@ def test_a_connectx_roce_node_applies_the_policy(
     assert "ExecStart=/usr/bin/mlnx_qos -i fab1 --trust dscp --pfc 0,0,0,1,0,0,0,0" in unit
     assert "echo 96 > /sys/kernel/config/rdma_cm/$$hca/ports/1/default_roce_tos" in unit
     assert "/sys/class/net/fab0/device/infiniband" in unit
+    # Deploy places it and enables it: the card's group in the inventory says so.
+    from hkcompute.deploy.ansible_inventory import build_inventory
+
+    inv = build_inventory(site, plan_for(site, None), None, tmp_path / "tree")
+    card = inv["nic_cx7_400g_osfp"]
+    assert node in card["hosts"]
+    assert card["vars"]["hk_nic"]["files"][0]["path"] == UNIT
+    assert card["vars"]["hk_nic"]["services"][0]["unit"] == "hkcompute-roce-qos.service"
+    assert card["vars"]["hk_nic"]["services"][0]["enable"] is True
 
 
 def test_no_unit_without_a_card_or_off_a_lossless_fabric() -> None:
