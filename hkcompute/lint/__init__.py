@@ -28,6 +28,7 @@ from hkcompute.lint import (
     prometheus,
     slurm,
     sshd,
+    vrp,
 )
 from hkcompute.lint.base import (
     DEFAULT_TIMEOUT,
@@ -66,6 +67,7 @@ __all__ = [
     "slurm",
     "sshd",
     "tools_required",
+    "vrp",
     "zones_of",
 ]
 

@@ -68,9 +68,10 @@ def test_lint_of_the_lab_site_runs_every_program_once_per_content(tmp_path: Path
     assert doc["ok"] is True
     results = doc["results"]
     assert {r["status"] for r in results} == {"ok"}
-    # Every checker but ifupdown2, which reads Cumulus switches' /etc/network/interfaces:
-    # the lab has none (tests/unit/test_lint_ifupdown2.py runs it on an hkstp leaf).
-    assert {r["kind"] for r in results} == set(lint.names()) - {"ifupdown2"}
+    # Every checker but ifupdown2, which reads Cumulus switches' /etc/network/interfaces,
+    # and vrp, which reads Huawei CloudEngine switches' /vrpcfg.cfg: the lab has neither
+    # (tests/unit/test_lint_ifupdown2.py and test_lint_vrp.py run them on hkstp switches).
+    assert {r["kind"] for r in results} == set(lint.names()) - {"ifupdown2", "vrp"}
     ran = {Path(word).name for r in results if r["same_as"] is None for word in r["command"]}
     assert ran >= PROGRAMS, f"never ran: {PROGRAMS - ran}"
     # Identical files on many hosts are checked once: the nodes share slurm.conf.
