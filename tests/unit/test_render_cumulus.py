@@ -61,7 +61,14 @@ def autos(text: str) -> list[str]:
 
 def test_a_cumulus_leaf_gets_interfaces_and_frr(hkstp) -> None:  # type: ignore[no-untyped-def]
     _, _, leaf, files = hkstp
-    assert set(files) == {"/etc/network/interfaces", "/etc/frr/frr.conf", "/etc/frr/daemons"}
+    # (and, its fabric being lossless, Cumulus' two QoS files: tests/unit/test_switch_qos.py)
+    assert set(files) == {
+        "/etc/network/interfaces",
+        "/etc/frr/frr.conf",
+        "/etc/frr/daemons",
+        "/etc/mlx/datapath/qos/qos_infra.conf",
+        "/etc/cumulus/datapath/qos/qos_features.conf",
+    }
     spec = {f.path: f for f in bundled_catalog().switch_os["cumulus"].files["routed"]}
     interfaces = spec["/etc/network/interfaces"]
     assert (interfaces.mode, interfaces.owner, interfaces.group) == ("0644", "root", "root")

@@ -83,7 +83,8 @@ def test_every_routed_port_is_layer3_with_its_31_and_jumbo_mtu(hkstp) -> None:  
         port = _section(cfg, f"interface {_ifname(a.interface)}")
         assert " undo portswitch\n" in port
         assert " mtu 9000\n" in port
-        assert port.endswith(f"\n ip address {_mask(a.address)}")
+        # (the port's lossless-RoCE lines follow: tests/unit/test_switch_qos.py)
+        assert f"\n ip address {_mask(a.address)}\n" in port + "\n"
     # The other front-panel interfaces are the node ports, in the rail gateway's VLAN.
     access = [x for x in plan.links if x.kind == "node-leaf" and leaf in (x.a, x.b)]
     assert len(re.findall(r"^interface 200GE1/0/\d+$", cfg, re.M)) == len(p2p) + len(access)
