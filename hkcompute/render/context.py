@@ -240,9 +240,14 @@ class ContextBuilder:
             if kind is not None and kind.has_subnet_manager and kind.ipoib is not None
             else None
         )
+        # An accelerator with integrated ports (Ascend) owns its compute addresses: hccn_tool
+        # sets them from hccn.conf; the OS has no interface for them.
+        integrated = self.site.catalog.nics_integrated(d.model)
         for a in sorted(self.ix.by_device.get(d.name, ()), key=lambda a: a.interface):
             if a.network not in HOST_NETWORKS or a.interface.startswith(DIE_IF):
                 continue  # a die's address is the accelerator's (hccn.conf), not the OS's
+            if integrated and a.network == "compute":
+                continue
             nic: dict[str, Any] = {
                 "name": a.interface,
                 "network": a.network,
