@@ -55,6 +55,12 @@ class HallInfo:
     pue: float
     phase: int
     loc: Location = UNKNOWN
+    design_pue: float | None = None
+
+    @property
+    def feed_pue(self) -> float:
+        """The PUE the feed is sized with: the design (peak) PUE, else the annual one."""
+        return self.pue if self.design_pue is None else self.design_pue
 
 
 @dataclass(frozen=True, slots=True)

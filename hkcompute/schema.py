@@ -511,8 +511,23 @@ class Hall(Spec):
     name: Name
     feed_mw: Positive
     cooling: Cooling
-    pue: Annotated[float, Field(ge=1.0, le=3.0)]
+    pue: Annotated[float, Field(ge=1.0, le=3.0)] = Field(
+        description="annual-average PUE: facility energy = IT energy x pue"
+    )
+    design_pue: Annotated[float, Field(ge=1.0, le=3.0)] | None = Field(
+        default=None,
+        description="design (peak) PUE the hall's feed is sized with (HK204); default: pue",
+    )
     phase: PhaseId
+
+    @model_validator(mode="after")
+    def _design_not_below_annual(self) -> Hall:
+        if self.design_pue is not None and self.design_pue < self.pue:
+            raise ValueError(
+                f"design_pue {self.design_pue:g} is below the annual pue {self.pue:g}: the peak "
+                "PUE cannot be better than the year's average"
+            )
+        return self
 
 
 class Rack(Spec):
@@ -742,8 +757,18 @@ class EnergyAsset(Spec):
     kind: Literal["solar", "wind", "fuel-cell", "battery", "ups"]
     hall: Name | None = None
     phase: PhaseId
-    kw: NonNegative = 0
-    kwh: NonNegative = 0
+    kw: NonNegative | None = Field(
+        default=None,
+        description="power rating in kW: nameplate (peak) output of solar, wind and fuel cells; "
+        "the most a battery or UPS can deliver (omitted: not stated, runtime from kWh alone)",
+    )
+    kwh: NonNegative = Field(default=0, description="stored energy of a battery or UPS, kWh")
+    capacity_factor: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
+        default=None,
+        description="annual energy over kw x 8,760 h of a solar, wind or fuel-cell asset (a "
+        "fuel cell: its running hours a year / 8,760); default: the kind's, see "
+        "hkcompute/capacity.py",
+    )
 
 
 # --- QoS: one lossless-RoCE policy for the whole site ---------------------------------------

@@ -45,7 +45,8 @@ HALL_POWER = rule(
     "HK204",
     E,
     "hall feed over its budget",
-    "IT power x PUE must fit the hall's feed_mw: move racks, lower the PUE, or add feed.",
+    "IT power x design PUE (the peak PUE, design_pue; default pue) must fit the hall's "
+    "feed_mw: move racks, improve the cooling, or add feed.",
 )
 AIR_DENSITY = rule(
     "HK205",
@@ -186,12 +187,15 @@ def check_power(ctx: CheckContext) -> Iterator[Finding]:
         hall = site.halls.get(hname)
         if hall is None:
             continue
-        total = it_kw * hall.pue
+        # The feed must carry the peak, not the year's average: size with the design PUE.
+        pue = hall.feed_pue
+        label = "PUE" if hall.design_pue is None else "design PUE"
+        total = it_kw * pue
         budget = hall.feed_mw * 1000
         if total > budget + 1e-9:
             yield make(
                 HALL_POWER,
-                f"hall {hname!r}: {it_kw:,.1f} kW IT x PUE {hall.pue:g} = "
+                f"hall {hname!r}: {it_kw:,.1f} kW IT x {label} {pue:g} = "
                 f"{total:,.1f} kW, over its {budget:,.0f} kW feed "
                 f"({100 * total / budget:.0f}%)",
                 hall.loc,

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from hkcompute.capacity import PRECISION, SiteCapacity, capacity
+from hkcompute.capacity import PRECISION, PhaseCapacity, SiteCapacity, capacity
 from hkcompute.cli.common import Format, boundary, emit, err, jsonable, resolve_site
 from hkcompute.validate import load_valid_site
 
@@ -50,6 +50,15 @@ def _table(
 def print_table(console: Console, table: Table) -> None:
     # A terminal too narrow for a table's figures gets a wider line, never a cut-off number.
     console.print(table, crop=False)
+
+
+def _runtime(p: PhaseCapacity) -> str:
+    """Minutes at full IT load, or the share of the load the storage's power can carry."""
+    if p.storage_runtime_min is not None:
+        return _num(p.storage_runtime_min)
+    if p.cumulative_it_power_kw <= 0:
+        return "-"
+    return f"covers {p.storage_load_covered * 100:.1f}%"
 
 
 def render_text(cap: SiteCapacity, width: int = _DEFAULT_WIDTH) -> str:
@@ -104,14 +113,15 @@ def render_text(cap: SiteCapacity, width: int = _DEFAULT_WIDTH) -> str:
     print_table(
         console,
         _table(
-            f"{cap.site}: power, energy and storage per phase (cumulative)",
+            f"{cap.site}: power (nameplate kW) and storage per phase (cumulative)",
             [
                 [
                     str(p.phase),
                     _num(p.cumulative_it_power_kw),
                     _num(p.cumulative_facility_power_kw),
+                    _num(p.renewable_kw, 0),
                     f"{p.renewable_share * 100:.1f}%",
-                    "-" if p.storage_runtime_min is None else _num(p.storage_runtime_min),
+                    _runtime(p),
                     _num(p.cumulative_storage_usable_tb, 0),
                     _num(p.cumulative_storage_read_gbytes_s, 0),
                 ]
@@ -121,13 +131,49 @@ def render_text(cap: SiteCapacity, width: int = _DEFAULT_WIDTH) -> str:
                 "phase",
                 "IT kW",
                 "facility kW",
-                "renewable",
+                "renew. kW",
+                "renew. share (kW)",
                 "runtime min",
                 "storage TB",
                 "read GB/s",
             ],
         ),
     )
+    print_table(
+        console,
+        _table(
+            f"{cap.site}: energy a year, cumulative (IT at full load x 8,760 h; x annual PUE)",
+            [
+                [
+                    str(p.phase),
+                    _num(p.it_energy_mwh_per_year, 0),
+                    _num(p.facility_energy_mwh_per_year, 0),
+                    _num(p.renewable_energy_mwh_per_year, 0),
+                    f"{p.renewable_share_energy * 100:.2f}%",
+                ]
+                for p in cap.phases
+            ],
+            ["phase", "IT MWh/yr", "facility MWh/yr", "renew. MWh/yr", "renew. share (energy)"],
+        ),
+    )
+    # Every asset once: the last phase shown holds all built up to it.
+    last = cap.final
+    for a in last.renewable_assets if last is not None else ():
+        src = "stated" if a.factor_stated else "default"
+        console.print(
+            f"{a.name} ({a.kind}): {_num(a.kw, 0)} kW x capacity factor "
+            f"{a.capacity_factor:g} ({src}) x 8,760 h = {_num(a.mwh_per_year, 1)} MWh/yr"
+        )
+    # A site-wide battery or UPS against the site's IT load of the phase it is built in (one
+    # of a hall carries that hall's load only, which is not the site's).
+    for p in cap.phases:
+        load = p.cumulative_it_power_kw
+        for s in p.stored_assets:
+            if s.hall is None and s.phase == p.phase and s.kw is not None and s.kw < load:
+                console.print(
+                    f"phase {p.phase}: {s.name} ({s.kind}) {_num(s.kwh, 0)} kWh at {_num(s.kw, 0)} "
+                    f"kW: covers only {100 * s.kw / load:.1f}% of the {_num(load, 1)} kW IT load"
+                )
 
     print_table(
         console,

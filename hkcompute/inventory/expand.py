@@ -175,7 +175,9 @@ class _Expander:
                     make(DUPLICATE_NAME, f"hall {h.name!r} is defined twice", loc, subject=h.name)
                 )
                 continue
-            out[h.name] = M.HallInfo(h.name, h.feed_mw, h.cooling, h.pue, h.phase, loc)
+            out[h.name] = M.HallInfo(
+                h.name, h.feed_mw, h.cooling, h.pue, h.phase, loc, design_pue=h.design_pue
+            )
         return out
 
     def racks(self, halls: dict[str, M.HallInfo]) -> dict[str, M.RackInfo]:
