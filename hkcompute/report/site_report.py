@@ -35,7 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hkcompute import atomic
-from hkcompute.capacity import STORED_ENERGY_KINDS, SiteCapacity, capacity
+from hkcompute.capacity import (
+    STORED_ENERGY_KINDS,
+    SiteCapacity,
+    capacity,
+    carry_hours,
+    load_covered,
+)
 from hkcompute.errors import HkError
 from hkcompute.model import Device, RackInfo, Site
 from hkcompute.plan import plan_for
@@ -387,14 +393,17 @@ def build_report(site: Site, cap: SiteCapacity | None = None) -> Report:
     for h in site.halls.values():
         for p in site.phase_ids:
             it = it_kw.get((h.name, p), 0.0)
-            # Battery and UPS energy placed in this hall carries this hall's load.
-            kwh = sum(
-                e.spec.kwh
+            # Battery and UPS placed in this hall carry this hall's load, each at most at
+            # its power rating (capacity.carry_hours: no runtime for power it cannot give).
+            stored = [
+                (e.spec.kw, e.spec.kwh)
                 for e in site.energy
                 if e.spec.hall == h.name
                 and e.spec.phase <= p
                 and e.spec.kind in STORED_ENERGY_KINDS
-            )
+            ]
+            kwh = sum(k for _kw, k in stored)
+            hours = carry_hours(stored, it)
             power_rows.append(
                 {
                     "hall": h.name,
@@ -404,7 +413,8 @@ def build_report(site: Site, cap: SiteCapacity | None = None) -> Report:
                     "pue": h.pue,
                     "feed_kw": h.feed_mw * 1000,
                     "kwh": kwh,
-                    "runtime": kwh / it * 60 if it > 0 and kwh > 0 else None,
+                    "runtime": hours * 60 if hours is not None else None,
+                    "covered": load_covered(stored, it),
                 }
             )
     bom_heads, bom_sections = _bom_rows(bom)
