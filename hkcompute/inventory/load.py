@@ -104,17 +104,20 @@ def read_lock(site_path: Path, *, base: Path | None = None) -> Lock | None:
     if not path.exists():
         return None
     shown = _shown(path, base if base is not None else Path.cwd())
+    return parse_lock(_read_bounded(path, shown, "lock file", MAX_LOCK_BYTES), shown)
+
+
+def _read_bounded(path: Path, shown: str, what: str, limit: int) -> str:
+    """The UTF-8 text of a file kept beside the inventory (the lock, the GUID map), at most
+    ``limit`` bytes; anything else is an ``InputError`` naming ``what`` at ``shown``."""
     try:
-        if path.stat().st_size > MAX_LOCK_BYTES:
-            raise InputError(
-                f"lock file is larger than {MAX_LOCK_BYTES // 1048576} MiB", location=shown
-            )
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > limit:
+            raise InputError(f"{what} is larger than {limit // 1048576} MiB", location=shown)
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise InputError("lock file is not UTF-8 text", location=shown) from None
+        raise InputError(f"{what} is not UTF-8 text", location=shown) from None
     except OSError as exc:
-        raise InputError(f"cannot read lock file: {exc.strerror or exc}", location=shown) from exc
-    return parse_lock(text, shown)
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}", location=shown) from exc
 
 
 def with_lock(site: Site, lock: Lock | None) -> Site:
@@ -136,17 +139,7 @@ def read_guids(site_path: Path, *, base: Path | None = None) -> G.GuidMap | None
     if not path.exists():
         return None
     shown = _shown(path, base if base is not None else Path.cwd())
-    try:
-        if path.stat().st_size > MAX_GUIDS_BYTES:
-            raise InputError(
-                f"GUID map is larger than {MAX_GUIDS_BYTES // 1048576} MiB", location=shown
-            )
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError("GUID map is not UTF-8 text", location=shown) from None
-    except OSError as exc:
-        raise InputError(f"cannot read GUID map: {exc.strerror or exc}", location=shown) from exc
-    return G.parse(text, shown)
+    return G.parse(_read_bounded(path, shown, "GUID map", MAX_GUIDS_BYTES), shown)
 
 
 def with_guids(site: Site, guids: G.GuidMap | None) -> Site:
