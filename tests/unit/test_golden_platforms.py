@@ -11,8 +11,6 @@ Set HKCOMPUTE_UPDATE_GOLDEN=1 to rewrite the tree after an intended change."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,8 @@ from hkcompute.inventory.load import load_site
 from hkcompute.model import Device, Site
 from hkcompute.plan import plan_for
 from hkcompute.render.renderer import Renderer
+
+from .golden import assert_matches_golden
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "platforms"
@@ -66,13 +66,4 @@ def test_every_platform_is_there(rendered: dict[str, bytes]) -> None:
 
 
 def test_platform_hosts_match_golden_files(rendered: dict[str, bytes]) -> None:
-    if os.environ.get("HKCOMPUTE_UPDATE_GOLDEN"):
-        shutil.rmtree(GOLDEN, ignore_errors=True)
-        for rel, data in rendered.items():
-            p = GOLDEN / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(data)
-    want = {str(p.relative_to(GOLDEN)): p.read_bytes() for p in GOLDEN.rglob("*") if p.is_file()}
-    assert sorted(rendered) == sorted(want)
-    for rel in sorted(rendered):
-        assert rendered[rel] == want[rel], f"{rel} differs from the golden file"
+    assert_matches_golden(rendered, GOLDEN)

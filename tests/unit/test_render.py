@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import jinja2
@@ -17,6 +15,8 @@ from hkcompute.plan import plan_for
 from hkcompute.render.env import environment, render_template
 from hkcompute.render.pipeline import render_files, render_site
 from hkcompute.render.renderer import Renderer
+
+from .golden import assert_matches_golden
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "inventories" / "lab"
@@ -36,17 +36,7 @@ def test_lab_render_matches_golden_files(lab_site, tmp_path: Path) -> None:  # t
 
     Set HKCOMPUTE_UPDATE_GOLDEN=1 to rewrite the golden tree after an intended change."""
     files = render_files(lab_site, 1)
-    got = {f"{f.host}{f.path}": f.content for f in files}
-    if os.environ.get("HKCOMPUTE_UPDATE_GOLDEN"):
-        shutil.rmtree(GOLDEN, ignore_errors=True)
-        for rel, data in got.items():
-            p = GOLDEN / rel
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_bytes(data)
-    want = {str(p.relative_to(GOLDEN)): p.read_bytes() for p in GOLDEN.rglob("*") if p.is_file()}
-    assert sorted(got) == sorted(want)
-    for rel in sorted(got):
-        assert got[rel] == want[rel], f"{rel} differs from the golden file"
+    assert_matches_golden({f"{f.host}{f.path}": f.content for f in files}, GOLDEN)
 
 
 def test_what_each_role_gets(lab_site) -> None:  # type: ignore[no-untyped-def]
